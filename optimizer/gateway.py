@@ -1,0 +1,297 @@
+"""The one door to every LLM: the `openai` client against any OpenAI-compatible endpoint.
+
+Owns endpoint resolution (a configured URL, or the embedded llama-server), bounded
+concurrency, retries with backoff, actionable errors, the persistent response cache and
+the token ledger. The API key is read from the environment at call time, never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any, Literal
+
+import diskcache
+import openai
+from pydantic import BaseModel, Field
+
+from .config import Endpoint, Settings
+from .llama_server import ServerError, shared_server
+from .local_model import ModelMissing, require_model_file
+
+Role = Literal["task", "mutation", "synthesis"]
+
+
+class ChatRequest(BaseModel):
+    role: Role = "task"
+    messages: list[dict[str, str]]
+    temperature: float = 0.0
+    max_tokens: int | None = None  # None: the configured default
+    stop: list[str] | None = None
+    seed: int | None = None
+    sample: int = Field(0, description="distinguishes samples at temperature > 0 in the cache")
+    response_format: dict[str, Any] | None = None
+
+
+class ChatResult(BaseModel):
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None = None
+    model: str
+    cached: bool = False
+
+
+class RoleUsage(BaseModel):
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class GatewayError(Exception):
+    """An LLM call failed for a reason the user can act on; `kind` groups the reasons."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class _Resolved(BaseModel):
+    model_config = {"arbitrary_types_allowed": True}
+    client: Any
+    identity: str  # stable across runs: the URL, or the embedded model's file name
+    model: str
+    url: str
+    api_key_env: str | None
+
+
+class ResponseCache:
+    """Persistent, process-safe store of answers keyed on everything that shapes them."""
+
+    def __init__(self, directory: Path) -> None:
+        self._cache = diskcache.Cache(str(directory))
+
+    @staticmethod
+    def key(identity: str, model: str, request: ChatRequest, max_tokens: int) -> str:
+        shape = {
+            "endpoint": identity, "model": model, "messages": request.messages,
+            "temperature": request.temperature, "max_tokens": max_tokens, "stop": request.stop,
+            "seed": request.seed, "response_format": request.response_format,
+            # greedy answers are one answer; samples at temperature > 0 are numbered
+            "sample": request.sample if request.temperature > 0 else 0,
+        }
+        return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+
+    def get(self, key: str) -> ChatResult | None:
+        raw = self._cache.get(key)
+        return None if raw is None else ChatResult.model_validate(raw)
+
+    def put(self, key: str, result: ChatResult) -> None:
+        self._cache.set(key, result.model_dump())
+
+    def clear(self) -> int:
+        return self._cache.clear()
+
+    def close(self) -> None:
+        self._cache.close()
+
+
+class LLMGateway:
+    def __init__(self, settings: Settings, *, backoff_base_s: float = 0.5,
+                 use_cache: bool = True) -> None:
+        self.settings = settings
+        self.backoff_base_s = backoff_base_s
+        self.cache = ResponseCache(settings.cache_dir / "llm") if use_cache else None
+        self.ledger: dict[str, RoleUsage] = {}
+        self._limit = asyncio.Semaphore(settings.concurrency)
+        self._resolved: dict[str, _Resolved] = {}
+        self._resolve_lock = asyncio.Lock()
+        self._consecutive_failures = 0
+        self._tripped: GatewayError | None = None
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def endpoint_for(self, role: Role) -> Endpoint:
+        if role == "mutation" and self.settings.mutation is not None:
+            return self.settings.mutation
+        return self.settings.endpoint
+
+    async def _resolve(self, role: Role) -> _Resolved:
+        endpoint = self.endpoint_for(role)
+        key = endpoint.model_dump_json()
+        async with self._resolve_lock:
+            if key not in self._resolved:
+                self._resolved[key] = await self._connect(endpoint)
+            return self._resolved[key]
+
+    async def _connect(self, endpoint: Endpoint) -> _Resolved:
+        timeout = self.settings.request_timeout_s
+        if endpoint.base_url is None:
+            m = self.settings.model
+            try:
+                model_path = require_model_file(self.settings)
+                server = await shared_server(model_path, self.settings.cache_dir / "logs",
+                                             m.parallel, m.ctx_per_slot, m.threads,
+                                             m.start_timeout_s)
+            except ModelMissing as e:
+                raise GatewayError("model_missing", str(e)) from None
+            except ServerError as e:
+                raise GatewayError("server", str(e)) from None
+            client = openai.AsyncOpenAI(base_url=server.base_url, api_key="embedded",
+                                        max_retries=0, timeout=timeout)
+            return _Resolved(client=client, identity=f"embedded:{model_path.name}",
+                             model=endpoint.model or server.alias, url=server.base_url,
+                             api_key_env=None)
+        env_name = endpoint.api_key_env
+
+        async def api_key() -> str:  # read at call time, never stored
+            return os.environ.get(env_name) or "no-key"
+
+        client = openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=api_key,
+                                    max_retries=0, timeout=timeout)
+        if endpoint.model is None:
+            raise GatewayError("config", f"endpoint {endpoint.base_url} is set but no model is "
+                               "named: set endpoint.model (PROCHEMY_ENDPOINT__MODEL)")
+        return _Resolved(client=client, identity=endpoint.base_url.rstrip("/"),
+                         model=endpoint.model, url=endpoint.base_url, api_key_env=env_name)
+
+    async def describe(self, role: Role = "task") -> dict[str, str]:
+        r = await self._resolve(role)
+        return {"url": r.url, "model": r.model, "identity": r.identity}
+
+    async def list_models(self, role: Role = "task") -> list[str]:
+        r = await self._resolve(role)
+        try:
+            page = await r.client.models.list()
+        except openai.APIError as e:
+            raise self._explain(e, r) from None
+        return [m.id for m in page.data]
+
+    # -- chat --------------------------------------------------------------------------
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        if self._tripped is not None:
+            raise self._tripped
+        r = await self._resolve(request.role)
+        max_tokens = request.max_tokens or self.settings.max_tokens
+        key = ResponseCache.key(r.identity, r.model, request, max_tokens)
+        usage = self.ledger.setdefault(request.role, RoleUsage())
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            usage.cache_hits += 1
+            return hit.model_copy(update={"cached": True})
+        async with self._limit:
+            result = await self._call_with_retries(r, request, max_tokens)
+        usage.calls += 1
+        usage.prompt_tokens += result.prompt_tokens
+        usage.completion_tokens += result.completion_tokens
+        if self.cache is not None:
+            self.cache.put(key, result)
+        return result
+
+    async def _call_with_retries(self, r: _Resolved, request: ChatRequest,
+                                 max_tokens: int) -> ChatResult:
+        extra: dict[str, Any] = {}
+        if request.stop:
+            extra["stop"] = request.stop
+        if request.seed is not None:
+            extra["seed"] = request.seed
+        if request.response_format is not None:
+            extra["response_format"] = request.response_format
+        last: openai.APIError | None = None
+        for attempt in range(self.settings.retries + 1):
+            try:
+                response = await r.client.chat.completions.create(
+                    model=r.model, messages=request.messages, temperature=request.temperature,
+                    max_tokens=max_tokens, **extra)
+            except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+                    openai.APIConnectionError) as e:
+                last = e
+                if attempt < self.settings.retries:
+                    await asyncio.sleep(self._delay(e, attempt))
+                continue
+            except openai.APIError as e:
+                raise self._explain(e, r) from None
+            self._consecutive_failures = 0
+            choice = response.choices[0]
+            return ChatResult(
+                text=choice.message.content or "", finish_reason=choice.finish_reason,
+                prompt_tokens=response.usage.prompt_tokens if response.usage else 0,
+                completion_tokens=response.usage.completion_tokens if response.usage else 0,
+                model=r.model)
+        assert last is not None
+        error = self._explain(last, r)
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= self.settings.max_consecutive_failures:
+            self._tripped = GatewayError(
+                "failing", f"stopped after {self._consecutive_failures} consecutive failed "
+                f"requests to {r.url}; last error: {error}")
+            raise self._tripped
+        raise error
+
+    def _delay(self, error: openai.APIError, attempt: int) -> float:
+        response = getattr(error, "response", None)
+        retry_after = response.headers.get("retry-after") if response is not None else None
+        if retry_after:
+            try:
+                return min(float(retry_after), 60.0)
+            except ValueError:
+                pass
+        return min(self.backoff_base_s * 2 ** attempt, 30.0) * (0.5 + random.random() / 2)
+
+    def _explain(self, error: openai.APIError, r: _Resolved) -> GatewayError:
+        url = r.url
+        if isinstance(error, openai.APITimeoutError):
+            return GatewayError("timeout", f"{url} did not answer within "
+                                f"{self.settings.request_timeout_s:.0f}s (request_timeout_s)")
+        if isinstance(error, openai.APIConnectionError):
+            return GatewayError("refused", f"cannot connect to {url}: is the server running "
+                                "and the host and port right?")
+        if isinstance(error, openai.AuthenticationError):
+            where = f"the environment variable {r.api_key_env}" if r.api_key_env else "the key"
+            state = "" if r.api_key_env and os.environ.get(r.api_key_env) else " (it is not set)"
+            return GatewayError("unauthorized", f"{url} refused the API key (401): check "
+                                f"{where}{state}")
+        if isinstance(error, openai.NotFoundError):
+            if _mentions_model(error):
+                return GatewayError("unknown_model", f"{url} does not serve the model "
+                                    f"'{r.model}' (404): check endpoint.model")
+            return GatewayError("not_found", f"{url} answered 404 Not Found: does the base URL "
+                                "end in /v1?")
+        if isinstance(error, openai.APIStatusError):
+            return GatewayError(f"http_{error.status_code}", f"{url} answered "
+                                f"{error.status_code}: {_short(error)}")
+        return GatewayError("error", f"{url}: {error}")
+
+    def total_usage(self) -> RoleUsage:
+        total = RoleUsage()
+        for u in self.ledger.values():
+            for field in RoleUsage.model_fields:
+                setattr(total, field, getattr(total, field) + getattr(u, field))
+        return total
+
+    async def aclose(self) -> None:
+        for r in self._resolved.values():
+            await r.client.close()
+        self._resolved.clear()
+        if self.cache is not None:
+            self.cache.close()
+
+
+def _mentions_model(error: openai.APIStatusError) -> bool:
+    body = error.body if isinstance(error.body, dict) else {}
+    code = str(body.get("code") or (body.get("error") or {}).get("code") or "")
+    return "model" in code or "model" in _short(error).lower()
+
+
+def _short(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:300]
+    return str(error.message)[:300]
