@@ -139,8 +139,10 @@ class LlamaServer:
                "--ctx-size", str(self.ctx_per_slot * self.parallel), "--threads", str(self.threads),
                "--no-webui"]
         with self.log_path.open("wb") as log:
+            # the binary links the shared libraries built beside it
+            env = {**os.environ, "LD_LIBRARY_PATH": str(self.binary.parent)}
             self.process = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
             )
         _LIVE.add(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import json
 import os
 
@@ -98,8 +99,9 @@ class Sandbox:
             await self.start()
         worker = await self._idle.get()
         try:
-            job = {"id": next(self._ids), "program": program,
-                   "timeout_s": timeout_s or self.settings.timeout_s}
+            timeout = timeout_s or self.settings.timeout_s
+            job = {"id": next(self._ids), "program": program, "timeout_s": timeout,
+                   "cpu_s": max(self.settings.cpu_s, math.ceil(timeout))}
             try:
                 raw = await worker.request(job)
             except SandboxError as e:

@@ -5,7 +5,7 @@ only and imports paid once: a fork of this warm process is far cheaper than a fr
 interpreter per candidate. The worker is a child subreaper, so daemons a candidate
 double-forks are re-parented here and killed when the candidate ends.
 
-Protocol: stdin gets {"id", "program", "timeout_s"} lines; stdout gets one result line each.
+Protocol: stdin gets {"id", "program", "timeout_s", "cpu_s"} lines; stdout gets one result line each.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ def _child(job: dict, config: dict, workdir: str, out_w: int, res_w: int) -> Non
         os.chdir(workdir)
         mb = 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (config["memory_mb"] * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_CPU, (config["cpu_s"], config["cpu_s"] + 1))
+        cpu = int(job.get("cpu_s") or config["cpu_s"])
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (config["file_size_mb"] * mb,) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         nproc = config["nproc_base"] + config["max_procs"]
@@ -281,7 +282,7 @@ def _classify(report: bytes, status, timed_out: bool, timeout: float, config: di
     if status is not None and os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU:
-            return {"outcome": "timeout", "detail": f"CPU limit of {config['cpu_s']}s"}
+            return {"outcome": "timeout", "detail": "CPU time limit"}
         if sig == signal.SIGKILL:
             return {"outcome": "resource-limit", "detail": "killed (out of memory?)"}
         return {"outcome": "error", "detail": f"killed by signal {signal.Signals(sig).name}"}

@@ -1,0 +1,87 @@
+"""Pull the program out of a model's answer.
+
+Order: a fenced block that defines the entry point, else the first fenced block, else the
+whole text if it parses. Then drop what would pollute a test run: `if __name__ ==
+"__main__":` demos, top-level calls and prints, example asserts. Imports the task's own
+prompt declares (`from typing import List`) are kept in front.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(language, body) of every fenced block; an unclosed last fence runs to the end."""
+    return [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
+
+
+def _defines(code: str, name: str) -> bool:
+    return re.search(rf"^\s*(async\s+)?def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
+
+
+def choose_code(text: str, entry_point: str | None) -> str:
+    blocks = [body for lang, body in fenced_blocks(text) if lang in ("", "python", "py", "python3")]
+    if entry_point:
+        for body in blocks:
+            if _defines(body, entry_point):
+                return body
+    if blocks:
+        return blocks[0]
+    return text
+
+
+def strip_demo_code(code: str) -> str:
+    """Remove top-level statements that run at import time but define nothing."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code  # leave it whole: the sandbox reports the syntax error
+    lines = code.splitlines(keepends=True)
+    drop: set[int] = set()
+    for node in tree.body:
+        if _is_demo(node):
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            drop.update(range(start - 1, node.end_lineno or node.lineno))
+    return "".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def _is_demo(node: ast.stmt) -> bool:
+    if isinstance(node, ast.If):
+        test = node.test
+        return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+                and test.left.id == "__name__")
+    if isinstance(node, ast.Assert):
+        return True  # example asserts: the task's own tests judge the code
+    if isinstance(node, ast.Expr):
+        # a top-level call or print; a module docstring is harmless but useless too
+        return True
+    return False
+
+
+def prompt_imports(prompt: str) -> list[str]:
+    """Top-level import lines of the task's prompt, which the model may omit."""
+    return [line for line in prompt.splitlines()
+            if re.match(r"^(import\s+\w|from\s+[\w.]+\s+import\s)", line)]
+
+
+def extract_code(text: str, entry_point: str | None = None, prompt: str = "") -> str:
+    code = choose_code(text, entry_point)
+    if entry_point and not _defines(code, entry_point) and code.startswith((" ", "\t")) and prompt:
+        code = prompt + code  # the model answered with the body only: complete the stub
+    code = strip_demo_code(code)
+    missing = [line for line in prompt_imports(prompt) if line not in code]
+    if missing:
+        code = "\n".join(missing) + "\n\n" + code
+    return code.strip() + "\n"

@@ -1,0 +1,56 @@
+"""Generate code for a task with a system prompt at temperature 0, and judge it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from prochemy.sandbox.models import RunResult
+from prochemy.sandbox.pool import Sandbox
+
+from .extraction import extract_code
+from .gateway import ChatRequest, LLMGateway
+from .humaneval import check_program, plus_program
+from .tasks import Task
+
+# The paper's seed prompt S(0), verbatim.
+SEED_PROMPT = (
+    "You are a code generation assistant. Your task is to generate Python code based on the "
+    "given task description and complete the work described in the task."
+)
+
+
+class Generation(BaseModel):
+    task_id: str
+    answer: str
+    code: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached: bool
+
+
+class Judged(BaseModel):
+    generation: Generation
+    result: RunResult
+    plus: RunResult | None = None
+
+
+def messages_for(system_prompt: str, task: Task) -> list[dict[str, str]]:
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": task.statement}]
+
+
+async def generate(gateway: LLMGateway, system_prompt: str, task: Task) -> Generation:
+    reply = await gateway.chat(ChatRequest(role="task", messages=messages_for(system_prompt, task),
+                                           temperature=0.0))
+    return Generation(task_id=task.id, answer=reply.text,
+                      code=extract_code(reply.text, task.entry_point, task.statement),
+                      prompt_tokens=reply.prompt_tokens,
+                      completion_tokens=reply.completion_tokens, cached=reply.cached)
+
+
+async def judge(sandbox: Sandbox, task: Task, generation: Generation,
+                with_plus: bool = False, plus_timeout_s: float = 120.0) -> Judged:
+    result = await sandbox.run(check_program(task, generation.code))
+    plus = None
+    if with_plus and task.plus is not None:
+        plus = await sandbox.run(plus_program(task, generation.code), timeout_s=plus_timeout_s)
+    return Judged(generation=generation, result=result, plus=plus)

