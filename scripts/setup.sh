@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Idempotent set-up: venv, the package, bubblewrap, llama-server, and an embedded model.
+# Usage: scripts/setup.sh [default|small]   (which model to fetch; default: default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model="${1:-default}"
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.prochemy-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+  echo "$want" > "$stamp"
+fi
+
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get install -y bubblewrap >/dev/null 2>&1 ||
+      (apt-get update >/dev/null 2>&1 && apt-get install -y bubblewrap >/dev/null 2>&1)) ||
+      echo "setup: could not install bubblewrap; the sandbox will run in the process tier" >&2
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get install -y bubblewrap >/dev/null 2>&1 ||
+      echo "setup: could not install bubblewrap; the sandbox will run in the process tier" >&2
+  fi
+fi
+
+.venv/bin/prochemy model build-server
+if [ "$model" = small ]; then
+  .venv/bin/prochemy model fetch --small
+else
+  .venv/bin/prochemy model fetch
+fi

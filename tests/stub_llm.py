@@ -1,0 +1,138 @@
+"""An OpenAI-compatible stub server on loopback, for fast deterministic tests.
+
+It speaks just enough of the API for the real `openai` client: GET /v1/models and
+POST /v1/chat/completions. Tests script it: a responder maps messages to a reply, a fault
+queue injects status codes, Retry-After headers and slow answers, and every request is
+recorded (with its Authorization header) so tests can count calls.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+
+@dataclass
+class Fault:
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # sleep before answering (a slow answer, or a timeout)
+    body: dict | None = None
+
+
+def echo_responder(messages: list[dict]) -> str:
+    return "echo: " + messages[-1]["content"]
+
+
+class StubLLM:
+    def __init__(self, responder: Callable[[list[dict]], str] = echo_responder,
+                 models: tuple[str, ...] = ("stub-model",), api_key: str | None = None) -> None:
+        self.responder = responder
+        self.models = models
+        self.api_key = api_key
+        self.faults: deque[Fault] = deque()
+        self.requests: list[dict] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    @property
+    def completions(self) -> list[dict]:
+        return [r for r in self.requests if r["path"].endswith("/chat/completions")]
+
+    def start(self) -> "StubLLM":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _gate(self, payload: dict) -> bool:
+                """Record, apply a queued fault or the auth check; False if answered."""
+                stub.requests.append({"path": self.path, "body": payload,
+                                      "authorization": self.headers.get("Authorization")})
+                if stub.faults:
+                    fault = stub.faults.popleft()
+                    time.sleep(fault.delay_s)
+                    if fault.status != 200:
+                        self._send(fault.status, fault.body or {"error": {"message": f"injected {fault.status}"}},
+                                   fault.headers)
+                        return False
+                if not self.path.startswith("/v1/"):
+                    self._send(404, {"error": {"message": "Not Found"}})
+                    return False
+                if stub.api_key and self.headers.get("Authorization") != f"Bearer {stub.api_key}":
+                    self._send(401, {"error": {"message": "Incorrect API key provided",
+                                               "code": "invalid_api_key"}})
+                    return False
+                return True
+
+            def do_GET(self) -> None:  # noqa: N802
+                if not self._gate({}):
+                    return
+                self._send(200, {"object": "list", "data": [
+                    {"id": m, "object": "model", "created": 0, "owned_by": "stub"} for m in stub.models]})
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                payload = json.loads(self.rfile.read(length) or b"{}")
+                if not self._gate(payload):
+                    return
+                if payload.get("model") not in stub.models:
+                    self._send(404, {"error": {"message": f"The model `{payload.get('model')}` does not exist",
+                                               "code": "model_not_found"}})
+                    return
+                text = stub.responder(payload["messages"])
+                self._send(200, {
+                    "id": "chatcmpl-stub", "object": "chat.completion", "created": int(time.time()),
+                    "model": payload["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": sum(len(m["content"].split()) for m in payload["messages"]),
+                              "completion_tokens": len(text.split()),
+                              "total_tokens": 0},
+                })
+
+        return Handler
+
+
+def main() -> None:
+    """Run the stub from the command line (for the CLI tests): prints its URL."""
+    import sys
+
+    stub = StubLLM().start()
+    print(stub.url, flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        stub.stop()
+
+
+if __name__ == "__main__":
+    main()

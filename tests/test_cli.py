@@ -1,0 +1,123 @@
+"""The `prochemy` CLI end to end against the stub server (real openai client, real sandbox)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prochemy.optimizer.humaneval import load_humaneval
+
+from .stub_llm import StubLLM
+
+TASKS = {t.statement: t for t in load_humaneval()}
+
+
+def canonical_answer(messages: list[dict]) -> str:
+    task = TASKS.get(messages[-1]["content"])
+    if task is None:
+        return "OK"
+    return f"Here you go:\n```python\n{task.reference}\n```\nThis works because reasons."
+
+
+def wrong_answer(messages: list[dict]) -> str:
+    return "```python\ndef has_close_elements(numbers, threshold):\n    return None\n```"
+
+
+def prochemy(stub: StubLLM, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "prochemy.server.cli", *args, "--endpoint", stub.url,
+           "--model-name", "stub-model", "--cache-dir", str(tmp_path / "cache"),
+           "--project", str(tmp_path)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "PROCHEMY_CONFIG_FILE": str(tmp_path / "none.toml")})
+
+
+@pytest.fixture
+def canonical_stub():
+    stub = StubLLM(responder=canonical_answer).start()
+    yield stub
+    stub.stop()
+
+
+def test_generate_and_check_passes(canonical_stub: StubLLM, tmp_path: Path) -> None:
+    done = prochemy(canonical_stub, tmp_path, "generate", "--humaneval", "HumanEval/0", "--check")
+    assert done.returncode == 0, done.stderr
+    assert "def has_close_elements" in done.stdout and "reasons" not in done.stdout
+    assert "tests: passed" in done.stderr
+
+
+def test_generate_check_reports_a_failure(tmp_path: Path) -> None:
+    stub = StubLLM(responder=wrong_answer).start()
+    try:
+        done = prochemy(stub, tmp_path, "generate", "--humaneval", "HumanEval/0", "--check")
+    finally:
+        stub.stop()
+    assert done.returncode == 1
+    assert "tests: failed" in done.stderr and "assert candidate(" in done.stderr
+
+
+def test_generate_with_a_task_file_and_prompt_file(canonical_stub: StubLLM, tmp_path: Path) -> None:
+    task = load_humaneval()[2]
+    (tmp_path / "task.json").write_text(task.model_dump_json())
+    (tmp_path / "prompt.txt").write_text("Write only Python.\n")
+    done = prochemy(canonical_stub, tmp_path, "generate", "--task", str(tmp_path / "task.json"),
+                    "--prompt", str(tmp_path / "prompt.txt"), "--check")
+    assert done.returncode == 0, done.stderr
+    assert canonical_stub.completions[0]["body"]["messages"][0]["content"] == "Write only Python."
+
+
+def test_bench_writes_results_and_resumes_from_the_cache(canonical_stub: StubLLM, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    args = ("bench", "humaneval", "--tasks", "0-4", "--plus", "--name", "t", "--out", str(out))
+    first = prochemy(canonical_stub, tmp_path, *args)
+    assert first.returncode == 0, first.stderr
+    report = json.loads((out / "t.json").read_text())
+    assert (report["tasks"], report["passed"], report["plus_passed"]) == (5, 5, 5)
+    assert report["llm_calls"] == 5 and report["sandbox_tier"] in ("bwrap", "process")
+    assert [r["task_id"] for r in report["results"]] == [f"HumanEval/{i}" for i in range(5)]
+    again = prochemy(canonical_stub, tmp_path, *args)
+    assert again.returncode == 0
+    assert json.loads((out / "t.json").read_text())["cache_hits"] == 5
+    assert len(canonical_stub.completions) == 5  # the second run paid for nothing
+
+
+def test_bad_endpoint_is_one_clear_error(tmp_path: Path) -> None:
+    stub = StubLLM().start()
+    stub.stop()  # nothing listens there any more
+    done = prochemy(stub, tmp_path, "generate", "--humaneval", "HumanEval/0")
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("prochemy: error: cannot connect to")
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_configuration_is_one_clear_error(canonical_stub: StubLLM, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.prochemy]\nconcurency = 3\n")
+    done = prochemy(canonical_stub, tmp_path, "doctor")
+    assert done.returncode == 2
+    assert "key 'concurency': unknown key" in done.stderr and "pyproject.toml" in done.stderr
+
+
+def test_doctor_reports_sources_endpoint_and_sandbox(canonical_stub: StubLLM, tmp_path: Path) -> None:
+    done = prochemy(canonical_stub, tmp_path, "doctor")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f'endpoint.base_url = "{canonical_stub.url}"  <- command line' in done.stdout
+    assert "sandbox: tier " in done.stdout and "models listed: stub-model" in done.stdout
+    assert "tiny completion:" in done.stdout
+
+
+def test_missing_model_says_how_to_fetch_it(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "prochemy.server.cli", "generate", "--humaneval", "HumanEval/0",
+           "--small", "--cache-dir", str(tmp_path / "empty")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PROCHEMY_CONFIG_FILE": str(tmp_path / "none.toml")})
+    assert done.returncode == 2
+    assert "Fetch it with: prochemy model fetch --small" in done.stderr
+
+
+def test_lsp_entry_point_exits_cleanly() -> None:
+    done = subprocess.run([sys.executable, "-m", "prochemy.server.main"], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 0 and "not built yet" in done.stderr

@@ -1,0 +1,101 @@
+"""The embedded llama.cpp server with the real small model: end to end, and no orphans.
+
+Needs `prochemy model fetch --small` and `prochemy model build-server` (the README's test
+command does both). These tests fail, not skip, when either is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from prochemy.optimizer.config import Settings
+from prochemy.optimizer.local_model import MODELS, models_dir
+
+pytestmark = pytest.mark.real_model
+
+SMALL = MODELS["small"]
+
+
+def real_cache_dir() -> Path:
+    """The user's cache, where the fetched model lives (tests write their LLM cache elsewhere)."""
+    return Settings().cache_dir
+
+
+def run_cli(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    gguf = models_dir(Settings(cache_dir=real_cache_dir())) / SMALL.filename
+    cmd = [sys.executable, "-m", "prochemy.server.cli", *args, "--model-path", str(gguf),
+           "--cache-dir", str(cache)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def test_generate_and_check_with_the_real_small_model(tmp_path: Path) -> None:
+    done = run_cli("generate", "--humaneval", "HumanEval/0", "--check", cache=tmp_path)
+    assert done.returncode in (0, 1), done.stderr  # 0 passed, 1 failed: both are verdicts
+    assert "def has_close_elements" in done.stdout
+    verdict = [line for line in done.stderr.splitlines() if line.startswith("tests: ")]
+    assert verdict and verdict[0].split()[1] in ("passed", "failed", "error", "timeout")
+    assert "sandbox]" in verdict[0]
+
+
+# A parent process that starts the embedded server, prints the server's pid, then waits to
+# be killed, or raises, as the test says.
+PARENT = textwrap.dedent("""
+    import asyncio, sys, time
+    from pathlib import Path
+    from prochemy.optimizer.llama_server import shared_server
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    async def start():
+        return await shared_server(Path(sys.argv[1]), Path(sys.argv[2]), 1, 512, 1, 120)
+
+    server = asyncio.run(start())
+    print(server.process.pid, flush=True)
+    if sys.argv[3] == "raise":
+        raise RuntimeError("boom")
+    time.sleep(600)
+""")
+
+
+def _gone(pid: int, within_s: float = 15) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # a zombie of a dead parent is reaped by init; treat "Z" as gone
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return True
+        except OSError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigint", "sigkill", "raise"])
+def test_no_orphan_server_survives_its_parent(tmp_path: Path, how: str) -> None:
+    gguf = models_dir(Settings(cache_dir=real_cache_dir())) / SMALL.filename
+    assert gguf.is_file(), "run: prochemy model fetch --small"
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(gguf), str(tmp_path),
+                               "raise" if how == "raise" else "wait"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    line = parent.stdout.readline()
+    assert line.strip().isdigit(), parent.stderr.read() if parent.stderr else ""
+    server_pid = int(line)
+    os.kill(server_pid, 0)  # it is running
+    if how != "raise":
+        parent.send_signal({"sigterm": signal.SIGTERM, "sigint": signal.SIGINT,
+                            "sigkill": signal.SIGKILL}[how])
+    parent.wait(timeout=30)
+    assert _gone(server_pid), f"llama-server {server_pid} outlived its parent ({how})"

@@ -1,0 +1,71 @@
+"""Code extraction from realistic model answers."""
+
+from __future__ import annotations
+
+from prochemy.optimizer.extraction import extract_code
+
+PROMPT = 'from typing import List\n\n\ndef add(xs: List[int]) -> int:\n    """Sum xs."""\n'
+
+
+def test_prose_around_a_fenced_block() -> None:
+    answer = ("Sure! Here is the implementation:\n\n```python\ndef add(xs):\n    return sum(xs)\n```\n\n"
+              "This function sums the list. It runs in O(n).")
+    code = extract_code(answer, "add", PROMPT)
+    assert code.startswith("from typing import List\n")
+    assert "def add(xs):\n    return sum(xs)" in code and "O(n)" not in code
+
+
+def test_block_defining_the_entry_point_wins() -> None:
+    answer = ("First a helper:\n```python\nimport math\n```\nThen:\n```python\ndef add(xs):\n"
+              "    return sum(xs)\n```\nUsage:\n```python\nprint(add([1]))\n```")
+    code = extract_code(answer, "add")
+    assert "def add" in code and "print" not in code and "import math" not in code
+
+
+def test_first_block_when_none_defines_the_entry_point() -> None:
+    answer = "```\ndef total(xs):\n    return sum(xs)\n```\n```python\nother = 1\n```"
+    assert extract_code(answer, "add").startswith("def total")
+
+
+def test_no_fences_whole_text_parses() -> None:
+    answer = "def add(xs):\n    return sum(xs)\n"
+    assert extract_code(answer, "add") == answer
+
+
+def test_demo_code_and_example_asserts_are_dropped() -> None:
+    answer = ("```python\ndef add(xs):\n    return sum(xs)\n\n\nassert add([1, 2]) == 4\n"
+              "print(add([1, 2]))\nadd([3])\n\nif __name__ == '__main__':\n    import doctest\n"
+              "    doctest.testmod()\n```")
+    code = extract_code(answer, "add")
+    assert code == "def add(xs):\n    return sum(xs)\n"
+
+
+def test_test_section_in_a_second_block_is_ignored() -> None:
+    answer = ("```python\ndef add(xs):\n    return sum(xs)\n```\n\n### Tests\n```python\n"
+              "import unittest\nclass T(unittest.TestCase):\n    def test(self):\n"
+              "        self.assertEqual(add([1]), 1)\n```")
+    assert "unittest" not in extract_code(answer, "add")
+
+
+def test_syntax_error_is_kept_for_the_sandbox_to_report() -> None:
+    answer = "```python\ndef add(xs)\n    return sum(xs)\n```"
+    assert "def add(xs)\n" in extract_code(answer, "add")
+
+
+def test_unclosed_fence_runs_to_the_end() -> None:
+    answer = "```python\ndef add(xs):\n    return sum(xs)\n"
+    assert extract_code(answer, "add") == "def add(xs):\n    return sum(xs)\n"
+
+
+def test_body_only_answer_completes_the_stub() -> None:
+    answer = "```python\n    return sum(xs)\n```"
+    code = extract_code(answer, "add", PROMPT)
+    assert code.count("from typing import List") == 1
+    assert 'def add(xs: List[int]) -> int:\n    """Sum xs."""\n    return sum(xs)' in code
+
+
+def test_decorated_functions_and_classes_survive() -> None:
+    answer = ("```python\nimport functools\n\n@functools.lru_cache\ndef add(n):\n    return n\n\n"
+              "class Helper:\n    pass\n\nLIMIT = 3\n```")
+    code = extract_code(answer, "add")
+    assert "@functools.lru_cache" in code and "class Helper" in code and "LIMIT = 3" in code

@@ -1,0 +1,164 @@
+"""The LLM gateway against the stub server, through the real openai client over HTTP."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from prochemy.optimizer.config import Endpoint, Settings
+from prochemy.optimizer.gateway import ChatRequest, GatewayError, LLMGateway
+from prochemy.optimizer.llama_server import free_port
+
+from .stub_llm import Fault, StubLLM
+
+
+def ask(text: str = "hello", **kw) -> ChatRequest:
+    return ChatRequest(messages=[{"role": "user", "content": text}], **kw)
+
+
+async def test_answers_and_caches(stub: StubLLM, stub_settings: Settings) -> None:
+    gw = LLMGateway(stub_settings, backoff_base_s=0.01)
+    first = await gw.chat(ask("two plus two"))
+    second = await gw.chat(ask("two plus two"))
+    await gw.aclose()
+    assert first.text == "echo: two plus two" and not first.cached
+    assert second.text == first.text and second.cached
+    assert len(stub.completions) == 1
+    usage = gw.ledger["task"]
+    assert (usage.calls, usage.cache_hits) == (1, 1)
+    assert usage.prompt_tokens == 3 and usage.completion_tokens == 4
+
+
+async def test_cache_survives_a_new_gateway(stub: StubLLM, stub_settings: Settings) -> None:
+    gw = LLMGateway(stub_settings)
+    await gw.chat(ask())
+    await gw.aclose()
+    gw = LLMGateway(stub_settings)
+    assert (await gw.chat(ask())).cached
+    await gw.aclose()
+    assert len(stub.completions) == 1
+
+
+async def test_samples_at_temperature_one_are_distinct_but_replayable(
+        stub: StubLLM, stub_settings: Settings) -> None:
+    gw = LLMGateway(stub_settings)
+    await gw.chat(ask(temperature=1.0, sample=0))
+    await gw.chat(ask(temperature=1.0, sample=1))
+    again = await gw.chat(ask(temperature=1.0, sample=1))
+    greedy_a = await gw.chat(ask(sample=0))
+    greedy_b = await gw.chat(ask(sample=5))  # greedy: the sample index does not matter
+    await gw.aclose()
+    assert again.cached and not greedy_a.cached and greedy_b.cached
+    assert len(stub.completions) == 3
+
+
+async def test_cache_key_covers_what_shapes_the_answer(stub: StubLLM, stub_settings: Settings) -> None:
+    gw = LLMGateway(stub_settings)
+    for request in (ask(), ask(max_tokens=50), ask(stop=["\n"]), ask(seed=3),
+                    ask(response_format={"type": "json_object"}), ask(temperature=0.5)):
+        await gw.chat(request)
+    await gw.aclose()
+    assert len(stub.completions) == 6
+
+
+@pytest.mark.parametrize("fault", [
+    Fault(429, {"Retry-After": "0.2"}), Fault(500), Fault(503), Fault(200, delay_s=1.5)])
+async def test_retries_transient_failures(stub: StubLLM, stub_settings: Settings, fault: Fault) -> None:
+    stub_settings.request_timeout_s = 1.0
+    stub.faults.append(fault)
+    gw = LLMGateway(stub_settings, backoff_base_s=0.01)
+    t0 = time.monotonic()
+    result = await gw.chat(ask())
+    await gw.aclose()
+    assert result.text == "echo: hello"
+    assert len(stub.completions) == 2
+    if fault.headers.get("Retry-After"):
+        assert time.monotonic() - t0 >= 0.2  # Retry-After was honoured
+
+
+async def test_gives_up_after_consecutive_failures(stub: StubLLM, stub_settings: Settings) -> None:
+    stub_settings.retries = 1
+    stub_settings.max_consecutive_failures = 2
+    stub.faults.extend(Fault(500) for _ in range(10))
+    gw = LLMGateway(stub_settings, backoff_base_s=0.01)
+    with pytest.raises(GatewayError) as first:
+        await gw.chat(ask("a"))
+    assert first.value.kind == "http_500"
+    with pytest.raises(GatewayError) as second:
+        await gw.chat(ask("b"))
+    assert second.value.kind == "failing" and "2 consecutive" in str(second.value)
+    seen = len(stub.completions)
+    with pytest.raises(GatewayError):
+        await gw.chat(ask("c"))  # tripped: no further request is sent
+    await gw.aclose()
+    assert seen == 4 and len(stub.completions) == 4
+
+
+async def test_refused_connection_is_explained(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    settings = Settings(endpoint=Endpoint(base_url=url, model="m"), cache_dir=tmp_path, retries=1)
+    gw = LLMGateway(settings, backoff_base_s=0.01)
+    with pytest.raises(GatewayError) as error:
+        await gw.chat(ask())
+    await gw.aclose()
+    assert error.value.kind == "refused"
+    assert f"cannot connect to {url}" in str(error.value)
+
+
+async def test_missing_v1_is_explained(stub: StubLLM, stub_settings: Settings) -> None:
+    stub_settings.endpoint.base_url = stub.url.removesuffix("/v1")
+    gw = LLMGateway(stub_settings)
+    with pytest.raises(GatewayError) as error:
+        await gw.chat(ask())
+    await gw.aclose()
+    assert error.value.kind == "not_found" and "end in /v1" in str(error.value)
+
+
+async def test_unknown_model_is_explained(stub: StubLLM, stub_settings: Settings) -> None:
+    stub_settings.endpoint.model = "gpt-nonexistent"
+    gw = LLMGateway(stub_settings)
+    with pytest.raises(GatewayError) as error:
+        await gw.chat(ask())
+    await gw.aclose()
+    assert error.value.kind == "unknown_model" and "gpt-nonexistent" in str(error.value)
+
+
+async def test_rejected_key_names_the_variable(stub: StubLLM, stub_settings: Settings,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    stub.api_key = "sk-right"
+    stub_settings.endpoint.api_key_env = "PROCHEMY_TEST_KEY"
+    monkeypatch.delenv("PROCHEMY_TEST_KEY", raising=False)
+    gw = LLMGateway(stub_settings)
+    with pytest.raises(GatewayError) as error:
+        await gw.chat(ask())
+    assert error.value.kind == "unauthorized"
+    assert "PROCHEMY_TEST_KEY" in str(error.value) and "not set" in str(error.value)
+    monkeypatch.setenv("PROCHEMY_TEST_KEY", "sk-right")  # read at call time: no restart needed
+    assert (await gw.chat(ask())).text == "echo: hello"
+    await gw.aclose()
+    assert stub.completions[-1]["authorization"] == "Bearer sk-right"
+    stored = b"".join(p.read_bytes() for p in stub_settings.cache_dir.rglob("*") if p.is_file())
+    assert b"sk-right" not in stored
+
+
+async def test_no_model_named_for_a_remote_endpoint(stub: StubLLM, tmp_path: Path) -> None:
+    gw = LLMGateway(Settings(endpoint=Endpoint(base_url=stub.url), cache_dir=tmp_path))
+    with pytest.raises(GatewayError, match="no model is named"):
+        await gw.chat(ask())
+    await gw.aclose()
+
+
+async def test_mutation_role_uses_its_own_endpoint(stub: StubLLM, stub_settings: Settings) -> None:
+    other = StubLLM(responder=lambda m: "from the mutator", models=("mutator",)).start()
+    try:
+        stub_settings.mutation = Endpoint(base_url=other.url, model="mutator")
+        gw = LLMGateway(stub_settings)
+        task = await gw.chat(ask())
+        mutation = await gw.chat(ask(role="mutation"))
+        await gw.aclose()
+    finally:
+        other.stop()
+    assert task.text == "echo: hello" and mutation.text == "from the mutator"
+    assert set(gw.ledger) == {"task", "mutation"}
