@@ -126,13 +126,14 @@ async def test_each_candidate_gets_a_fresh_directory(sandbox: Sandbox) -> None:
 
 
 async def test_home_dotfiles_are_not_readable(sandbox: Sandbox) -> None:
-    real_home = str(Path.home())
-    program = (
-        "import os\n"
-        f"try:\n    found = os.listdir({real_home!r})\nexcept OSError:\n    found = []\n"
-        "assert not [f for f in found if f.startswith('.')], found\n"
-    )
-    result = await sandbox.run(program)
+    secret = Path.home() / f".prochemy-test-secret-{uuid.uuid4().hex}"
+    secret.write_text("sk-in-a-dotfile")
+    try:
+        program = (f"try:\n    leaked = open({str(secret)!r}).read()\nexcept OSError:\n"
+                   "    leaked = ''\nassert not leaked, leaked\n")
+        result = await sandbox.run(program)
+    finally:
+        secret.unlink()
     assert result.passed, result.detail
 
 
