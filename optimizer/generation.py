@@ -9,7 +9,7 @@ from prochemy.sandbox.pool import Sandbox
 
 from .extraction import extract_code
 from .gateway import ChatRequest, LLMGateway
-from .humaneval import check_program, plus_program
+from .harness import check_program, plus_program
 from .tasks import Task
 
 # The paper's seed prompt S(0), verbatim.

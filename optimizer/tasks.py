@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -23,3 +25,23 @@ class Task(BaseModel):
     reference: str | None = None  # a known-good solution (full program), when known
     origin: Literal["benchmark", "synthetic", "repository"] = "benchmark"
     plus: PlusInputs | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across runs: what the model sees and how it is judged."""
+        shape = self.model_dump(include={"statement", "entry_point", "test", "plus"})
+        return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+
+
+class TaskSet(BaseModel):
+    name: str
+    tasks: list[Task]
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256("".join(t.fingerprint for t in self.tasks).encode()).hexdigest()
+
+    @property
+    def identifiers(self) -> set[str]:
+        """Names a general prompt should not mention (entry points of the tasks)."""
+        return {t.entry_point for t in self.tasks}

@@ -1,4 +1,4 @@
-"""`prochemy`: the command-line face of the engine (generate, bench, model, doctor)."""
+"""`prochemy`: the command-line face of the engine (generate, bench, refine, report, model, doctor)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,14 @@ from typing import Any
 from tqdm import tqdm
 
 from prochemy.optimizer.bench import run_bench
-from prochemy.optimizer.config import ConfigError, LoadedSettings, load_settings
+from prochemy.optimizer.config import ConfigError, LoadedSettings, Settings, load_settings
+from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
+from prochemy.optimizer.refine import Progress, RefineConfig, Refiner
+from prochemy.optimizer.report import RunStore, plot, render
+from prochemy.optimizer.training import TrainingConfig, benchmark_sets
 from prochemy.optimizer.gateway import ChatRequest, GatewayError, LLMGateway
 from prochemy.optimizer.generation import SEED_PROMPT, Judged, generate, judge
-from prochemy.optimizer.humaneval import load_humaneval, load_humaneval_plus, select_tasks
+from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus, select_tasks
 from prochemy.optimizer.llama_server import ServerError, build_server, server_binary
 from prochemy.optimizer.local_model import MODELS, ModelMissing, fetch_model, model_file
 from prochemy.optimizer.tasks import Task
@@ -63,6 +67,27 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--plus", action="store_true", help="HumanEval+ (base + plus inputs)")
     bench.add_argument("--name", help="result name (default derived from model and prompt)")
     bench.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+
+    refine = sub.add_parser("refine", parents=[common], help="refine a prompt (Prochemy loop)")
+    refine.add_argument("--benchmark", choices=["humaneval"], required=True)
+    refine.add_argument("--train-from", choices=["mbpp", "humaneval"], default="mbpp",
+                        help="real training tasks: MBPP (paper) or a split of HumanEval")
+    refine.add_argument("--k-real", type=int, default=10)
+    refine.add_argument("--k-synthetic", type=int, default=10)
+    refine.add_argument("--held-out", type=int, metavar="N", help="measure on the first N held-out tasks")
+    refine.add_argument("--n", type=int, default=10, help="prompts per iteration")
+    refine.add_argument("--k-max", type=int, default=10)
+    refine.add_argument("--patience", type=int, default=3)
+    refine.add_argument("--seed", type=int, default=0)
+    refine.add_argument("--recipe", choices=["robust", "paper"], default="robust")
+    refine.add_argument("--max-calls", type=int)
+    refine.add_argument("--max-tokens-total", type=int)
+    refine.add_argument("--prompt", type=Path, metavar="FILE", help="seed prompt (default: the paper's)")
+    refine.add_argument("--plot", type=Path, help="trajectory plot (default: next to the stored run)")
+
+    report = sub.add_parser("report", parents=[common], help="print a stored refinement run")
+    report.add_argument("run", help="run id (or prefix) or run file")
+    report.add_argument("--plot", type=Path)
 
     model = sub.add_parser("model", help="the embedded local model")
     msub = model.add_subparsers(dest="model_command", required=True)
@@ -156,6 +181,74 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+# Measured completion tokens per answer with the seed prompt (benchmarks/results).
+_TOKENS_PER_ANSWER = {"default": 199, "small": 327}
+
+
+def _estimate(settings: Settings, rc: RefineConfig, tc: TrainingConfig, held: int) -> str:
+    train = tc.k_real + tc.k_synthetic
+    per_answer = _TOKENS_PER_ANSWER.get(settings.model.choice, 250) if settings.endpoint.base_url is None else 250
+    synth = tc.k_synthetic * 2
+    mutations = rc.k_max * (rc.n - 1) * 2
+    answers = rc.k_max * (rc.n - 1) * train + train + 2 * held
+    calls = synth + mutations + answers
+    tokens = synth * 1500 + mutations * 600 + answers * (per_answer + 250)
+    return (f"estimate (upper bound, every iteration runs): {calls:,} LLM calls, ~{tokens:,} tokens "
+            f"({answers:,} answers at ~{per_answer} completion tokens, {mutations} mutation and "
+            f"{synth} synthesis calls); cached answers cost nothing")
+
+
+async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    settings = loaded.settings
+    rc = RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience, seed=args.seed,
+                      recipe=args.recipe, max_calls=args.max_calls,
+                      max_tokens_total=args.max_tokens_total)
+    tc = TrainingConfig(train_from=args.train_from, k_real=args.k_real,
+                        k_synthetic=args.k_synthetic, held_out_limit=args.held_out, seed=args.seed)
+    seed_prompt = _read_prompt(args.prompt)
+    held = args.held_out or (164 if args.train_from == "mbpp" else 164 - args.k_real)
+    print(_estimate(settings, rc, tc, held), file=sys.stderr)
+    gateway = LLMGateway(settings)
+    store = OutcomeStore(settings.cache_dir / "outcomes")
+    try:
+        async with Sandbox(settings.sandbox) as sandbox:
+            print("making the training set ...", file=sys.stderr)
+            train, held_out, synth = await benchmark_sets(gateway, sandbox, tc)
+            print(f"training tasks: {len(train.tasks)} ({tc.k_real} real from {tc.train_from}, "
+                  f"{synth.kept} synthetic kept of {synth.generated} written; rejected: "
+                  f"{dict(synth.rejected) or 'none'}); held-out: {len(held_out.tasks)}", file=sys.stderr)
+            with tqdm(total=rc.k_max, desc="refine", unit="iter") as bar:
+                def on_progress(p: Progress) -> None:
+                    if p.phase == "iteration" and p.message == "mutating" and p.k > 1:
+                        bar.update()
+                    elif p.phase in ("held-out", "done"):
+                        bar.update(max(p.k - bar.n, 0))
+                    best = "-" if p.best_plain is None else f"{100 * p.best_plain:.0f}%"
+                    bar.set_postfix_str(f"k={p.k}/{p.k_max} {p.message} best={best} tokens={p.tokens:,}")
+
+                refiner = Refiner(gateway, Evaluator(gateway, sandbox, store), rc, on_progress)
+                result = await refiner.run(seed_prompt, train, held_out)
+            result.synthesis = synth.model_dump()
+    finally:
+        store.close()
+        await gateway.aclose()
+    runs = RunStore(settings.cache_dir / "runs")
+    path = runs.save(result)
+    print(render(result))
+    png = plot(result, args.plot or path.with_suffix(".png"))
+    print(f"stored: {path}\nplot: {png}")
+    return 0
+
+
+def cmd_report(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    runs = RunStore(loaded.settings.cache_dir / "runs")
+    result = runs.load(args.run)
+    print(render(result))
+    png = plot(result, args.plot or runs.path(result.run_id).with_suffix(".png"))
+    print(f"plot: {png}")
+    return 0
+
+
 def cmd_model(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     settings = loaded.settings
     if args.model_command == "fetch":
@@ -212,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(cmd_generate(loaded, args))
         if args.command == "bench":
             return asyncio.run(cmd_bench(loaded, args))
+        if args.command == "refine":
+            return asyncio.run(cmd_refine(loaded, args))
+        if args.command == "report":
+            return cmd_report(loaded, args)
         if args.command == "model":
             return cmd_model(loaded, args)
         return asyncio.run(cmd_doctor(loaded, args))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from prochemy.optimizer.humaneval import load_humaneval
+from prochemy.optimizer.datasets import load_humaneval
 
 from .stub_llm import StubLLM
 

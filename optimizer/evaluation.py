@@ -1,0 +1,89 @@
+"""Evaluate prompts on tasks: M[i][j] = 1 iff prompt i's code passes task j.
+
+Each (model, prompt, task) outcome is computed once and stored on disk, so survivors of
+selection are never re-evaluated, and a killed run resumes without paying twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+
+import diskcache
+from pydantic import BaseModel
+
+from prochemy.sandbox.pool import Sandbox
+
+from .aio import gather_or_cancel
+from .gateway import LLMGateway
+from .generation import generate, judge
+from .tasks import Task
+
+
+class Outcome(BaseModel):
+    passed: bool
+    outcome: str
+    detail: str
+    completion_tokens: int
+
+
+class OutcomeStore:
+    def __init__(self, directory: Path) -> None:
+        self._cache = diskcache.Cache(str(directory))
+
+    @staticmethod
+    def key(model_identity: str, prompt: str, task: Task) -> str:
+        raw = json.dumps([model_identity, prompt, task.fingerprint])
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def get(self, key: str) -> Outcome | None:
+        raw = self._cache.get(key)
+        return None if raw is None else Outcome.model_validate(raw)
+
+    def put(self, key: str, outcome: Outcome) -> None:
+        self._cache.set(key, outcome.model_dump())
+
+    def close(self) -> None:
+        self._cache.close()
+
+
+class Evaluator:
+    """Prompt x task outcomes through the gateway (temperature 0) and the sandbox."""
+
+    def __init__(self, gateway: LLMGateway, sandbox: Sandbox, store: OutcomeStore) -> None:
+        self.gateway = gateway
+        self.sandbox = sandbox
+        self.store = store
+        self._identity: str | None = None
+        self._inflight: dict[str, asyncio.Task[Outcome]] = {}  # one computation per key
+
+    async def model_identity(self) -> str:
+        if self._identity is None:
+            d = await self.gateway.describe("task")
+            self._identity = f"{d['identity']}|{d['model']}|max_tokens={self.gateway.settings.max_tokens}"
+        return self._identity
+
+    async def outcome(self, prompt: str, task: Task) -> Outcome:
+        key = OutcomeStore.key(await self.model_identity(), prompt, task)
+        if (known := self.store.get(key)) is not None:
+            return known
+        if key not in self._inflight:
+            self._inflight[key] = asyncio.ensure_future(self._compute(key, prompt, task))
+            self._inflight[key].add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await self._inflight[key]  # cancelled with its awaiters: no orphan keeps paying
+
+    async def _compute(self, key: str, prompt: str, task: Task) -> Outcome:
+        generation = await generate(self.gateway, prompt, task)
+        judged = await judge(self.sandbox, task, generation)
+        result = Outcome(passed=judged.result.passed, outcome=judged.result.outcome.value,
+                         detail=judged.result.detail,
+                         completion_tokens=generation.completion_tokens)
+        self.store.put(key, result)
+        return result
+
+    async def matrix(self, prompts: list[str], tasks: list[Task]) -> list[list[Outcome]]:
+        cells = await gather_or_cancel(*(self.outcome(p, t) for p in prompts for t in tasks))
+        width = len(tasks)
+        return [list(cells[i * width:(i + 1) * width]) for i in range(len(prompts))]

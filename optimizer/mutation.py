@@ -1,0 +1,135 @@
+"""Prompt mutation at temperature 1.0: ask a model to rewrite a code-generation prompt.
+
+Two recipes. "paper": the authors' meta-prompt, answer wrapped in {{...}}; fine for strong
+models, but a 0.5B model answered it parseably 0 times in 6. "robust" (the default): a
+system rule that the prompt must stay general, two few-shot rewrites, and an answer
+constrained by a JSON schema (llama.cpp servers and OpenAI accept `response_format`).
+Either way a variant is kept only if it parses, stays general (names no identifier of the
+training tasks), still talks about writing code, and is new.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Iterable, Literal
+
+from pydantic import BaseModel
+
+from .gateway import ChatRequest, LLMGateway
+
+Recipe = Literal["robust", "paper"]
+
+PAPER_SYSTEM = "You are an expert prompt engineer."
+PAPER_INFORMATION = (
+    "Please help me improve the given prompt to get a more helpful and harmless response.\n"
+    "Suppose I need to generate a Python program based on natural language descriptions.\n"
+    "The generated Python program should be able to complete the tasks described in natural "
+    "language and pass any test cases specific to those tasks.\n"
+)
+PAPER_FORMAT = (
+    "You may add any information you think will help improve the task's effectiveness during "
+    "the prompt optimization process.\nIf you find certain expressions and wording in the "
+    "original prompt inappropriate, you can also modify these usages.\nEnsure that the optimized "
+    "prompt includes a detailed task description and clear process guidance added to the "
+    "original prompt.\nWrap the optimized prompt in {{}}.\n"
+)
+
+ROBUST_SYSTEM = (
+    "You improve system prompts for an assistant that writes Python functions from task "
+    "descriptions; the code is then run against hidden unit tests. The rewritten prompt is used "
+    "for every task, so it must stay general: never mention a specific task, function name, "
+    "example, input or output. Keep it an instruction to the assistant, at most 120 words. "
+    'Answer with JSON: {"prompt": "<the rewritten prompt>"}.'
+)
+ROBUST_REQUEST = ("Rewrite this prompt so that the code written with it passes the tests more "
+                  "often. Prompt: [{prompt}]")
+ROBUST_SHOTS = [
+    ("You are a helpful assistant. Write Python code for the task.",
+     "You are an expert Python programmer. Read the task description carefully, note the exact "
+     "function name, parameters and return type it asks for, and write one complete, correct "
+     "function. Handle edge cases such as empty inputs. Return only the code in a single "
+     "```python block, with any imports it needs."),
+    ("Solve the coding problem in Python.",
+     "You write Python that must pass unit tests. First restate to yourself what the function "
+     "must return for normal and edge-case inputs, then implement it exactly as specified, "
+     "keeping the given signature. Do not print or read input; do not add example usage. "
+     "Answer with the finished code in one ```python block."),
+]
+JSON_SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {"name": "rewrite", "strict": True, "schema": {
+        "type": "object", "additionalProperties": False, "required": ["prompt"],
+        "properties": {"prompt": {"type": "string", "minLength": 40, "maxLength": 1500}}}},
+}
+
+_CODE_WORDS = re.compile(r"\b(python|code|program|function|implement)", re.IGNORECASE)
+
+
+class Variant(BaseModel):
+    text: str | None  # None when rejected
+    parent: str
+    attempts: int
+    rejected: list[str] = []  # why earlier attempts were rejected
+
+
+def mutation_messages(prompt: str, recipe: Recipe) -> list[dict[str, str]]:
+    if recipe == "paper":
+        return [{"role": "system", "content": PAPER_SYSTEM},
+                {"role": "user", "content": PAPER_INFORMATION + prompt + PAPER_FORMAT}]
+    messages = [{"role": "system", "content": ROBUST_SYSTEM}]
+    for before, after in ROBUST_SHOTS:
+        messages.append({"role": "user", "content": ROBUST_REQUEST.format(prompt=before)})
+        messages.append({"role": "assistant", "content": json.dumps({"prompt": after})})
+    messages.append({"role": "user", "content": ROBUST_REQUEST.format(prompt=prompt)})
+    return messages
+
+
+def parse_variant(reply: str, recipe: Recipe) -> str | None:
+    if recipe == "paper":
+        match = re.search(r"\{\{(.*?)\}\}", reply, re.DOTALL)
+        return match.group(1).strip() if match else None
+    try:
+        value = json.loads(reply).get("prompt")
+    except (ValueError, AttributeError):
+        return None
+    return value.strip() if isinstance(value, str) else None
+
+
+def normalise(prompt: str) -> str:
+    return " ".join(prompt.lower().split())
+
+
+def rejection(candidate: str, forbidden: set[str], known: set[str]) -> str | None:
+    """Why a parsed variant is unusable, or None if it is fine (a cheap generality check)."""
+    if len(candidate) < 30:
+        return "too short"
+    if normalise(candidate) in known:
+        return "duplicate"
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", candidate))
+    named = sorted(w for w in words if w in forbidden)
+    if named:
+        return f"task-specific (names {', '.join(named[:3])})"
+    if not _CODE_WORDS.search(candidate):
+        return "off-topic (does not ask for code)"
+    return None
+
+
+async def mutate(gateway: LLMGateway, parent: str, *, recipe: Recipe, sample: int,
+                 forbidden: Iterable[str], known: set[str], max_attempts: int = 3,
+                 max_tokens: int = 400) -> Variant:
+    """One variant of `parent`; `sample` numbers it so reruns replay the same answers."""
+    forbidden_set = {f for f in forbidden if len(f) > 3}
+    reasons: list[str] = []
+    for attempt in range(max_attempts):
+        reply = await gateway.chat(ChatRequest(
+            role="mutation", messages=mutation_messages(parent, recipe), temperature=1.0,
+            max_tokens=max_tokens, sample=sample * max_attempts + attempt,
+            response_format=JSON_SCHEMA if recipe == "robust" else None))
+        candidate = parse_variant(reply.text, recipe)
+        reason = "unparseable" if candidate is None else rejection(candidate, forbidden_set, known)
+        if reason is None:
+            assert candidate is not None
+            return Variant(text=candidate, parent=parent, attempts=attempt + 1, rejected=reasons)
+        reasons.append(reason)
+    return Variant(text=None, parent=parent, attempts=max_attempts, rejected=reasons)

@@ -1,0 +1,224 @@
+"""The Prochemy loop: mutate, evaluate, score, select, stop; then the seed guard.
+
+Deterministic given its inputs: parents are drawn from a seeded RNG and every mutation has
+a fixed sample number, so a rerun with the same arguments replays the response cache and
+the outcome store and repeats no paid call (that is how a killed run resumes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections import Counter
+from typing import Callable
+
+from pydantic import BaseModel, Field
+
+from .aio import gather_or_cancel
+from .evaluation import Evaluator
+from .gateway import BudgetExhausted, Budget, LLMGateway, RoleUsage
+from .mutation import Recipe, mutate, normalise
+from .scoring import plain_scores, top_indices, weighted_scores
+from .tasks import TaskSet
+
+
+class RefineConfig(BaseModel):
+    n: int = Field(10, ge=1, description="prompts per iteration")
+    k_max: int = Field(10, ge=1, description="at most this many iterations")
+    patience: int = Field(3, ge=1, description="stop when the best is unchanged this long")
+    seed: int = 0
+    recipe: Recipe = "robust"
+    max_calls: int | None = Field(None, description="paid LLM calls the loop may make")
+    max_tokens_total: int | None = None
+    mutation_attempts: int = Field(3, ge=1, description="retries of an unusable variant")
+
+
+class Progress(BaseModel):
+    phase: str  # "evaluate", "iteration", "held-out", "done"
+    k: int = 0
+    k_max: int = 0
+    best_plain: float | None = None
+    tokens: int = 0
+    message: str = ""
+
+
+class IterationRecord(BaseModel):
+    k: int
+    prompts: list[str]
+    parents: list[int | None]  # index in the previous pool, None for survivors and the seed
+    outcomes: list[list[bool]]
+    weighted: list[float]
+    plain: list[float]
+    selected: list[int]
+    best_plain: float
+    variants_attempted: int
+    variants_valid: int
+    rejections: dict[str, int]
+    usage: dict[str, RoleUsage]
+    wall_s: float
+
+
+class HeldOutComparison(BaseModel):
+    tasks: int
+    seed_passed: int
+    best_passed: int
+    only_best: list[str]
+    only_seed: list[str]
+
+
+class RefineResult(BaseModel):
+    run_id: str
+    config: RefineConfig
+    seed_prompt: str
+    train: list[str]
+    held_out: list[str]
+    iterations: list[IterationRecord]
+    best_prompt: str
+    stop_reason: str  # "patience", "k_max", "budget"
+    held_out_comparison: HeldOutComparison | None = None
+    adopted: str  # "refined" or "seed"
+    adopted_prompt: str
+    synthesis: dict | None = None  # how many synthetic tasks were made, kept, rejected and why
+    usage: dict[str, RoleUsage]
+    wall_s: float
+
+
+def run_id_for(config: RefineConfig, seed_prompt: str, train: TaskSet, held_out: TaskSet,
+               model_identity: str) -> str:
+    shape = [config.model_dump(), seed_prompt, train.fingerprint, held_out.fingerprint, model_identity]
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _tokens(gateway: LLMGateway) -> int:
+    u = gateway.total_usage()
+    return u.prompt_tokens + u.completion_tokens
+
+
+class Refiner:
+    def __init__(self, gateway: LLMGateway, evaluator: Evaluator, config: RefineConfig,
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
+        self.gateway = gateway
+        self.evaluator = evaluator
+        self.config = config
+        self.report = on_progress or (lambda p: None)
+
+    async def _variants(self, parents: list[str], needed: int, k: int,
+                        forbidden: set[str], known: set[str]) -> tuple[list[tuple[str, int]], int, Counter[str]]:
+        """`needed` new, distinct, valid variants of random parents (parent index kept)."""
+        rng = random.Random(f"{self.config.seed}-{k}")
+        found: list[tuple[str, int]] = []
+        rejections: Counter[str] = Counter()
+        attempted = 0
+        slot = 0
+        while len(found) < needed and slot < needed * 3:
+            batch = []
+            for _ in range(needed - len(found)):
+                parent = rng.randrange(len(parents))
+                batch.append((parent, slot))
+                slot += 1
+            variants = await gather_or_cancel(*(
+                mutate(self.gateway, parents[p], recipe=self.config.recipe,
+                       sample=(self.config.seed * 1000 + k) * 1000 + s, forbidden=forbidden,
+                       known=known, max_attempts=self.config.mutation_attempts)
+                for p, s in batch))
+            for (parent, _), variant in zip(batch, variants):
+                attempted += variant.attempts
+                rejections.update(r.split(" (")[0] for r in variant.rejected)
+                if variant.text is None:
+                    continue
+                if normalise(variant.text) in known:  # a twin from the same batch
+                    rejections["duplicate"] += 1
+                    continue
+                known.add(normalise(variant.text))
+                found.append((variant.text, parent))
+        return found, attempted, rejections
+
+    async def run(self, seed_prompt: str, train: TaskSet, held_out: TaskSet,
+                  warm_start: list[str] | None = None) -> RefineResult:
+        cfg = self.config
+        t0 = time.monotonic()
+        model_identity = await self.evaluator.model_identity()
+        run_id = run_id_for(cfg, seed_prompt, train, held_out, model_identity)
+        forbidden = train.identifiers | held_out.identifiers
+        pool = [seed_prompt] + [p for p in (warm_start or []) if p != seed_prompt]
+        parents: list[int | None] = [None] * len(pool)
+        known = {normalise(p) for p in pool}
+        iterations: list[IterationRecord] = []
+        best_history: list[float] = []
+        stop_reason = "k_max"
+        self.gateway.budget = Budget(max_calls=cfg.max_calls, max_tokens_total=cfg.max_tokens_total)
+        try:
+            for k in range(1, cfg.k_max + 1):
+                tk = time.monotonic()
+                self.report(Progress(phase="iteration", k=k, k_max=cfg.k_max,
+                                     best_plain=best_history[-1] if best_history else None,
+                                     tokens=_tokens(self.gateway), message="mutating"))
+                needed = max(cfg.n - len(pool), 0)
+                new, attempted, rejections = await self._variants(pool, needed, k, forbidden, known)
+                survivors = len(pool)
+                pool = pool + [text for text, _ in new]
+                parents = [None] * survivors + [p for _, p in new]
+                self.report(Progress(phase="iteration", k=k, k_max=cfg.k_max,
+                                     best_plain=best_history[-1] if best_history else None,
+                                     tokens=_tokens(self.gateway), message="evaluating"))
+                cells = await self.evaluator.matrix(pool, train.tasks)
+                matrix = [[c.passed for c in row] for row in cells]
+                weighted = weighted_scores(matrix)
+                plain = plain_scores(matrix)
+                selected = top_indices(weighted)
+                # on a fixed task set, plain pass@1 of the selected prompts is comparable
+                best_plain = max(plain[i] for i in selected)
+                best_history.append(best_plain)
+                iterations.append(IterationRecord(
+                    k=k, prompts=pool, parents=parents, outcomes=matrix, weighted=weighted,
+                    plain=plain, selected=selected, best_plain=best_plain,
+                    variants_attempted=attempted, variants_valid=len(new),
+                    rejections=dict(rejections),
+                    usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
+                    wall_s=round(time.monotonic() - tk, 1)))
+                pool = [pool[i] for i in selected]
+                if len(best_history) > cfg.patience and len(set(best_history[-cfg.patience - 1:])) == 1:
+                    stop_reason = "patience"
+                    break
+        except BudgetExhausted:
+            stop_reason = "budget"  # the iteration in flight is dropped; the last one stands
+        finally:
+            self.gateway.budget = None
+        best_prompt = self._best(iterations, seed_prompt)
+        comparison = None
+        if held_out.tasks:
+            self.report(Progress(phase="held-out", k=len(iterations), k_max=cfg.k_max,
+                                 tokens=_tokens(self.gateway), message="seed vs refined"))
+            comparison = await self._compare(seed_prompt, best_prompt, held_out)
+        adopted = "refined" if (best_prompt != seed_prompt and comparison is not None
+                                and comparison.best_passed >= comparison.seed_passed) else "seed"
+        result = RefineResult(
+            run_id=run_id, config=cfg, seed_prompt=seed_prompt,
+            train=[t.id for t in train.tasks], held_out=[t.id for t in held_out.tasks],
+            iterations=iterations, best_prompt=best_prompt, stop_reason=stop_reason,
+            held_out_comparison=comparison, adopted=adopted,
+            adopted_prompt=best_prompt if adopted == "refined" else seed_prompt,
+            usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
+            wall_s=round(time.monotonic() - t0, 1))
+        self.report(Progress(phase="done", k=len(iterations), k_max=cfg.k_max,
+                             tokens=_tokens(self.gateway), message=adopted))
+        return result
+
+    @staticmethod
+    def _best(iterations: list[IterationRecord], seed_prompt: str) -> str:
+        """P*: of the last pool's top-tied prompts, the best on plain pass@1, then the oldest."""
+        if not iterations:
+            return seed_prompt
+        last = iterations[-1]
+        return last.prompts[max(last.selected, key=lambda i: (last.plain[i], -i))]
+
+    async def _compare(self, seed_prompt: str, best_prompt: str, held_out: TaskSet) -> HeldOutComparison:
+        rows = await self.evaluator.matrix([seed_prompt, best_prompt], held_out.tasks)
+        seed_row, best_row = ([c.passed for c in row] for row in rows)
+        ids = [t.id for t in held_out.tasks]
+        return HeldOutComparison(
+            tasks=len(ids), seed_passed=sum(seed_row), best_passed=sum(best_row),
+            only_best=[i for i, s, b in zip(ids, seed_row, best_row) if b and not s],
+            only_seed=[i for i, s, b in zip(ids, seed_row, best_row) if s and not b])

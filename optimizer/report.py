@@ -1,0 +1,111 @@
+"""Stored refinement runs, and their report: a table per iteration, the held-out
+comparison of seed and P*, the prompt diff, and a trajectory plot (PNG)."""
+
+from __future__ import annotations
+
+import difflib
+import textwrap
+from pathlib import Path
+
+from .refine import RefineResult
+
+
+class RunStore:
+    """Refinement results as JSON under <cache>/runs/<run_id>.json."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, run_id: str) -> Path:
+        return self.directory / f"{run_id}.json"
+
+    def save(self, result: RefineResult) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path(result.run_id)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(result.model_dump_json(indent=1))
+        tmp.replace(path)
+        return path
+
+    def load(self, ref: str) -> RefineResult:
+        """A run id (or unique prefix), or a path to a run file."""
+        candidate = Path(ref)
+        if candidate.is_file():
+            return RefineResult.model_validate_json(candidate.read_text())
+        matches = sorted(self.directory.glob(f"{ref}*.json"))
+        if len(matches) != 1:
+            known = ", ".join(p.stem for p in sorted(self.directory.glob("*.json"))) or "none"
+            raise FileNotFoundError(f"no single stored run matches {ref!r} (runs: {known})")
+        return RefineResult.model_validate_json(matches[0].read_text())
+
+
+def _wrap(prompt: str) -> list[str]:
+    return textwrap.wrap(prompt, 88) or [""]
+
+
+def render(result: RefineResult) -> str:
+    lines = [f"refinement {result.run_id}: {len(result.iterations)} iteration(s), "
+             f"stopped by {result.stop_reason}, {result.wall_s:.0f}s"]
+    lines.append(f"{'k':>3} {'pool':>4} {'valid/tried':>11} {'best pass@1':>11} "
+                 f"{'mean pass@1':>11} {'top weighted':>12} {'calls':>6} {'tokens':>8} {'wall s':>7}")
+    for it in result.iterations:
+        calls = sum(u.calls for u in it.usage.values())
+        tokens = sum(u.prompt_tokens + u.completion_tokens for u in it.usage.values())
+        mean = sum(it.plain) / len(it.plain)
+        lines.append(f"{it.k:>3} {len(it.prompts):>4} {it.variants_valid:>5}/{it.variants_attempted:<5} "
+                     f"{100 * it.best_plain:>10.1f}% {100 * mean:>10.1f}% {max(it.weighted):>12.2f} "
+                     f"{calls:>6} {tokens:>8} {it.wall_s:>7.0f}")
+        if it.rejections:
+            lines.append("      rejected variants: " + ", ".join(f"{k} {v}" for k, v in sorted(it.rejections.items())))
+    c = result.held_out_comparison
+    if c is None:
+        lines.append("held-out: none (no held-out tasks)")
+    else:
+        delta = c.best_passed - c.seed_passed
+        lines.append(f"held-out ({c.tasks} tasks the loop never saw): seed {c.seed_passed}/{c.tasks} "
+                     f"= {100 * c.seed_passed / c.tasks:.1f}%, P* {c.best_passed}/{c.tasks} = "
+                     f"{100 * c.best_passed / c.tasks:.1f}% ({delta:+d}); only P* solves "
+                     f"{len(c.only_best)}, only the seed solves {len(c.only_seed)}")
+    verdict = ("P* adopted (it does not lose to the seed on the held-out tasks)"
+               if result.adopted == "refined" else
+               "the seed prompt is kept: P* did not beat it" if result.best_prompt != result.seed_prompt
+               else "the seed prompt is kept: no variant beat it on the training tasks")
+    lines.append(f"result: {verdict}")
+    usage = ", ".join(f"{role} {u.calls} calls ({u.cache_hits} cached) "
+                      f"{u.prompt_tokens + u.completion_tokens} tokens" for role, u in result.usage.items())
+    lines.append(f"cost: {usage}")
+    lines.append("prompt diff (seed -> P*):")
+    diff = difflib.unified_diff(_wrap(result.seed_prompt), _wrap(result.best_prompt), "seed", "P*", lineterm="")
+    lines.extend("  " + d for d in diff)
+    return "\n".join(lines)
+
+
+def plot(result: RefineResult, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 1]})
+    ks = [it.k for it in result.iterations]
+    left.plot(ks, [100 * it.best_plain for it in result.iterations], marker="o", label="best (selected)")
+    left.plot(ks, [100 * sum(it.plain) / len(it.plain) for it in result.iterations], marker="s",
+              label="pool mean")
+    left.set_xlabel("iteration")
+    left.set_ylabel("training pass@1 (%)")
+    left.set_title("refinement trajectory")
+    left.legend()
+    c = result.held_out_comparison
+    if c is not None:
+        values = [100 * c.seed_passed / c.tasks, 100 * c.best_passed / c.tasks]
+        right.bar(["seed", "P*"], values, color=["grey", "tab:blue"])
+        for x, v in enumerate(values):
+            right.text(x, v, f"{v:.1f}", ha="center", va="bottom")
+        right.set_title(f"held-out pass@1 ({c.tasks} tasks)")
+    else:
+        right.set_axis_off()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,132 @@
+"""LLM-made training tasks, written from real examples and kept only if they hold up.
+
+A synthetic task is kept only if, in the sandbox, its reference solution passes its own
+tests, a deliberately wrong body (`return None`) fails them (the tests are not vacuous),
+and it is not a near-duplicate of a task already known. The paper's public scripts skip
+these checks; about a quarter of their shipped synthetic tasks are broken.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+
+from pydantic import BaseModel
+
+from prochemy.sandbox.pool import Sandbox
+
+from .gateway import ChatRequest, LLMGateway
+from .harness import check_program
+from .tasks import Task
+
+SYSTEM = (
+    "You write new Python programming tasks for a test suite. Each task has a statement "
+    "(what the function must do, ending with one example test), the function name, a correct "
+    "reference solution, and tests: several assert statements that call the function and "
+    "check exact results. The task must be different from the examples. Answer with JSON."
+)
+SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {"name": "task", "strict": True, "schema": {
+        "type": "object", "additionalProperties": False,
+        "required": ["statement", "entry_point", "reference", "tests"],
+        "properties": {k: {"type": "string", "minLength": 3} for k in
+                       ("statement", "entry_point", "reference", "tests")}}},
+}
+DUPLICATE_JACCARD = 0.6
+
+
+class SynthesisReport(BaseModel):
+    generated: int = 0
+    kept: int = 0
+    rejected: Counter[str] = Counter()
+
+
+def _example(task: Task) -> str:
+    return json.dumps({"statement": task.statement, "entry_point": task.entry_point,
+                       "reference": task.reference, "tests": task.test.strip()})
+
+
+def synthesis_messages(examples: list[Task]) -> list[dict[str, str]]:
+    shown = "\n\n".join(_example(t) for t in examples)
+    return [{"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"Examples:\n\n{shown}\n\nWrite one new task in the same JSON format."}]
+
+
+def parse_task(reply: str, task_id: str) -> Task | None:
+    try:
+        raw = json.loads(reply)
+    except ValueError:
+        match = re.search(r"\{.*\}", reply, re.DOTALL)  # JSON inside prose or a fence
+        if not match:
+            return None
+        try:
+            raw = json.loads(match.group(0))
+        except ValueError:
+            return None
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in
+                                            ("statement", "entry_point", "reference", "tests")):
+        return None
+    entry = raw["entry_point"].strip()
+    if not entry.isidentifier() or "assert" not in raw["tests"]:
+        return None
+    return Task(id=task_id, statement=raw["statement"].strip() + "\n", entry_point=entry,
+                test=raw["tests"].strip() + "\n", reference=raw["reference"].strip() + "\n",
+                origin="synthetic")
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+def duplicate_of(task: Task, known: list[Task]) -> str | None:
+    words = _words(task.statement)
+    for other in known:
+        if other.entry_point == task.entry_point:
+            return other.id
+        theirs = _words(other.statement)
+        if words and theirs and len(words & theirs) / len(words | theirs) >= DUPLICATE_JACCARD:
+            return other.id
+    return None
+
+
+async def validate(sandbox: Sandbox, task: Task, known: list[Task]) -> str | None:
+    """Why the task is rejected, or None when it is kept."""
+    if (dup := duplicate_of(task, known)) is not None:
+        return f"near-duplicate of {dup}"
+    assert task.reference is not None
+    reference = await sandbox.run(check_program(task, task.reference))
+    if not reference.passed:
+        return f"reference fails its own tests ({reference.outcome.value})"
+    wrong = f"def {task.entry_point}(*args, **kwargs):\n    return None\n"
+    if (await sandbox.run(check_program(task, wrong))).passed:
+        return "vacuous tests (a `return None` body passes)"
+    return None
+
+
+async def synthesize(gateway: LLMGateway, sandbox: Sandbox, real: list[Task], known: list[Task],
+                     count: int, seed: int, max_attempts_factor: int = 3,
+                     examples_per_prompt: int = 4) -> tuple[list[Task], SynthesisReport]:
+    """Up to `count` validated synthetic tasks, each written from a few real examples."""
+    rng = random.Random(seed)
+    report = SynthesisReport()
+    kept: list[Task] = []
+    for attempt in range(count * max_attempts_factor):
+        if len(kept) >= count:
+            break
+        examples = rng.sample(real, min(examples_per_prompt, len(real)))
+        reply = await gateway.chat(ChatRequest(
+            role="synthesis", messages=synthesis_messages(examples), temperature=1.0,
+            sample=seed * 1000 + attempt, max_tokens=700, response_format=SCHEMA))
+        report.generated += 1
+        task = parse_task(reply.text, f"synthetic/{seed}-{attempt}")
+        reason = "unparseable" if task is None else await validate(sandbox, task, known + kept)
+        if reason is None:
+            assert task is not None
+            kept.append(task)
+            report.kept += 1
+        else:
+            report.rejected[reason.split(" (")[0]] += 1
+    return kept, report

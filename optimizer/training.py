@@ -1,0 +1,47 @@
+"""Training and held-out task sets for a refinement in the paper's benchmark setting.
+
+Real training tasks come from another dataset than the one measured (MBPP when measuring
+HumanEval), or from a split of HumanEval itself; the synthetic half is written from them
+and validated; the held-out tasks are never seen by the loop.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from prochemy.sandbox.pool import Sandbox
+
+from .datasets import load_humaneval, load_mbpp
+from .gateway import LLMGateway
+from .synthesis import SynthesisReport, synthesize
+from .tasks import TaskSet
+
+
+class TrainingConfig(BaseModel):
+    train_from: Literal["mbpp", "humaneval"] = "mbpp"
+    k_real: int = Field(10, ge=1)
+    k_synthetic: int = Field(10, ge=0)
+    held_out_limit: int | None = Field(None, description="measure on the first N held-out tasks")
+    seed: int = 0
+
+
+async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox,
+                         cfg: TrainingConfig) -> tuple[TaskSet, TaskSet, SynthesisReport]:
+    rng = random.Random(cfg.seed)
+    humaneval = load_humaneval()
+    if cfg.train_from == "mbpp":
+        real = rng.sample(load_mbpp("train"), cfg.k_real)
+        held = humaneval
+    else:
+        shuffled = humaneval[:]
+        rng.shuffle(shuffled)
+        real, held = shuffled[:cfg.k_real], sorted(shuffled[cfg.k_real:],
+                                                   key=lambda t: int(t.id.split("/")[1]))
+    if cfg.held_out_limit is not None:
+        held = held[:cfg.held_out_limit]
+    synthetic, report = await synthesize(gateway, sandbox, real, real + held, cfg.k_synthetic, cfg.seed)
+    train = TaskSet(name=f"{cfg.train_from}-train", tasks=real + synthetic)
+    return train, TaskSet(name="humaneval-held-out", tasks=held), report

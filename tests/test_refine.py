@@ -1,0 +1,227 @@
+"""The Prochemy loop against the stub server: selection, stopping, elitism, dedup,
+budget, resume, the seed guard, and LLM-made task validation (real sandbox)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+import pytest
+
+from prochemy.optimizer.config import Endpoint, Settings
+from prochemy.optimizer.datasets import load_humaneval
+from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
+from prochemy.optimizer.gateway import LLMGateway
+from prochemy.optimizer.mutation import ROBUST_SYSTEM
+from prochemy.optimizer.refine import Progress, RefineConfig, Refiner
+from prochemy.optimizer.report import RunStore, plot, render
+from prochemy.optimizer.synthesis import SYSTEM as SYNTH_SYSTEM, synthesize, validate
+from prochemy.optimizer.tasks import Task, TaskSet
+from prochemy.sandbox.models import SandboxSettings
+from prochemy.sandbox.pool import Sandbox
+
+from .stub_llm import StubLLM
+
+SEED = "You write Python code."
+HUMANEVAL = load_humaneval()
+BY_STATEMENT = {t.statement: t for t in HUMANEVAL}
+TRAIN = TaskSet(name="train", tasks=HUMANEVAL[:4])
+HELD = TaskSet(name="held", tasks=HUMANEVAL[4:8])
+
+
+def make_responder(mutations: Callable[[int], str], skilled: Callable[[str], bool]):
+    """Task answers are right when `skilled(system prompt)`, else right for even tasks only."""
+    counter = itertools.count()
+
+    def respond(messages: list[dict]) -> str:
+        system = messages[0]["content"]
+        if system == ROBUST_SYSTEM:
+            return json.dumps({"prompt": mutations(next(counter))})
+        task = BY_STATEMENT[messages[-1]["content"]]
+        index = int(task.id.split("/")[1])
+        if skilled(system) or index % 2 == 0:
+            return f"```python\n{task.reference}\n```"
+        return f"```python\ndef {task.entry_point}(*args):\n    return None\n```"
+    return respond
+
+
+def varied(i: int) -> str:
+    extra = "Consider edge cases carefully." if i % 3 == 1 else f"Be precise, style {i}."
+    return f"You are an expert Python programmer writing one correct function. {extra}"
+
+
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[Callable]:
+    made: list = []
+
+    async def build(responder, config: RefineConfig, cache: Path | None = None,
+                    stub: StubLLM | None = None):
+        stub = stub or StubLLM(responder=responder).start()
+        settings = Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"),
+                            cache_dir=cache or tmp_path / "cache", retries=0)
+        gateway = LLMGateway(settings)
+        sandbox = await Sandbox(SandboxSettings(timeout_s=5)).start()
+        store = OutcomeStore(settings.cache_dir / "outcomes")
+        made.append((stub, gateway, sandbox, store))
+        return stub, Refiner(gateway, Evaluator(gateway, sandbox, store), config), gateway, sandbox
+
+    yield build
+    for stub, gateway, sandbox, store in made:
+        store.close()
+        await gateway.aclose()
+        await sandbox.close()
+    for stub in {id(m[0]): m[0] for m in made}.values():
+        stub.stop()
+
+
+async def test_finds_a_better_prompt_and_adopts_it(parts, tmp_path: Path) -> None:
+    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: "edge" in s),
+                                      RefineConfig(n=4, k_max=4, patience=2))
+    result = await refiner.run(SEED, TRAIN, HELD)
+    assert "edge" in result.best_prompt
+    assert result.iterations[0].best_plain == 1.0  # a skilled variant appears in iteration 1
+    assert result.held_out_comparison is not None
+    assert (result.held_out_comparison.seed_passed, result.held_out_comparison.best_passed) == (2, 4)
+    assert sorted(result.held_out_comparison.only_best) == ["HumanEval/5", "HumanEval/7"]
+    assert result.adopted == "refined" and result.adopted_prompt == result.best_prompt
+    assert result.stop_reason == "patience" and len(result.iterations) == 3
+    text = render(result)
+    assert "P* adopted" in text and "+2" in text and "+You are an expert" in text.replace("+ ", "+")
+    png = plot(result, tmp_path / "run.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stored = RunStore(tmp_path / "runs")
+    stored.save(result)
+    assert stored.load(result.run_id[:6]).best_prompt == result.best_prompt
+
+
+async def test_survivors_are_never_re_evaluated(parts) -> None:
+    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False),
+                                      RefineConfig(n=3, k_max=3, patience=5))
+    result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
+    task_requests = [r for r in stub.completions if r["body"]["messages"][0]["content"] != ROBUST_SYSTEM]
+    pairs = [(r["body"]["messages"][0]["content"], r["body"]["messages"][-1]["content"]) for r in task_requests]
+    assert len(pairs) == len(set(pairs))  # no (prompt, task) pair is asked twice
+    distinct_prompts = {p for it in result.iterations for p in it.prompts}
+    assert len(pairs) == len(distinct_prompts) * len(TRAIN.tasks)
+
+
+async def test_stops_when_the_best_does_not_move(parts) -> None:
+    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False),
+                                      RefineConfig(n=3, k_max=10, patience=2))
+    result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
+    assert result.stop_reason == "patience" and len(result.iterations) == 3
+    assert result.adopted == "seed"  # nothing beat the seed, so it stays
+
+
+async def test_elitism_keeps_all_tied_top_prompts(parts) -> None:
+    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False),
+                                      RefineConfig(n=3, k_max=1))
+    result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
+    it = result.iterations[0]
+    assert it.selected == [0, 1, 2]  # all solve the same tasks: all tied, all kept
+
+
+async def test_identical_variants_are_deduplicated(parts) -> None:
+    stub, refiner, _, _ = await parts(
+        make_responder(lambda i: "You are a careful Python programmer. Write the function.", lambda s: False),
+        RefineConfig(n=4, k_max=1, mutation_attempts=2))
+    result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
+    it = result.iterations[0]
+    assert it.variants_valid == 1 and len(it.prompts) == 2
+    assert it.rejections.get("duplicate", 0) >= 2
+
+
+async def test_task_specific_and_off_topic_variants_are_rejected(parts) -> None:
+    texts = ["Always call has_close_elements with sorted numbers when writing the code.",
+             "You are a friendly poet. Answer with a rhyme about the sea and the sky.",
+             "You are an expert Python programmer. Write one correct function."]
+    stub, refiner, _, _ = await parts(make_responder(lambda i: texts[i % 3], lambda s: False),
+                                      RefineConfig(n=2, k_max=1, mutation_attempts=3))
+    result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
+    it = result.iterations[0]
+    assert it.prompts[1] == texts[2]
+    assert it.rejections == {"task-specific": 1, "off-topic": 1}
+
+
+async def test_budget_stops_cleanly_with_the_best_so_far(parts) -> None:
+    stub, refiner, gateway, _ = await parts(make_responder(varied, lambda s: "edge" in s),
+                                            RefineConfig(n=4, k_max=5, patience=5, max_calls=25))
+    result = await refiner.run(SEED, TRAIN, HELD)
+    assert result.stop_reason == "budget"
+    assert len(result.iterations) >= 1 and "edge" in result.best_prompt
+    assert result.held_out_comparison is not None  # the guard still runs after the loop
+    loop_calls = len(stub.completions) - 8  # held-out: 2 prompts x 4 tasks, after the budget
+    assert loop_calls <= 25 + gateway.settings.concurrency
+
+
+async def test_resume_after_a_kill_repeats_no_call(parts, tmp_path: Path) -> None:
+    config = RefineConfig(n=3, k_max=3, patience=5)
+    responder = make_responder(varied, lambda s: False)
+    stub1, refiner1, _, _ = await parts(responder, config, tmp_path / "shared")
+
+    def kill(p: Progress) -> None:
+        if p.k == 3 and p.message == "evaluating":
+            raise KeyboardInterrupt  # dies mid-iteration 3, after its mutations were paid
+
+    refiner1.report = kill
+    with pytest.raises(KeyboardInterrupt):
+        await refiner1.run(SEED, TRAIN, HELD)
+    first = list(stub1.completions)
+    _, refiner2, _, _ = await parts(responder, config, tmp_path / "shared", stub=stub1)
+    result = await refiner2.run(SEED, TRAIN, HELD)  # "started again with the same arguments"
+    second = stub1.completions[len(first):]
+
+    def is_mutation(request: dict) -> bool:
+        return request["body"]["messages"][0]["content"] == ROBUST_SYSTEM
+
+    evaluations = [json.dumps(r["body"], sort_keys=True) for r in first + second if not is_mutation(r)]
+    assert len(evaluations) == len(set(evaluations))  # no evaluation is paid twice
+    assert any(is_mutation(r) for r in first)
+    assert not any(is_mutation(r) for r in second)  # all mutations were replayed from the cache
+    assert len(result.iterations) == 3
+
+
+def _task(statement: str, entry: str, reference: str, tests: str) -> Task:
+    return Task(id="s", statement=statement, entry_point=entry, test=tests, reference=reference,
+                origin="synthetic")
+
+
+async def test_synthetic_task_validation() -> None:
+    good = _task("Return the square of x.", "square", "def square(x):\n    return x * x\n",
+                 "assert square(3) == 9\nassert square(-2) == 4\n")
+    broken = _task("Return the cube of x.", "cube", "def cube(x):\n    return x * x\n",
+                   "assert cube(2) == 8\n")
+    vacuous = _task("Return the double of x.", "double", "def double(x):\n    return 2 * x\n",
+                    "double(2)\nassert True\n")
+    duplicate = _task("Return the square of the number x.", "square_it",
+                      "def square_it(x):\n    return x * x\n", "assert square_it(3) == 9\n")
+    async with Sandbox(SandboxSettings(timeout_s=5)) as sandbox:
+        assert await validate(sandbox, good, []) is None
+        assert (await validate(sandbox, broken, [])).startswith("reference fails")
+        assert (await validate(sandbox, vacuous, [])).startswith("vacuous")
+        assert (await validate(sandbox, duplicate, [good])).startswith("near-duplicate")
+
+
+async def test_synthesize_counts_kept_and_rejected(tmp_path: Path) -> None:
+    replies = itertools.cycle([
+        json.dumps({"statement": "Return the sum of the digits of n.\n", "entry_point": "digit_sum",
+                    "reference": "def digit_sum(n):\n    return sum(int(c) for c in str(abs(n)))",
+                    "tests": "assert digit_sum(123) == 6\nassert digit_sum(-45) == 9"}),
+        "I cannot help with that.",
+        json.dumps({"statement": "Return n reversed as an integer.\n", "entry_point": "rev",
+                    "reference": "def rev(n):\n    return n", "tests": "assert rev(12) == 21"}),
+    ])
+    stub = StubLLM(responder=lambda m: next(replies) if m[0]["content"] == SYNTH_SYSTEM else "").start()
+    gateway = LLMGateway(Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"),
+                                  cache_dir=tmp_path, retries=0))
+    try:
+        async with Sandbox(SandboxSettings(timeout_s=5)) as sandbox:
+            kept, report = await synthesize(gateway, sandbox, HUMANEVAL[:5], HUMANEVAL[:5], count=2, seed=1)
+    finally:
+        await gateway.aclose()
+        stub.stop()
+    assert [t.entry_point for t in kept] == ["digit_sum"]
+    assert report.generated == 6 and report.kept == 1
+    assert report.rejected == {"unparseable": 2, "reference fails its own tests": 2, "near-duplicate of synthetic/1-0": 1}
