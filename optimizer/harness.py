@@ -62,7 +62,7 @@ for _i, _args in enumerate(_json.loads(_INPUTS)):
     finally:
         _signal.setitimer(_signal.ITIMER_REAL, 0)
     if _ENTRY == "find_zero":  # any root will do: check it, as EvalPlus does
-        _ok = abs(_ref_ns["poly"](*_args, _got)) <= 1e-06
+        _ok = abs(_ref_ns["poly"](*_args, _got)) <= (_ATOL or 1e-06)
     else:
         _ok = _same(_got, _want, _ATOL)
     assert _ok, f"input #{_i} {str(_args)[:200]}: got {str(_got)[:200]}, expected {str(_want)[:200]}"

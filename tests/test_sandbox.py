@@ -10,8 +10,8 @@ from typing import AsyncIterator
 
 import pytest
 
-from prochemy.optimizer.datasets import load_humaneval
-from prochemy.optimizer.harness import check_program
+from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus
+from prochemy.optimizer.harness import check_program, plus_program
 from prochemy.sandbox.models import Outcome, SandboxSettings
 from prochemy.sandbox.pool import Sandbox
 
@@ -40,6 +40,25 @@ async def test_all_humaneval_canonical_solutions_pass(sandbox: Sandbox) -> None:
     results = await asyncio.gather(*(sandbox.run(check_program(t, t.reference or "")) for t in tasks))
     failures = {t.id: r.detail for t, r in zip(tasks, results) if not r.passed}
     assert not failures and len(results) == 164
+
+
+async def test_humaneval_plus_harness_accepts_every_canonical_solution() -> None:
+    tasks = load_humaneval_plus()
+    async with Sandbox(SandboxSettings(level="bwrap")) as box:
+        results = await asyncio.gather(*(box.run(plus_program(t, t.reference or ""), timeout_s=120)
+                                         for t in tasks))
+    failures = {t.id: r.detail for t, r in zip(tasks, results) if not r.passed}
+    assert not failures and len(results) == 164
+
+
+async def test_humaneval_plus_harness_catches_what_the_base_tests_miss() -> None:
+    task = next(t for t in load_humaneval_plus() if t.id == "HumanEval/2")
+    # right for exactly the inputs of the original tests, wrong elsewhere
+    overfit = "def truncate_number(number):\n    return {3.5: 0.5, 1.33: 0.33, 123.456: 0.456}.get(number, 0.0)\n"
+    async with Sandbox(SandboxSettings(level="bwrap")) as box:
+        base = await box.run(check_program(task, overfit))
+        plus = await box.run(plus_program(task, overfit), timeout_s=120)
+    assert base.passed and plus.outcome is Outcome.FAILED and "expected" in plus.detail
 
 
 async def test_wrong_solution_fails_naming_the_assertion(sandbox: Sandbox) -> None:
