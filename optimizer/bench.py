@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Callable
 
 from pydantic import BaseModel
@@ -54,7 +54,7 @@ class BenchReport(BaseModel):
 async def run_bench(gateway: LLMGateway, sandbox: Sandbox, tasks: list[Task], prompt: str,
                     name: str, benchmark: str, plus: bool = False,
                     on_done: Callable[[Judged], None] | None = None) -> BenchReport:
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     calls_before = gateway.total_usage()
     t0 = time.monotonic()
 

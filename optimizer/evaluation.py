@@ -23,7 +23,8 @@ from .tasks import Task
 
 
 class Outcome(BaseModel):
-    passed: bool
+    passed: bool  # with HumanEval+ inputs: the original tests and the plus inputs
+    base_passed: bool  # the task's own tests only
     outcome: str
     detail: str
     completion_tokens: int
@@ -52,8 +53,10 @@ class OutcomeStore:
 class Evaluator:
     """Prompt x task outcomes through the gateway (temperature 0) and the sandbox."""
 
-    def __init__(self, gateway: LLMGateway, sandbox: Sandbox, store: OutcomeStore) -> None:
+    def __init__(self, gateway: LLMGateway, sandbox: Sandbox, store: OutcomeStore,
+                 serial: bool = False) -> None:
         self.gateway = gateway
+        self.serial = serial  # deterministic mode, see ChatRequest.serial
         self.sandbox = sandbox
         self.store = store
         self._identity: str | None = None
@@ -62,7 +65,8 @@ class Evaluator:
     async def model_identity(self) -> str:
         if self._identity is None:
             d = await self.gateway.describe("task")
-            self._identity = f"{d['identity']}|{d['model']}|max_tokens={self.gateway.settings.max_tokens}"
+            self._identity = (f"{d['identity']}|{d['model']}|max_tokens="
+                              f"{self.gateway.settings.max_tokens}{'|serial' if self.serial else ''}")
         return self._identity
 
     async def outcome(self, prompt: str, task: Task) -> Outcome:
@@ -75,10 +79,12 @@ class Evaluator:
         return await self._inflight[key]  # cancelled with its awaiters: no orphan keeps paying
 
     async def _compute(self, key: str, prompt: str, task: Task) -> Outcome:
-        generation = await generate(self.gateway, prompt, task)
-        judged = await judge(self.sandbox, task, generation)
-        result = Outcome(passed=judged.result.passed, outcome=judged.result.outcome.value,
-                         detail=judged.result.detail,
+        generation = await generate(self.gateway, prompt, task, serial=self.serial)
+        judged = await judge(self.sandbox, task, generation, with_plus=task.plus is not None)
+        # the verdict that decides: plus inputs only matter once the base tests pass
+        verdict = judged.plus if judged.result.passed and judged.plus is not None else judged.result
+        result = Outcome(passed=verdict.passed, base_passed=judged.result.passed,
+                         outcome=verdict.outcome.value, detail=verdict.detail,
                          completion_tokens=generation.completion_tokens)
         self.store.put(key, result)
         return result

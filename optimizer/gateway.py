@@ -8,6 +8,7 @@ the token ledger. The API key is read from the environment at call time, never s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -35,6 +36,9 @@ class ChatRequest(BaseModel):
     seed: int | None = None
     sample: int = Field(0, description="distinguishes samples at temperature > 0 in the cache")
     response_format: dict[str, Any] | None = None
+    # deterministic mode: sent alone, never batched with another request, because
+    # llama.cpp's greedy output depends on which requests share its batch
+    serial: bool = False
 
 
 class ChatResult(BaseModel):
@@ -94,6 +98,8 @@ class ResponseCache:
             # greedy answers are one answer; samples at temperature > 0 are numbered
             "sample": request.sample if request.temperature > 0 else 0,
         }
+        if request.serial:  # a separate answer: batched ones may differ
+            shape["serial"] = True
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
     def get(self, key: str) -> ChatResult | None:
@@ -118,6 +124,7 @@ class LLMGateway:
         self.cache = ResponseCache(settings.cache_dir / "llm") if use_cache else None
         self.ledger: dict[str, RoleUsage] = {}
         self._limit = asyncio.Semaphore(settings.concurrency)
+        self._serial = asyncio.Lock()
         self._resolved: dict[str, _Resolved] = {}
         self._resolve_lock = asyncio.Lock()
         self._consecutive_failures = 0
@@ -194,9 +201,10 @@ class LLMGateway:
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             usage.cache_hits += 1
             return hit.model_copy(update={"cached": True})
-        async with self._limit:
-            self._check_budget()
-            result = await self._call_with_retries(r, request, max_tokens)
+        async with self._serial if request.serial else contextlib.nullcontext():
+            async with self._limit:
+                self._check_budget()
+                result = await self._call_with_retries(r, request, max_tokens)
         usage.calls += 1
         usage.prompt_tokens += result.prompt_tokens
         usage.completion_tokens += result.completion_tokens

@@ -38,9 +38,10 @@ def messages_for(system_prompt: str, task: Task) -> list[dict[str, str]]:
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": task.statement}]
 
 
-async def generate(gateway: LLMGateway, system_prompt: str, task: Task) -> Generation:
+async def generate(gateway: LLMGateway, system_prompt: str, task: Task,
+                   serial: bool = False) -> Generation:
     reply = await gateway.chat(ChatRequest(role="task", messages=messages_for(system_prompt, task),
-                                           temperature=0.0))
+                                           temperature=0.0, serial=serial))
     return Generation(task_id=task.id, answer=reply.text,
                       code=extract_code(reply.text, task.entry_point, task.statement),
                       prompt_tokens=reply.prompt_tokens,

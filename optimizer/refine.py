@@ -33,6 +33,8 @@ class RefineConfig(BaseModel):
     max_calls: int | None = Field(None, description="paid LLM calls the loop may make")
     max_tokens_total: int | None = None
     mutation_attempts: int = Field(3, ge=1, description="retries of an unusable variant")
+    held_out_serial: bool = Field(True, description="held-out answers one request at a time, "
+                                  "so seed and P* are compared without batching noise")
 
 
 class Progress(BaseModel):
@@ -62,8 +64,12 @@ class IterationRecord(BaseModel):
 
 class HeldOutComparison(BaseModel):
     tasks: int
+    serial: bool
     seed_passed: int
     best_passed: int
+    plus: bool = False  # passed counts need the HumanEval+ inputs too
+    seed_base_passed: int
+    best_base_passed: int
     only_best: list[str]
     only_seed: list[str]
 
@@ -215,10 +221,15 @@ class Refiner:
         return last.prompts[max(last.selected, key=lambda i: (last.plain[i], -i))]
 
     async def _compare(self, seed_prompt: str, best_prompt: str, held_out: TaskSet) -> HeldOutComparison:
-        rows = await self.evaluator.matrix([seed_prompt, best_prompt], held_out.tasks)
-        seed_row, best_row = ([c.passed for c in row] for row in rows)
+        ev = self.evaluator
+        evaluator = Evaluator(ev.gateway, ev.sandbox, ev.store, serial=self.config.held_out_serial)
+        seed_cells, best_cells = await evaluator.matrix([seed_prompt, best_prompt], held_out.tasks)
+        seed_row, best_row = [c.passed for c in seed_cells], [c.passed for c in best_cells]
         ids = [t.id for t in held_out.tasks]
         return HeldOutComparison(
-            tasks=len(ids), seed_passed=sum(seed_row), best_passed=sum(best_row),
+            tasks=len(ids), serial=evaluator.serial, seed_passed=sum(seed_row),
+            best_passed=sum(best_row), plus=any(t.plus for t in held_out.tasks),
+            seed_base_passed=sum(c.base_passed for c in seed_cells),
+            best_base_passed=sum(c.base_passed for c in best_cells),
             only_best=[i for i, s, b in zip(ids, seed_row, best_row) if b and not s],
             only_seed=[i for i, s, b in zip(ids, seed_row, best_row) if s and not b])

@@ -62,7 +62,12 @@ def render(result: RefineResult) -> str:
         lines.append("held-out: none (no held-out tasks)")
     else:
         delta = c.best_passed - c.seed_passed
-        lines.append(f"held-out ({c.tasks} tasks the loop never saw): seed {c.seed_passed}/{c.tasks} "
+        if c.plus:
+            lines.append(f"held-out base tests only: seed {c.seed_base_passed}/{c.tasks}, "
+                         f"P* {c.best_base_passed}/{c.tasks}")
+        mode = "one request at a time" if c.serial else "batched"
+        kind = "HumanEval+ (base and plus inputs)" if c.plus else "tests"
+        lines.append(f"held-out {kind}, {mode} ({c.tasks} tasks the loop never saw): seed {c.seed_passed}/{c.tasks} "
                      f"= {100 * c.seed_passed / c.tasks:.1f}%, P* {c.best_passed}/{c.tasks} = "
                      f"{100 * c.best_passed / c.tasks:.1f}% ({delta:+d}); only P* solves "
                      f"{len(c.only_best)}, only the seed solves {len(c.only_seed)}")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from prochemy.sandbox.pool import Sandbox
 
-from .datasets import load_humaneval, load_mbpp
+from .datasets import load_humaneval, load_humaneval_plus, load_mbpp
 from .gateway import LLMGateway
 from .synthesis import SynthesisReport, synthesize
 from .tasks import TaskSet
@@ -25,13 +25,14 @@ class TrainingConfig(BaseModel):
     k_real: int = Field(10, ge=1)
     k_synthetic: int = Field(10, ge=0)
     held_out_limit: int | None = Field(None, description="measure on the first N held-out tasks")
+    plus: bool = Field(False, description="held-out tasks judged on HumanEval+ inputs too")
     seed: int = 0
 
 
 async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox,
                          cfg: TrainingConfig) -> tuple[TaskSet, TaskSet, SynthesisReport]:
     rng = random.Random(cfg.seed)
-    humaneval = load_humaneval()
+    humaneval = load_humaneval_plus() if cfg.plus else load_humaneval()
     if cfg.train_from == "mbpp":
         real = rng.sample(load_mbpp("train"), cfg.k_real)
         held = humaneval

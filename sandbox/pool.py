@@ -51,7 +51,7 @@ class _Worker:
             self.process.stdin.close()
             try:
                 await asyncio.wait_for(self.process.wait(), 3)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
         self.process = None
@@ -86,7 +86,7 @@ class Sandbox:
         }
         return json.dumps(config)
 
-    async def start(self) -> "Sandbox":
+    async def start(self) -> Sandbox:
         for slot in range(self.settings.workers):
             worker = _Worker(slot, worker_command(self.tier, slot, self._worker_config(slot)))
             await worker.start()
@@ -116,7 +116,7 @@ class Sandbox:
         self._workers.clear()
         self._idle = asyncio.Queue()
 
-    async def __aenter__(self) -> "Sandbox":
+    async def __aenter__(self) -> Sandbox:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("--k-real", type=int, default=10)
     refine.add_argument("--k-synthetic", type=int, default=10)
     refine.add_argument("--held-out", type=int, metavar="N", help="measure on the first N held-out tasks")
+    refine.add_argument("--plus", action="store_true", help="judge held-out tasks on HumanEval+ too")
+    refine.add_argument("--batched-held-out", action="store_true",
+                        help="measure held-out tasks with batched requests (faster, noisier)")
     refine.add_argument("--n", type=int, default=10, help="prompts per iteration")
     refine.add_argument("--k-max", type=int, default=10)
     refine.add_argument("--patience", type=int, default=3)
@@ -202,8 +205,9 @@ async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     settings = loaded.settings
     rc = RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience, seed=args.seed,
                       recipe=args.recipe, max_calls=args.max_calls,
-                      max_tokens_total=args.max_tokens_total)
-    tc = TrainingConfig(train_from=args.train_from, k_real=args.k_real,
+                      max_tokens_total=args.max_tokens_total,
+                      held_out_serial=not args.batched_held_out)
+    tc = TrainingConfig(train_from=args.train_from, k_real=args.k_real, plus=args.plus,
                         k_synthetic=args.k_synthetic, held_out_limit=args.held_out, seed=args.seed)
     seed_prompt = _read_prompt(args.prompt)
     held = args.held_out or (164 if args.train_from == "mbpp" else 164 - args.k_real)

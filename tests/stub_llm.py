@@ -37,6 +37,9 @@ class StubLLM:
         self.api_key = api_key
         self.faults: deque[Fault] = deque()
         self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # how many completions were ever answered at once
+        self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -48,7 +51,7 @@ class StubLLM:
     def completions(self) -> list[dict]:
         return [r for r in self.requests if r["path"].endswith("/chat/completions")]
 
-    def start(self) -> "StubLLM":
+    def start(self) -> StubLLM:
         self._thread.start()
         return self
 
@@ -108,7 +111,14 @@ class StubLLM:
                     self._send(404, {"error": {"message": f"The model `{payload.get('model')}` does not exist",
                                                "code": "model_not_found"}})
                     return
-                text = stub.responder(payload["messages"])
+                with stub._lock:
+                    stub.in_flight += 1
+                    stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
+                try:
+                    text = stub.responder(payload["messages"])
+                finally:
+                    with stub._lock:
+                        stub.in_flight -= 1
                 self._send(200, {
                     "id": "chatcmpl-stub", "object": "chat.completion", "created": int(time.time()),
                     "model": payload["model"],

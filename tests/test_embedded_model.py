@@ -108,10 +108,10 @@ def test_tiny_refinement_with_the_real_small_model(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "estimate (upper bound" in done.stderr
     assert "training tasks: " in done.stderr
-    assert "held-out (3 tasks the loop never saw): seed " in done.stdout
+    assert "held-out tests, one request at a time (3 tasks the loop never saw): seed " in done.stdout
     assert "result: " in done.stdout and "prompt diff (seed -> P*):" in done.stdout
     stored = [line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("stored: ")]
     assert stored and Path(stored[0]).is_file()
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     again = run_cli("report", Path(stored[0]).stem, cache=tmp_path / "cache")
-    assert again.returncode == 0 and "held-out (3 tasks" in again.stdout
+    assert again.returncode == 0 and "(3 tasks the loop never saw)" in again.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
@@ -68,7 +69,7 @@ async def parts(tmp_path: Path) -> AsyncIterator[Callable]:
         return stub, Refiner(gateway, Evaluator(gateway, sandbox, store), config), gateway, sandbox
 
     yield build
-    for stub, gateway, sandbox, store in made:
+    for _stub, gateway, sandbox, store in made:
         store.close()
         await gateway.aclose()
         await sandbox.close()
@@ -225,3 +226,43 @@ async def test_synthesize_counts_kept_and_rejected(tmp_path: Path) -> None:
     assert [t.entry_point for t in kept] == ["digit_sum"]
     assert report.generated == 6 and report.kept == 1
     assert report.rejected == {"unparseable": 2, "reference fails its own tests": 2, "near-duplicate of synthetic/1-0": 1}
+
+
+@pytest.mark.parametrize("serial", [True, False])
+async def test_serial_mode_never_batches(tmp_path: Path, serial: bool) -> None:
+    def slow(messages: list[dict]) -> str:
+        time.sleep(0.05)
+        return f"```python\n{BY_STATEMENT[messages[-1]['content']].reference}\n```"
+
+    stub = StubLLM(responder=slow).start()
+    gateway = LLMGateway(Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"),
+                                  cache_dir=tmp_path, retries=0))
+    store = OutcomeStore(tmp_path / "outcomes")
+    try:
+        async with Sandbox(SandboxSettings(timeout_s=5)) as sandbox:
+            cells = await Evaluator(gateway, sandbox, store, serial=serial).matrix([SEED], HUMANEVAL[:6])
+    finally:
+        store.close()
+        await gateway.aclose()
+        stub.stop()
+    assert all(c.passed for c in cells[0])
+    assert (stub.max_in_flight == 1) is serial
+
+
+async def test_plus_tasks_need_the_plus_inputs_too(tmp_path: Path) -> None:
+    from prochemy.optimizer.datasets import load_humaneval_plus
+
+    task = next(t for t in load_humaneval_plus() if t.id == "HumanEval/2")
+    overfit = "def truncate_number(number):\n    return {3.5: 0.5, 1.33: 0.33, 123.456: 0.456}.get(number, 0.0)\n"
+    stub = StubLLM(responder=lambda m: overfit).start()
+    gateway = LLMGateway(Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"),
+                                  cache_dir=tmp_path, retries=0))
+    store = OutcomeStore(tmp_path / "outcomes")
+    try:
+        async with Sandbox(SandboxSettings(timeout_s=5)) as sandbox:
+            outcome = await Evaluator(gateway, sandbox, store).outcome(SEED, task)
+    finally:
+        store.close()
+        await gateway.aclose()
+        stub.stop()
+    assert outcome.base_passed and not outcome.passed and outcome.outcome == "failed"
