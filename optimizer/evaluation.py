@@ -30,13 +30,17 @@ class Outcome(BaseModel):
     completion_tokens: int
 
 
+# Bump when extraction or the harness changes what a stored outcome would be.
+JUDGE_VERSION = 2
+
+
 class OutcomeStore:
     def __init__(self, directory: Path) -> None:
         self._cache = diskcache.Cache(str(directory))
 
     @staticmethod
     def key(model_identity: str, prompt: str, task: Task) -> str:
-        raw = json.dumps([model_identity, prompt, task.fingerprint])
+        raw = json.dumps([JUDGE_VERSION, model_identity, prompt, task.fingerprint])
         return hashlib.sha256(raw.encode()).hexdigest()
 
     def get(self, key: str) -> Outcome | None:

@@ -76,11 +76,24 @@ def prompt_imports(prompt: str) -> list[str]:
             if re.match(r"^(import\s+\w|from\s+[\w.]+\s+import\s)", line)]
 
 
+def drop_broken_tail(code: str, entry_point: str | None) -> str:
+    """An answer cut off by max_tokens often ends inside trailing examples or asserts; keep
+    the longest prefix that parses and still defines the entry point."""
+    if _parses(code) or not entry_point:
+        return code
+    lines = code.splitlines(keepends=True)
+    for end in range(len(lines) - 1, 0, -1):
+        prefix = "".join(lines[:end])
+        if _defines(prefix, entry_point) and _parses(prefix):
+            return prefix
+    return code  # broken early: leave it whole, the sandbox reports the syntax error
+
+
 def extract_code(text: str, entry_point: str | None = None, prompt: str = "") -> str:
     code = choose_code(text, entry_point)
     if entry_point and not _defines(code, entry_point) and code.startswith((" ", "\t")) and prompt:
         code = prompt + code  # the model answered with the body only: complete the stub
-    code = strip_demo_code(code)
+    code = strip_demo_code(drop_broken_tail(code, entry_point))
     missing = [line for line in prompt_imports(prompt) if line not in code]
     if missing:
         code = "\n".join(missing) + "\n\n" + code

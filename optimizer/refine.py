@@ -196,6 +196,7 @@ class Refiner:
         comparison = None
         if held_out.tasks:
             self.report(Progress(phase="held-out", k=len(iterations), k_max=cfg.k_max,
+                                 best_plain=best_history[-1] if best_history else None,
                                  tokens=_tokens(self.gateway), message="seed vs refined"))
             comparison = await self._compare(seed_prompt, best_prompt, held_out)
         adopted = "refined" if (best_prompt != seed_prompt and comparison is not None

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from prochemy.sandbox.pool import Sandbox
 
+from .aio import gather_or_cancel
 from .gateway import ChatRequest, LLMGateway
 from .harness import check_program
 from .tasks import Task
@@ -113,20 +114,24 @@ async def synthesize(gateway: LLMGateway, sandbox: Sandbox, real: list[Task], kn
     rng = random.Random(seed)
     report = SynthesisReport()
     kept: list[Task] = []
-    for attempt in range(count * max_attempts_factor):
-        if len(kept) >= count:
-            break
-        examples = rng.sample(real, min(examples_per_prompt, len(real)))
-        reply = await gateway.chat(ChatRequest(
-            role="synthesis", messages=synthesis_messages(examples), temperature=1.0,
-            sample=seed * 1000 + attempt, max_tokens=700, response_format=SCHEMA))
-        report.generated += 1
-        task = parse_task(reply.text, f"synthetic/{seed}-{attempt}")
-        reason = "unparseable" if task is None else await validate(sandbox, task, known + kept)
-        if reason is None:
-            assert task is not None
-            kept.append(task)
-            report.kept += 1
-        else:
-            report.rejected[reason.split(" (")[0]] += 1
+    attempt = 0
+    limit = count * max_attempts_factor
+    while len(kept) < count and attempt < limit:
+        # write a batch concurrently, then validate in order (dedup needs what was kept)
+        batch = range(attempt, min(attempt + count - len(kept), limit))
+        replies = await gather_or_cancel(*(gateway.chat(ChatRequest(
+            role="synthesis", messages=synthesis_messages(rng.sample(real, min(examples_per_prompt, len(real)))),
+            temperature=1.0, sample=seed * 1000 + a, max_tokens=700, response_format=SCHEMA))
+            for a in batch))
+        attempt = batch.stop
+        for a, reply in zip(batch, replies):
+            report.generated += 1
+            task = parse_task(reply.text, f"synthetic/{seed}-{a}")
+            reason = "unparseable" if task is None else await validate(sandbox, task, known + kept)
+            if reason is None and len(kept) < count:
+                assert task is not None
+                kept.append(task)
+                report.kept += 1
+            elif reason is not None:  # count by kind: "near-duplicate of MBPP/7" -> "near-duplicate"
+                report.rejected[reason.split(" (")[0].split(" of ")[0]] += 1
     return kept, report

@@ -69,3 +69,16 @@ def test_decorated_functions_and_classes_survive() -> None:
               "class Helper:\n    pass\n\nLIMIT = 3\n```")
     code = extract_code(answer, "add")
     assert "@functools.lru_cache" in code and "class Helper" in code and "LIMIT = 3" in code
+
+
+def test_answer_cut_off_inside_trailing_asserts_keeps_the_function() -> None:
+    answer = ("```python\ndef add(xs):\n    return sum(xs)\n\n# tests\nassert add([1]) == 1\n"
+              "assert add([1, 2]) == 3\nassert add(['unterminated")
+    code = extract_code(answer, "add")
+    assert code.startswith("def add(xs):\n    return sum(xs)\n") and "assert" not in code
+    compile(code, "<test>", "exec")
+
+
+def test_a_broken_function_is_not_cut_into_something_else() -> None:
+    answer = "```python\ndef add(xs):\n    return sum(xs\n```"
+    assert "return sum(xs" in extract_code(answer, "add")  # left for the sandbox to report

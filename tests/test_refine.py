@@ -225,7 +225,7 @@ async def test_synthesize_counts_kept_and_rejected(tmp_path: Path) -> None:
         stub.stop()
     assert [t.entry_point for t in kept] == ["digit_sum"]
     assert report.generated == 6 and report.kept == 1
-    assert report.rejected == {"unparseable": 2, "reference fails its own tests": 2, "near-duplicate of synthetic/1-0": 1}
+    assert report.rejected == {"unparseable": 2, "reference fails its own tests": 2, "near-duplicate": 1}
 
 
 @pytest.mark.parametrize("serial", [True, False])
