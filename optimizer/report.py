@@ -47,14 +47,14 @@ def render(result: RefineResult) -> str:
     lines = [f"refinement {result.run_id}: {len(result.iterations)} iteration(s), "
              f"stopped by {result.stop_reason}, {result.wall_s:.0f}s"]
     lines.append(f"{'k':>3} {'pool':>4} {'valid/tried':>11} {'best pass@1':>11} "
-                 f"{'mean pass@1':>11} {'top weighted':>12} {'calls':>6} {'tokens':>8} {'wall s':>7}")
+                 f"{'mean pass@1':>11} {'top weighted':>12} {'calls Σ':>7} {'tokens Σ':>8} {'wall s':>7}")
     for it in result.iterations:
         calls = sum(u.calls for u in it.usage.values())
         tokens = sum(u.prompt_tokens + u.completion_tokens for u in it.usage.values())
         mean = sum(it.plain) / len(it.plain)
         lines.append(f"{it.k:>3} {len(it.prompts):>4} {it.variants_valid:>5}/{it.variants_attempted:<5} "
                      f"{100 * it.best_plain:>10.1f}% {100 * mean:>10.1f}% {max(it.weighted):>12.2f} "
-                     f"{calls:>6} {tokens:>8} {it.wall_s:>7.0f}")
+                     f"{calls:>7} {tokens:>8} {it.wall_s:>7.0f}")
         if it.rejections:
             lines.append("      rejected variants: " + ", ".join(f"{k} {v}" for k, v in sorted(it.rejections.items())))
     c = result.held_out_comparison
