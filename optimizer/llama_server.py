@@ -125,7 +125,7 @@ class LlamaServer:
         return self.model.stem
 
     def start(self) -> None:
-        """Spawn the process; call wait_ready() (async) or wait_ready_blocking() next."""
+        """Spawn the process; poll_ready() says when it answers (see shared_server)."""
         if not self.binary.is_file():
             raise ServerError(
                 f"llama-server is not built yet (looked for {self.binary}). "
@@ -160,14 +160,6 @@ class LlamaServer:
                 return r.status == 200
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
-
-    def wait_ready_blocking(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not self.poll_ready():
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ServerError(f"llama-server did not become ready in {timeout_s:.0f}s:\n{self.log_tail()}")
-            time.sleep(0.2)
 
     def log_tail(self, lines: int = 15) -> str:
         if self.log_path is None or not self.log_path.exists():
