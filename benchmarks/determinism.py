@@ -32,7 +32,7 @@ async def one_run(gateway: LLMGateway, sandbox: Sandbox, tasks, serial: bool):
     return [a for a, _ in pairs], [p for _, p in pairs], time.monotonic() - t0
 
 
-async def main(spec: str, small: bool) -> None:
+async def main(spec: str, small: bool, serial_only: bool = False) -> None:
     settings = load_settings(overrides={"model.choice": "small" if small else None}).settings
     tasks = select_tasks(load_humaneval(), spec)
     gateway = LLMGateway(settings, use_cache=False)  # every answer freshly generated
@@ -41,7 +41,7 @@ async def main(spec: str, small: bool) -> None:
     try:
         record["model"] = (await gateway.describe())["model"]
         async with Sandbox(settings.sandbox) as sandbox:
-            for serial in (True, False):
+            for serial in ((True,) if serial_only else (True, False)):
                 first = await one_run(gateway, sandbox, tasks, serial)
                 second = await one_run(gateway, sandbox, tasks, serial)
                 mode = "serial" if serial else "batched"
@@ -67,5 +67,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", default="0-19")
     parser.add_argument("--small", action="store_true")
+    parser.add_argument("--serial-only", action="store_true")
     args = parser.parse_args()
-    asyncio.run(main(args.tasks, args.small))
+    asyncio.run(main(args.tasks, args.small, args.serial_only))

@@ -221,6 +221,10 @@ class LLMGateway:
             extra["seed"] = request.seed
         if request.response_format is not None:
             extra["response_format"] = request.response_format
+        if request.serial and r.identity.startswith("embedded:"):
+            # llama-server: reusing another request's cached prefix, or another slot, changes
+            # the arithmetic; one slot and no prefix reuse make greedy answers repeat
+            extra["extra_body"] = {"cache_prompt": False, "id_slot": 0}
         last: openai.APIError | None = None
         for attempt in range(self.settings.retries + 1):
             try:

@@ -115,3 +115,26 @@ def test_tiny_refinement_with_the_real_small_model(tmp_path: Path) -> None:
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     again = run_cli("report", Path(stored[0]).stem, cache=tmp_path / "cache")
     assert again.returncode == 0 and "(3 tasks the loop never saw)" in again.stdout
+
+
+async def test_serial_mode_repeats_greedy_answers_exactly(tmp_path: Path) -> None:
+    """Serial mode pins one llama-server slot and disables prefix reuse: two uncached
+    passes over the same tasks give identical text (without it, 5 of 20 differed)."""
+    from prochemy.optimizer.datasets import load_humaneval
+    from prochemy.optimizer.gateway import ChatRequest, LLMGateway
+    from prochemy.optimizer.generation import SEED_PROMPT, messages_for
+
+    gguf = models_dir(Settings(cache_dir=real_cache_dir())) / SMALL.filename
+    settings = Settings(cache_dir=tmp_path, model={"path": gguf}, max_tokens=200)
+    gateway = LLMGateway(settings, use_cache=False)
+    try:
+        passes = []
+        for _ in range(2):
+            answers = []
+            for task in load_humaneval()[:4]:
+                reply = await gateway.chat(ChatRequest(messages=messages_for(SEED_PROMPT, task), serial=True))
+                answers.append(reply.text)
+            passes.append(answers)
+    finally:
+        await gateway.aclose()
+    assert passes[0] == passes[1]
