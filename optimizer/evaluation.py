@@ -11,13 +11,13 @@ import hashlib
 import json
 from pathlib import Path
 
-import diskcache
 from pydantic import BaseModel
 
 from prochemy.sandbox.pool import Sandbox
 
 from .aio import gather_or_cancel
 from .gateway import LLMGateway
+from .store import RecordStore
 from .generation import generate, judge
 from .tasks import Task
 
@@ -34,24 +34,14 @@ class Outcome(BaseModel):
 JUDGE_VERSION = 2
 
 
-class OutcomeStore:
+class OutcomeStore(RecordStore[Outcome]):
     def __init__(self, directory: Path) -> None:
-        self._cache = diskcache.Cache(str(directory))
+        super().__init__(directory, Outcome)
 
     @staticmethod
     def key(model_identity: str, prompt: str, task: Task) -> str:
         raw = json.dumps([JUDGE_VERSION, model_identity, prompt, task.fingerprint])
         return hashlib.sha256(raw.encode()).hexdigest()
-
-    def get(self, key: str) -> Outcome | None:
-        raw = self._cache.get(key)
-        return None if raw is None else Outcome.model_validate(raw)
-
-    def put(self, key: str, outcome: Outcome) -> None:
-        self._cache.set(key, outcome.model_dump())
-
-    def close(self) -> None:
-        self._cache.close()
 
 
 class Evaluator:

@@ -16,13 +16,13 @@ import random
 from pathlib import Path
 from typing import Any, Literal
 
-import diskcache
 import openai
 from pydantic import BaseModel, Field
 
 from .config import Endpoint, Settings
 from .llama_server import ServerError, shared_server
 from .local_model import ModelMissing, require_model_file
+from .store import RecordStore
 
 Role = Literal["task", "mutation", "synthesis"]
 
@@ -83,11 +83,11 @@ class _Resolved(BaseModel):
     api_key_env: str | None
 
 
-class ResponseCache:
+class ResponseCache(RecordStore[ChatResult]):
     """Persistent, process-safe store of answers keyed on everything that shapes them."""
 
     def __init__(self, directory: Path) -> None:
-        self._cache = diskcache.Cache(str(directory))
+        super().__init__(directory, ChatResult)
 
     @staticmethod
     def key(identity: str, model: str, request: ChatRequest, max_tokens: int) -> str:
@@ -101,19 +101,6 @@ class ResponseCache:
         if request.serial:  # a separate answer: batched ones may differ
             shape["serial"] = True
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
-
-    def get(self, key: str) -> ChatResult | None:
-        raw = self._cache.get(key)
-        return None if raw is None else ChatResult.model_validate(raw)
-
-    def put(self, key: str, result: ChatResult) -> None:
-        self._cache.set(key, result.model_dump())
-
-    def clear(self) -> int:
-        return self._cache.clear()
-
-    def close(self) -> None:
-        self._cache.close()
 
 
 class LLMGateway:

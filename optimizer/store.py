@@ -1,0 +1,32 @@
+"""Persistent, process-safe stores of pydantic records on disk (diskcache)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import diskcache
+from pydantic import BaseModel
+
+Record = TypeVar("Record", bound=BaseModel)
+
+
+class RecordStore(Generic[Record]):
+    """key -> one pydantic record; atomic writes, safe across processes."""
+
+    def __init__(self, directory: Path, record: type[Record]) -> None:
+        self._cache = diskcache.Cache(str(directory))
+        self._record = record
+
+    def get(self, key: str) -> Record | None:
+        raw = self._cache.get(key)
+        return None if raw is None else self._record.model_validate(raw)
+
+    def put(self, key: str, value: Record) -> None:
+        self._cache.set(key, value.model_dump())
+
+    def clear(self) -> int:
+        return self._cache.clear()
+
+    def close(self) -> None:
+        self._cache.close()
