@@ -176,7 +176,7 @@ def _supervise(pid: int, out_r: int, res_r: int, timeout: float, cap: int):
     timed_out = False
     status = None
     try:
-        while status is None:
+        while True:  # until the child exits or the deadline passes
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 timed_out = True
