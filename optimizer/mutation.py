@@ -39,7 +39,9 @@ ROBUST_SYSTEM = (
     "You improve system prompts for an assistant that writes Python functions from task "
     "descriptions; the code is then run against hidden unit tests. The rewritten prompt is used "
     "for every task, so it must stay general: never mention a specific task, function name, "
-    "example, input or output. Keep it an instruction to the assistant, at most 120 words. "
+    "example, input or output. The assistant's answer must be the code alone, so never ask it "
+    "for tests, examples, usage or explanations. Keep it an instruction to the assistant, at "
+    "most 120 words. "
     'Answer with JSON: {"prompt": "<the rewritten prompt>"}.'
 )
 ROBUST_REQUEST = ("Rewrite this prompt so that the code written with it passes the tests more "
@@ -64,6 +66,11 @@ JSON_SCHEMA = {
 }
 
 _CODE_WORDS = re.compile(r"\b(python|code|program|function|implement)", re.IGNORECASE)
+# A prompt that asks for tests or demos in the answer makes small models emit endless asserts
+# that truncate the code (7 of P*'s 17 losses in the first reduced run).
+_ASKS_EXTRAS = re.compile(
+    r"\b(include|add|write|provide|give|show)\b(?:(?!pass|satisf)[^.]){0,40}?\b(unit tests?|test cases?|tests|"
+    r"examples?|example usage|usage|explanations?|docstring tests|doctests?)\b", re.IGNORECASE)
 
 
 class Variant(BaseModel):
@@ -96,6 +103,15 @@ def parse_variant(reply: str, recipe: Recipe) -> str | None:
     return value.strip() if isinstance(value, str) else None
 
 
+def _asks_for_extras(candidate: str) -> bool:
+    """True if the prompt asks for tests/examples; "do not add example usage" is fine."""
+    for match in _ASKS_EXTRAS.finditer(candidate):
+        before = candidate[max(0, match.start() - 20):match.start()].lower()
+        if not re.search(r"\b(not|no|never|don't|without|avoid)\b", before):
+            return True
+    return False
+
+
 def normalise(prompt: str) -> str:
     return " ".join(prompt.lower().split())
 
@@ -112,6 +128,8 @@ def rejection(candidate: str, forbidden: set[str], known: set[str]) -> str | Non
         return f"task-specific (names {', '.join(named[:3])})"
     if not _CODE_WORDS.search(candidate):
         return "off-topic (does not ask for code)"
+    if _asks_for_extras(candidate):
+        return "asks for tests or examples in the answer"
     return None
 
 
