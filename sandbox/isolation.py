@@ -8,6 +8,7 @@ command once, so a host that forbids user namespaces falls back instead of faili
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ from pydantic import BaseModel
 
 import prochemy
 
+from .models import Runtime
+
 UNPRIVILEGED_UID_BASE = 61000  # as root, worker k runs candidates as uid 61000 + k
 
 
@@ -27,22 +30,42 @@ class Isolation(BaseModel):
     reason: str  # why this tier (the probe's error when bwrap was not usable)
 
 
-def _python_roots() -> list[Path]:
-    """Folders the worker's interpreter and our package need to stay visible."""
-    package_root = Path(prochemy.__file__).resolve().parent.parent
-    roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), package_root,
-             Path(sys.executable).resolve().parent.parent}
-    roots.update(Path(p) for p in sys.path if p and Path(p).is_dir())
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+
+
+@lru_cache(maxsize=8)
+def interpreter_roots(python: str) -> tuple[Path, ...]:
+    """Folders an interpreter needs: its prefixes and its sys.path (asked once)."""
+    if python == sys.executable:
+        paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]
+    else:
+        done = subprocess.run([python, "-c", "import sys, json; print(json.dumps("
+                               "[sys.prefix, sys.base_prefix, sys.exec_prefix] + sys.path))"],
+                              capture_output=True, text=True, timeout=60, check=True)
+        paths = json.loads(done.stdout)
+    roots = {Path(p) for p in paths if p and Path(p).is_dir()}
+    roots.add(Path(python).resolve().parent.parent)
+    return tuple(sorted(roots))
+
+
+def _visible_roots(runtime: Runtime) -> list[Path]:
+    """Folders the worker's interpreter, our worker script and the repo need to see."""
+    roots = set(interpreter_roots(sys.executable)) | set(interpreter_roots(runtime.python))
+    roots.add(Path(prochemy.__file__).resolve().parent.parent)
+    roots.add(WORKER_SCRIPT.resolve().parent)
+    roots.update(Path(v) for v in runtime.visible)
+    if runtime.repo_root:
+        roots.add(Path(runtime.repo_root))
     return sorted(roots)
 
 
-def bwrap_prefix(as_root: bool, slot: int) -> list[str]:
+def bwrap_prefix(as_root: bool, slot: int, runtime: Runtime | None = None) -> list[str]:
     home = Path.home()
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
             "--unshare-ipc", "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev",
             "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", str(home)]
     hidden = (Path("/tmp"), home)
-    for root in _python_roots():  # a venv under /tmp or ~ must stay reachable, read-only
+    for root in _visible_roots(runtime or Runtime()):  # a venv or repo under /tmp or ~ stays, read-only
         if any(h in root.parents for h in hidden) and root.exists():
             args += ["--ro-bind", str(root), str(root)]
     args += ["--chdir", "/tmp", "--setenv", "HOME", str(home)]
@@ -55,10 +78,11 @@ def bwrap_prefix(as_root: bool, slot: int) -> list[str]:
     return args
 
 
-def worker_command(tier: str, slot: int, config_json: str) -> list[str]:
-    python = [sys.executable, "-m", "prochemy.sandbox.worker", config_json]
+def worker_command(tier: str, slot: int, config_json: str, runtime: Runtime) -> list[str]:
+    # by path: the repository's own interpreter does not have our package installed
+    python = [runtime.python, str(WORKER_SCRIPT), config_json]
     if tier == "bwrap":
-        return bwrap_prefix(os.geteuid() == 0, slot) + python
+        return bwrap_prefix(os.geteuid() == 0, slot, runtime) + python
     return python
 
 

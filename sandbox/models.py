@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from typing import Literal
 
@@ -23,6 +24,15 @@ class SandboxSettings(BaseModel):
     workers: int = Field(2, ge=1, description="warm worker processes")
 
 
+class Runtime(BaseModel):
+    """The interpreter a worker runs under, and what it must see (default: our own)."""
+
+    python: str = Field(default_factory=lambda: sys.executable)
+    visible: list[str] = Field(default_factory=list, description="folders kept readable")
+    preload: list[str] = Field(default_factory=list, description="modules imported once per worker")
+    repo_root: str | None = None  # a repository the programs run in (read-only, or copied)
+
+
 class Outcome(str, Enum):
     PASSED = "passed"
     FAILED = "failed"  # an assertion of the tests failed
@@ -37,6 +47,7 @@ class RunResult(BaseModel):
     output_tail: str = ""
     duration_s: float = 0.0
     tier: str = ""
+    data: dict = Field(default_factory=dict)  # what a self-reporting program returned
 
     @property
     def passed(self) -> bool:

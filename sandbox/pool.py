@@ -9,7 +9,7 @@ import json
 import os
 
 from .isolation import UNPRIVILEGED_UID_BASE, Isolation, count_processes_of, probe, worker_command
-from .models import Outcome, RunResult, SandboxSettings
+from .models import Outcome, RunResult, Runtime, SandboxSettings
 
 
 class SandboxError(Exception):
@@ -60,8 +60,9 @@ class _Worker:
 class Sandbox:
     """Runs untrusted Python programs with limits; typed results; the tier is recorded."""
 
-    def __init__(self, settings: SandboxSettings) -> None:
+    def __init__(self, settings: SandboxSettings, runtime: Runtime | None = None) -> None:
         self.settings = settings
+        self.runtime = runtime or Runtime()
         self.isolation: Isolation = probe(settings.level)
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: list[_Worker] = []
@@ -83,12 +84,15 @@ class Sandbox:
             # bwrap drops root itself (setpriv); the process tier drops per candidate
             "run_as_uid": uid if as_root and not in_bwrap else None,
             "nproc_base": count_processes_of(uid if as_root else os.getuid()),
+            "preload": self.runtime.preload,
         }
+        if self.runtime.repo_root:  # bwrap shows it read-only; elsewhere each run gets a copy
+            config["repo_root" if in_bwrap else "copy_root"] = self.runtime.repo_root
         return json.dumps(config)
 
     async def start(self) -> Sandbox:
         for slot in range(self.settings.workers):
-            worker = _Worker(slot, worker_command(self.tier, slot, self._worker_config(slot)))
+            worker = _Worker(slot, worker_command(self.tier, slot, self._worker_config(slot), self.runtime))
             await worker.start()
             self._workers.append(worker)
             self._idle.put_nowait(worker)

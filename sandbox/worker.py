@@ -6,6 +6,10 @@ interpreter per candidate. The worker is a child subreaper, so daemons a candida
 double-forks are re-parented here and killed when the candidate ends.
 
 Protocol: stdin gets {"id", "program", "timeout_s", "cpu_s"} lines; stdout gets one result line each.
+A program may set `__report__ = {"outcome", "detail", "data"}` to report for itself (the
+repository runner's pytest driver does). With `copy_root` in the config each candidate gets
+a fresh copy of that tree (the process tier's stand-in for bwrap's read-only view);
+`PROCHEMY_REPO_ROOT` tells the program where the tree is.
 """
 
 from __future__ import annotations
@@ -37,15 +41,19 @@ PRELOAD = (
 SAFE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONIOENCODING")
 _PR_SET_CHILD_SUBREAPER = 36
 FILENAME = "<candidate>"
+_REPORT_CAP = 8 << 20  # a baseline report maps every test to the functions it ran
+_OUTCOMES = ("passed", "failed", "error", "timeout", "resource-limit")
 
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except ImportError:
-            pass
+    repo = config.get("copy_root") or config.get("repo_root")
+    if repo and config.get("run_as_uid") is not None and not _uid_can_import(config["run_as_uid"]):
+        # The interpreter lives where that uid cannot read (a pyenv under a 0700 /root), and
+        # a repo's tests import what they like: keep rlimits, the copy and a clean environment.
+        config["run_as_uid"] = None
+    for name in PRELOAD + config.get("preload", []):
+        _preload(name)
     ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     base = tempfile.mkdtemp(prefix="prochemy-sbx-")
@@ -62,11 +70,53 @@ def main() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _uid_can_import(uid: int) -> bool:
+    """Whether a process under uid can read the standard library (checked in a fork)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            with open(os.__file__, "rb"):
+                code = 0
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def _preload(name: str) -> None:
+    """Import a module once in the warm parent; "pkg.*" imports every submodule too;
+    "entry-points:GROUP" every module an entry point group names (pytest11: plugins)."""
+    try:
+        if name.startswith("entry-points:"):
+            from importlib.metadata import entry_points
+            for point in entry_points().select(group=name.split(":", 1)[1]):
+                _preload(point.module)
+            return
+        module = __import__(name.removesuffix(".*"), fromlist=["_"])
+        if name.endswith(".*"):
+            import pkgutil
+            for info in pkgutil.iter_modules(module.__path__, module.__name__ + "."):
+                _preload(info.name)
+    except Exception:  # noqa: BLE001 - a module that fails to import is just not preloaded
+        pass
+
+
 def run_job(job: dict, config: dict, base: str) -> dict:
     workdir = tempfile.mkdtemp(dir=base)
     uid = config.get("run_as_uid")
+    repo_root = config.get("repo_root")
+    if config.get("copy_root"):
+        repo_root = os.path.join(workdir, "repo")
+        shutil.copytree(config["copy_root"], repo_root, symlinks=True, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "venv", "__pycache__", "*.pyc", ".pytest_cache", "node_modules", ".tox"))
     if uid is not None:
-        os.chown(workdir, uid, uid)
+        for folder, _, files in os.walk(workdir):
+            for name in [folder] + [os.path.join(folder, f) for f in files]:
+                os.lchown(name, uid, uid)
+    job = dict(job, repo_root=repo_root)
     out_r, out_w = os.pipe()
     res_r, res_w = os.pipe()
     start = time.monotonic()
@@ -113,6 +163,8 @@ def _child(job: dict, config: dict, workdir: str, out_w: int, res_w: int) -> Non
             os.setuid(uid)
         env = {k: os.environ[k] for k in SAFE_ENV_KEYS if k in os.environ}
         env.update(HOME=workdir, TMPDIR=workdir)
+        if job.get("repo_root"):
+            env["PROCHEMY_REPO_ROOT"] = job["repo_root"]
         os.environ.clear()
         os.environ.update(env)
         tempfile.tempdir = workdir
@@ -152,6 +204,9 @@ def _execute(program: str) -> dict:
         return {"outcome": "error", "detail": f"the program called exit({e.code!r})"}
     except BaseException as e:  # noqa: BLE001
         return {"outcome": "error", "detail": f"{type(e).__name__}: {e}"[:500]}
+    report = namespace.get("__report__")
+    if isinstance(report, dict) and report.get("outcome") in _OUTCOMES:
+        return report
     return {"outcome": "passed", "detail": ""}
 
 
@@ -186,13 +241,13 @@ def _supervise(pid: int, out_r: int, res_r: int, timeout: float, cap: int):
             for fd in ready:
                 if fd == pidfd:
                     continue
-                _drain(fd, output if fd == out_r else report, cap, open_fds)
+                _drain(fd, output if fd == out_r else report, cap if fd == out_r else _REPORT_CAP, open_fds)
             if pidfd in ready:
                 break
         _, status = os.waitpid(pid, 0)
         for fd in list(open_fds):  # what the child wrote just before exiting
             os.set_blocking(fd, False)
-            _drain(fd, output if fd == out_r else report, cap, open_fds)
+            _drain(fd, output if fd == out_r else report, cap if fd == out_r else _REPORT_CAP, open_fds)
     finally:
         os.close(pidfd)
         for fd in (out_r, res_r):

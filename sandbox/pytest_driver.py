@@ -1,0 +1,156 @@
+"""The program the repository runner sends to a warm worker: run pytest on node ids.
+
+Not imported by the host: its text is sent as a sandbox program, after a header that sets
+NODE_IDS, OVERRIDES (repo-relative path -> spliced source), TRACE and TEST_TIMEOUT_S. Runs
+under the repository's own interpreter, stdlib + pytest only.
+
+Spliced sources are served by an import hook, so no file of the tree changes and no .pyc
+of a candidate is written. With TRACE, a profiler records which functions of the tree
+each test calls (function granularity is all mining needs, and it needs no coverage.py
+in the user's environment).
+"""
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import signal
+import sys
+import threading
+
+import pytest
+
+NODE_IDS: list = globals().get("NODE_IDS", [])
+OVERRIDES: dict = globals().get("OVERRIDES", {})
+TRACE: bool = globals().get("TRACE", False)
+TEST_TIMEOUT_S: float = globals().get("TEST_TIMEOUT_S", 10.0)
+
+sys.dont_write_bytecode = True
+ROOT = os.path.realpath(os.environ["PROCHEMY_REPO_ROOT"])
+os.chdir(ROOT)
+sys.path.insert(0, ROOT)  # as `python -m pytest` run from the root does
+SPLICED = {os.path.join(ROOT, rel): src for rel, src in OVERRIDES.items()}
+
+
+class _SplicedLoader(importlib.machinery.SourceFileLoader):
+    def get_code(self, fullname):
+        return compile(SPLICED[self.path], self.path, "exec", dont_inherit=True)
+
+    def get_source(self, fullname):
+        return SPLICED[self.path]
+
+
+class _SplicedFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.origin and os.path.realpath(spec.origin) in SPLICED:
+            origin = os.path.realpath(spec.origin)
+            return importlib.util.spec_from_loader(name, _SplicedLoader(name, origin),
+                                                   origin=origin, is_package=False)
+        return None
+
+
+sys.meta_path.insert(0, _SplicedFinder())
+
+
+class _TestTimeout(BaseException):
+    """Raised in a test that overran; BaseException so `except Exception` cannot eat it."""
+
+
+def _on_alarm(signum, frame):
+    raise _TestTimeout(f"test exceeded {TEST_TIMEOUT_S:g}s")
+
+
+def _in_tree(filename):
+    return filename.startswith(ROOT + os.sep) and "site-packages" not in filename
+
+
+class _Recorder:
+    def __init__(self):
+        self.tests = {}  # node id -> [status, message]
+        self.calls = {}  # node id -> set of (relative file, first line)
+        self.collect_errors = []
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        seen = set()
+
+        def profile(frame, event, arg):
+            if event == "call":
+                code = frame.f_code
+                seen.add((code.co_filename, code.co_firstlineno))
+
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, TEST_TIMEOUT_S)
+        if TRACE:
+            threading.setprofile(profile)
+            sys.setprofile(profile)
+        try:
+            yield
+        finally:
+            sys.setprofile(None)
+            threading.setprofile(None)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if TRACE:
+            self.calls[item.nodeid] = sorted(
+                (os.path.relpath(f, ROOT), line) for f, line in seen if _in_tree(f))
+
+    def pytest_runtest_logreport(self, report):
+        entry = self.tests.setdefault(report.nodeid, ["passed", ""])
+        if report.failed:
+            message = _message(report)
+            if "_TestTimeout" in message or "test exceeded" in message:
+                status = "timeout"
+            else:
+                status = "failed" if report.when == "call" else "error"
+            if entry[0] in ("passed", "skipped"):
+                self.tests[report.nodeid] = [status, message]
+        elif report.skipped and entry[0] == "passed":
+            status = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+            self.tests[report.nodeid] = [status, _message(report)]
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors.append([report.nodeid, _message(report)])
+
+
+def _message(report):
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return (str(crash.message).strip().splitlines() or [""])[0][:400]
+    if isinstance(report.longrepr, tuple):  # skips: (file, line, reason)
+        return str(report.longrepr[-1])[:400]
+    text = str(report.longrepr or "")
+    return (text.strip().splitlines() or [""])[-1][:400]
+
+
+def _report(recorder, exit_code):
+    tests = recorder.tests
+    wanted = NODE_IDS or list(tests)
+    bad = [(n, tests.get(n, ["not run", ""])) for n in wanted if tests.get(n, ["not run"])[0] != "passed"]
+    if NODE_IDS and any(s != "not run" for _, (s, _) in bad):  # after -x, the rest never ran
+        bad = [b for b in bad if b[1][0] != "not run"]
+    if recorder.collect_errors and NODE_IDS:
+        outcome, first = "error", recorder.collect_errors[0]
+        detail = f"collecting {first[0] or 'the tests'} failed: {first[1]}"
+    elif not wanted:
+        outcome, detail = "error", f"pytest ran no test (exit code {exit_code})"
+    elif not bad:
+        outcome, detail = "passed", ""
+    else:
+        kinds = {status for _, (status, _) in bad}
+        outcome = ("timeout" if kinds == {"timeout"} else
+                   "failed" if "failed" in kinds else "error")
+        shown = "; ".join(f"{n} {s}: {m}" if m else f"{n} {s}" for n, (s, m) in bad[:3])
+        detail = f"{len(bad)} of {len(wanted)} tests did not pass: {shown}"[:1500]
+    return {"outcome": outcome, "detail": detail,
+            "data": {"tests": tests, "calls": recorder.calls,
+                     "collect_errors": recorder.collect_errors, "exit_code": int(exit_code)}}
+
+
+_recorder = _Recorder()
+_args = ["-q", "--tb=short", "--color=no", "-p", "no:cacheprovider", "--rootdir", ROOT]
+if NODE_IDS:  # judging a candidate: the first failure decides, the rest is wasted time
+    _args.append("-x")
+_code = pytest.main(_args + list(NODE_IDS), plugins=[_recorder])
+__report__ = _report(_recorder, _code)

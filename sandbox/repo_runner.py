@@ -1,0 +1,103 @@
+"""The repository runner: run a repo's own pytest node ids, optionally with spliced sources.
+
+Warm workers run under the repository's interpreter with pytest preloaded; each run is a
+fork that imports the tree fresh. The user's files are never written: bwrap shows the
+tree read-only and spliced modules come from an import hook; in the process tier each run
+works in a fresh copy of the tree. Results are typed like the function-level harness, plus
+every test's status (and, for the baseline, the functions each test called).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from .models import Outcome, RunResult, Runtime, SandboxSettings
+from .pool import Sandbox
+from .splice import SpliceError
+
+# Imported once per worker. Beyond speed, this lets a process-tier candidate that dropped
+# to an unprivileged uid run pytest even when it cannot read the interpreter's own tree.
+PYTEST_PRELOAD = ["pytest", "_pytest.*", "entry-points:pytest11", "email.*", "pluggy", "iniconfig", "tomllib", "argparse", "shlex",
+                  "gettext", "locale", "warnings", "doctest", "unittest", "unittest.mock",
+                  "importlib.metadata", "importlib.util", "platform", "tempfile", "signal",
+                  "threading", "email", "zipfile", "sysconfig", "pdb", "code", "codeop"]
+DRIVER = Path(__file__).with_name("pytest_driver.py").read_text()
+
+
+class TestStatus(BaseModel):
+    status: str  # passed, failed, error, timeout, skipped, xfailed, not run
+    message: str = ""
+
+
+class SuiteRun(BaseModel):
+    result: RunResult
+    tests: dict[str, TestStatus] = Field(default_factory=dict)
+    calls: dict[str, list[tuple[str, int]]] = Field(default_factory=dict)  # node id -> (file, line)
+    collect_errors: list[tuple[str, str]] = Field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.result.passed
+
+
+def driver_program(node_ids: list[str], overrides: dict[str, str], trace: bool,
+                   test_timeout_s: float) -> str:
+    header = (f"NODE_IDS = {node_ids!r}\nOVERRIDES = {overrides!r}\nTRACE = {trace!r}\n"
+              f"TEST_TIMEOUT_S = {float(test_timeout_s)!r}\n")
+    return header + DRIVER
+
+
+class RepoRunner:
+    """Runs one repository's tests; `python` is the interpreter that has its dependencies."""
+
+    def __init__(self, root: Path, python: str, settings: SandboxSettings,
+                 test_timeout_s: float = 10.0) -> None:
+        self.root = root.resolve()
+        self.test_timeout_s = test_timeout_s
+        runtime = Runtime(python=python, repo_root=str(self.root), preload=PYTEST_PRELOAD)
+        self.sandbox = Sandbox(settings, runtime)
+
+    @property
+    def tier(self) -> str:
+        return self.sandbox.tier
+
+    async def baseline(self, timeout_s: float) -> SuiteRun:
+        """The whole suite as the repo configures it, tracing which functions each test calls."""
+        return await self._run([], {}, trace=True, timeout_s=timeout_s)
+
+    async def run(self, node_ids: list[str], overrides: dict[str, str] | None = None,
+                  timeout_s: float | None = None) -> SuiteRun:
+        """Only `node_ids`, with repo-relative files replaced by the given sources."""
+        if not node_ids:
+            raise ValueError("no node ids to run")
+        timeout = timeout_s or self.test_timeout_s * len(node_ids) + 15
+        return await self._run(node_ids, overrides or {}, trace=False, timeout_s=timeout)
+
+    async def _run(self, node_ids: list[str], overrides: dict[str, str], trace: bool,
+                   timeout_s: float) -> SuiteRun:
+        program = driver_program(node_ids, overrides, trace, self.test_timeout_s)
+        result = await self.sandbox.run(program, timeout_s=timeout_s)
+        data = result.data
+        result = result.model_copy(update={"data": {}})
+        return SuiteRun(
+            result=result,
+            tests={k: TestStatus(status=s, message=m) for k, (s, m) in data.get("tests", {}).items()},
+            calls={k: [tuple(x) for x in v] for k, v in data.get("calls", {}).items()},
+            collect_errors=[tuple(x) for x in data.get("collect_errors", [])])
+
+    async def close(self) -> None:
+        await self.sandbox.close()
+
+    async def __aenter__(self) -> RepoRunner:
+        await self.sandbox.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def splice_failure(error: SpliceError) -> SuiteRun:
+    """A candidate that cannot even be spliced fails without a sandbox run."""
+    return SuiteRun(result=RunResult(outcome=Outcome.ERROR, detail=str(error)))

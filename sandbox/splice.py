@@ -1,0 +1,124 @@
+"""Splice a candidate function into a module's source text, in memory.
+
+The candidate is a model's code: usually the function alone, sometimes with imports and
+helpers, sometimes wrapped in its class. Rules: the target `def` (function or method,
+async or not) is replaced by the candidate's; if the candidate has no decorators, the
+original's are kept; the candidate's imports and new helpers come along (before the
+function for a top-level target, at the end of the module for a method, where they are
+still bound before any call); helpers that shadow a name the module already defines are
+dropped, so the rest of the module keeps its own code.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+class SpliceError(ValueError):
+    """The candidate cannot be spliced (it does not parse or lacks the function)."""
+
+
+def _start(node: ast.AST) -> int:
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+
+
+def find_function(tree: ast.Module, qualname: str) -> tuple[ast.AST, ast.ClassDef | None]:
+    """The def named by `func` or `Class.method` at the top level of a module."""
+    parts = qualname.split(".")
+    if len(parts) == 1:
+        for node in tree.body:
+            if isinstance(node, FunctionNode) and node.name == parts[0]:
+                return node, None
+    elif len(parts) == 2:
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and node.name == parts[0]:
+                for member in node.body:
+                    if isinstance(member, FunctionNode) and member.name == parts[1]:
+                        return member, node
+    raise KeyError(qualname)
+
+
+def _segment(lines: list[str], node: ast.AST) -> str:
+    return textwrap.dedent("".join(lines[_start(node) - 1:node.end_lineno]))
+
+
+def _candidate_parts(candidate: str, name: str) -> tuple[ast.AST, str, list[ast.stmt], list[str]]:
+    try:
+        tree = ast.parse(candidate)
+    except SyntaxError as e:
+        raise SpliceError(f"the candidate does not parse: {e.msg} (line {e.lineno})") from e
+    lines = candidate.splitlines(keepends=True)
+    for node in tree.body:
+        if isinstance(node, FunctionNode) and node.name == name:
+            return node, _segment(lines, node), [n for n in tree.body if n is not node], lines
+    for node in tree.body:  # the function inside a class the model wrapped it in
+        if isinstance(node, ast.ClassDef):
+            for member in node.body:
+                if isinstance(member, FunctionNode) and member.name == name:
+                    return member, _segment(lines, member), [n for n in tree.body if n is not node], lines
+    raise SpliceError(f"the candidate does not define {name}()")
+
+
+def splice_function(module_source: str, qualname: str, candidate: str) -> str:
+    """The module's source with `qualname`'s definition replaced by the candidate's."""
+    tree = ast.parse(module_source)
+    target, owner = find_function(tree, qualname)
+    lines = module_source.splitlines(keepends=True)
+    node, code, others, cand_lines = _candidate_parts(candidate, qualname.split(".")[-1])
+    if not node.decorator_list and target.decorator_list:
+        first = _start(target)
+        code = textwrap.dedent("".join(lines[first - 1:target.lineno - 1])) + code
+    defined = {n.name for n in tree.body if isinstance(n, (*FunctionNode, ast.ClassDef))}
+    defined |= {t.id for n in tree.body if isinstance(n, ast.Assign)
+                for t in n.targets if isinstance(t, ast.Name)}
+    extras = []
+    for other in others:
+        if isinstance(other, (*FunctionNode, ast.ClassDef)) and other.name in defined:
+            continue
+        if isinstance(other, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id in defined for t in other.targets):
+            continue
+        extras.append(_segment(cand_lines, other))
+    indent = lines[target.lineno - 1][:len(lines[target.lineno - 1]) - len(lines[target.lineno - 1].lstrip())]
+    body = textwrap.indent(code, indent) if indent else code
+    if not body.endswith("\n"):
+        body += "\n"
+    before, after = lines[:_start(target) - 1], lines[target.end_lineno:]
+    extra_text = "".join(e if e.endswith("\n") else e + "\n" for e in extras)
+    if owner is None:
+        spliced = "".join(before) + extra_text + body + "".join(after)
+    else:
+        tail = "".join(after)
+        if tail and not tail.endswith("\n"):
+            tail += "\n"
+        spliced = "".join(before) + body + tail + ("\n" + extra_text if extra_text else "")
+    try:
+        ast.parse(spliced)
+    except SyntaxError as e:
+        raise SpliceError(f"the spliced module does not parse: {e.msg} (line {e.lineno})") from e
+    return spliced
+
+
+def stub_body(module_source: str, qualname: str) -> str:
+    """The module with the function's body replaced by `raise NotImplementedError` (its
+    docstring kept), to see whether the tests really depend on it."""
+    tree = ast.parse(module_source)
+    target, _ = find_function(tree, qualname)
+    lines = module_source.splitlines(keepends=True)
+    body = target.body
+    keep_doc = (isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str))
+    first_stmt = body[1] if keep_doc and len(body) > 1 else (None if keep_doc else body[0])
+    if first_stmt is None:  # docstring only: nothing to remove
+        return module_source
+    start = first_stmt.lineno
+    line = lines[start - 1]
+    indent = line[:len(line) - len(line.lstrip())]
+    if start == target.lineno:  # `def f(): return x` on one line
+        head = line[:first_stmt.col_offset]
+        return "".join(lines[:start - 1]) + head + "raise NotImplementedError\n" + "".join(lines[target.end_lineno:])
+    return ("".join(lines[:start - 1]) + f"{indent}raise NotImplementedError\n"
+            + "".join(lines[target.end_lineno:]))
