@@ -44,6 +44,20 @@ class EmbeddedModel(_Strict):
     start_timeout_s: float = Field(120.0, gt=0)
 
 
+class RepoTests(_Strict):
+    """How a repository's own test suite is run and mined (the `test` section)."""
+
+    python: Path | None = Field(None, description="interpreter with the repo's dependencies "
+                                "(default: the repo's .venv or venv, else Prochemy's own)")
+    test_timeout_s: float = Field(10.0, gt=0, description="per test")
+    baseline_timeout_s: float = Field(900.0, gt=0, description="the whole suite, once")
+    memory_mb: int = Field(4096, ge=256, description="address space of a test run")
+    min_body_lines: int = Field(1, ge=1, description="smaller functions are not mined")
+    max_body_lines: int = Field(80, ge=1, description="larger functions are not mined")
+    max_related_tests: int = Field(25, ge=1, description="tests run per candidate, at most")
+    held_out_fraction: float = Field(0.34, ge=0, lt=1, description="mined tasks kept for the seed guard")
+
+
 def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("prochemy"))
 
@@ -59,6 +73,7 @@ class Settings(_Strict):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     model: EmbeddedModel = EmbeddedModel()
     sandbox: SandboxSettings = SandboxSettings()
+    test: RepoTests = RepoTests()
 
 
 class ConfigError(Exception):

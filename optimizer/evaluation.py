@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from prochemy.sandbox.pool import Sandbox
+from prochemy.sandbox.repo_runner import RepoRunner
 
 from .aio import gather_or_cancel
 from .gateway import LLMGateway
@@ -44,12 +45,20 @@ class OutcomeStore(RecordStore[Outcome]):
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
+async def task_model_identity(gateway: LLMGateway, serial: bool = False) -> str:
+    """What an outcome depends on besides prompt and task: the model and how it is asked."""
+    d = await gateway.describe("task")
+    return (f"{d['identity']}|{d['model']}|max_tokens={gateway.settings.max_tokens}"
+            f"{'|serial' if serial else ''}")
+
+
 class Evaluator:
     """Prompt x task outcomes through the gateway (temperature 0) and the sandbox."""
 
     def __init__(self, gateway: LLMGateway, sandbox: Sandbox, store: OutcomeStore,
-                 serial: bool = False) -> None:
+                 serial: bool = False, repo: RepoRunner | None = None) -> None:
         self.gateway = gateway
+        self.repo = repo  # judges repository tasks
         self.serial = serial  # deterministic mode, see ChatRequest.serial
         self.sandbox = sandbox
         self.store = store
@@ -58,9 +67,7 @@ class Evaluator:
 
     async def model_identity(self) -> str:
         if self._identity is None:
-            d = await self.gateway.describe("task")
-            self._identity = (f"{d['identity']}|{d['model']}|max_tokens="
-                              f"{self.gateway.settings.max_tokens}{'|serial' if self.serial else ''}")
+            self._identity = await task_model_identity(self.gateway, self.serial)
         return self._identity
 
     async def outcome(self, prompt: str, task: Task) -> Outcome:
@@ -74,7 +81,8 @@ class Evaluator:
 
     async def _compute(self, key: str, prompt: str, task: Task) -> Outcome:
         generation = await generate(self.gateway, prompt, task, serial=self.serial)
-        judged = await judge(self.sandbox, task, generation, with_plus=task.plus is not None)
+        judged = await judge(self.sandbox, task, generation, with_plus=task.plus is not None,
+                             repo=self.repo)
         # the verdict that decides: plus inputs only matter once the base tests pass
         verdict = judged.plus if judged.result.passed and judged.plus is not None else judged.result
         result = Outcome(passed=verdict.passed, base_passed=judged.result.passed,
@@ -82,6 +90,10 @@ class Evaluator:
                          completion_tokens=generation.completion_tokens)
         self.store.put(key, result)
         return result
+
+    def with_serial(self, serial: bool) -> Evaluator:
+        """The same stores and runners, in (or out of) deterministic mode."""
+        return Evaluator(self.gateway, self.sandbox, self.store, serial=serial, repo=self.repo)
 
     async def matrix(self, prompts: list[str], tasks: list[Task]) -> list[list[Outcome]]:
         cells = await gather_or_cancel(*(self.outcome(p, t) for p in prompts for t in tasks))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from prochemy.sandbox.models import RunResult
+from pathlib import Path
+
+from prochemy.sandbox.models import Outcome, RunResult
 from prochemy.sandbox.pool import Sandbox
+from prochemy.sandbox.repo_runner import RepoRunner
+from prochemy.sandbox.splice import SpliceError, splice_function
 
 from .extraction import extract_code
 from .gateway import ChatRequest, LLMGateway
@@ -42,14 +46,33 @@ async def generate(gateway: LLMGateway, system_prompt: str, task: Task,
                    serial: bool = False) -> Generation:
     reply = await gateway.chat(ChatRequest(role="task", messages=messages_for(system_prompt, task),
                                            temperature=0.0, serial=serial))
+    # a repository statement is prose around the module's context, not a stub to complete
+    stub = "" if task.repo is not None else task.statement
     return Generation(task_id=task.id, answer=reply.text,
-                      code=extract_code(reply.text, task.entry_point, task.statement),
+                      code=extract_code(reply.text, task.entry_point, stub),
                       prompt_tokens=reply.prompt_tokens,
                       completion_tokens=reply.completion_tokens, cached=reply.cached)
 
 
+async def run_in_repo(runner: RepoRunner, task: Task, code: str) -> RunResult:
+    """Splice the candidate into its module (in memory) and run the task's related tests."""
+    assert task.repo is not None
+    target = task.repo
+    source = (Path(target.root) / target.module).read_text()
+    try:
+        spliced = splice_function(source, target.qualname, code)
+    except SpliceError as e:
+        return RunResult(outcome=Outcome.ERROR, detail=str(e), tier=runner.tier)
+    return (await runner.run(target.node_ids, {target.module: spliced})).result
+
+
 async def judge(sandbox: Sandbox, task: Task, generation: Generation,
-                with_plus: bool = False, plus_timeout_s: float = 120.0) -> Judged:
+                with_plus: bool = False, plus_timeout_s: float = 120.0,
+                repo: RepoRunner | None = None) -> Judged:
+    if task.repo is not None:
+        if repo is None:
+            raise ValueError(f"{task.id} is a repository task: judging it needs a RepoRunner")
+        return Judged(generation=generation, result=await run_in_repo(repo, task, generation.code))
     result = await sandbox.run(check_program(task, generation.code))
     plus = None
     if with_plus and task.plus is not None:

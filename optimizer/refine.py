@@ -222,8 +222,7 @@ class Refiner:
         return last.prompts[max(last.selected, key=lambda i: (last.plain[i], -i))]
 
     async def _compare(self, seed_prompt: str, best_prompt: str, held_out: TaskSet) -> HeldOutComparison:
-        ev = self.evaluator
-        evaluator = Evaluator(ev.gateway, ev.sandbox, ev.store, serial=self.config.held_out_serial)
+        evaluator = self.evaluator.with_serial(self.config.held_out_serial)
         seed_cells, best_cells = await evaluator.matrix([seed_prompt, best_prompt], held_out.tasks)
         seed_row, best_row = [c.passed for c in seed_cells], [c.passed for c in best_cells]
         ids = [t.id for t in held_out.tasks]

@@ -17,6 +17,16 @@ class PlusInputs(BaseModel):
     atol: float = 0.0
 
 
+class RepoTarget(BaseModel):
+    """Where a repository task lives and which of the repo's tests judge it."""
+
+    root: str  # the project root, absolute
+    module: str  # file relative to the root
+    qualname: str  # "func" or "Class.method"
+    node_ids: list[str]  # pytest node ids that fail without the function
+    tree: str  # fingerprint of the tests and sources it was mined from
+
+
 class Task(BaseModel):
     id: str
     statement: str  # shown to the model as the user message
@@ -25,11 +35,12 @@ class Task(BaseModel):
     reference: str | None = None  # a known-good solution (full program), when known
     origin: Literal["benchmark", "synthetic", "repository"] = "benchmark"
     plus: PlusInputs | None = None
+    repo: RepoTarget | None = None  # set for origin "repository": judged by the repo's tests
 
     @property
     def fingerprint(self) -> str:
         """Stable across runs: what the model sees and how it is judged."""
-        shape = self.model_dump(include={"statement", "entry_point", "test", "plus"})
+        shape = self.model_dump(include={"statement", "entry_point", "test", "plus", "repo"})
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
 

@@ -1,7 +1,7 @@
 """The program the repository runner sends to a warm worker: run pytest on node ids.
 
 Not imported by the host: its text is sent as a sandbox program, after a header that sets
-NODE_IDS, OVERRIDES (repo-relative path -> spliced source), TRACE and TEST_TIMEOUT_S. Runs
+NODE_IDS, OVERRIDES (repo-relative path -> spliced source), TRACE, TEST_TIMEOUT_S and FAIL_FAST. Runs
 under the repository's own interpreter, stdlib + pytest only.
 
 Spliced sources are served by an import hook, so no file of the tree changes and no .pyc
@@ -24,6 +24,7 @@ NODE_IDS: list = globals().get("NODE_IDS", [])
 OVERRIDES: dict = globals().get("OVERRIDES", {})
 TRACE: bool = globals().get("TRACE", False)
 TEST_TIMEOUT_S: float = globals().get("TEST_TIMEOUT_S", 10.0)
+FAIL_FAST: bool = globals().get("FAIL_FAST", True)
 
 sys.dont_write_bytecode = True
 ROOT = os.path.realpath(os.environ["PROCHEMY_REPO_ROOT"])
@@ -128,7 +129,7 @@ def _report(recorder, exit_code):
     tests = recorder.tests
     wanted = NODE_IDS or list(tests)
     bad = [(n, tests.get(n, ["not run", ""])) for n in wanted if tests.get(n, ["not run"])[0] != "passed"]
-    if NODE_IDS and any(s != "not run" for _, (s, _) in bad):  # after -x, the rest never ran
+    if NODE_IDS and FAIL_FAST and any(s != "not run" for _, (s, _) in bad):  # after -x
         bad = [b for b in bad if b[1][0] != "not run"]
     if recorder.collect_errors and NODE_IDS:
         outcome, first = "error", recorder.collect_errors[0]
@@ -150,7 +151,7 @@ def _report(recorder, exit_code):
 
 _recorder = _Recorder()
 _args = ["-q", "--tb=short", "--color=no", "-p", "no:cacheprovider", "--rootdir", ROOT]
-if NODE_IDS:  # judging a candidate: the first failure decides, the rest is wasted time
+if NODE_IDS and FAIL_FAST:  # judging a candidate: the first failure decides
     _args.append("-x")
 _code = pytest.main(_args + list(NODE_IDS), plugins=[_recorder])
 __report__ = _report(_recorder, _code)

@@ -43,9 +43,9 @@ class SuiteRun(BaseModel):
 
 
 def driver_program(node_ids: list[str], overrides: dict[str, str], trace: bool,
-                   test_timeout_s: float) -> str:
+                   test_timeout_s: float, fail_fast: bool = True) -> str:
     header = (f"NODE_IDS = {node_ids!r}\nOVERRIDES = {overrides!r}\nTRACE = {trace!r}\n"
-              f"TEST_TIMEOUT_S = {float(test_timeout_s)!r}\n")
+              f"TEST_TIMEOUT_S = {float(test_timeout_s)!r}\nFAIL_FAST = {fail_fast!r}\n")
     return header + DRIVER
 
 
@@ -65,19 +65,21 @@ class RepoRunner:
 
     async def baseline(self, timeout_s: float) -> SuiteRun:
         """The whole suite as the repo configures it, tracing which functions each test calls."""
-        return await self._run([], {}, trace=True, timeout_s=timeout_s)
+        return await self._run([], {}, trace=True, timeout_s=timeout_s, fail_fast=False)
 
     async def run(self, node_ids: list[str], overrides: dict[str, str] | None = None,
-                  timeout_s: float | None = None) -> SuiteRun:
-        """Only `node_ids`, with repo-relative files replaced by the given sources."""
+                  timeout_s: float | None = None, fail_fast: bool = True) -> SuiteRun:
+        """Only `node_ids`, with repo-relative files replaced by the given sources; with
+        fail_fast the first failing test ends the run (enough to judge a candidate)."""
         if not node_ids:
             raise ValueError("no node ids to run")
         timeout = timeout_s or self.test_timeout_s * len(node_ids) + 15
-        return await self._run(node_ids, overrides or {}, trace=False, timeout_s=timeout)
+        return await self._run(node_ids, overrides or {}, trace=False, timeout_s=timeout,
+                               fail_fast=fail_fast)
 
     async def _run(self, node_ids: list[str], overrides: dict[str, str], trace: bool,
-                   timeout_s: float) -> SuiteRun:
-        program = driver_program(node_ids, overrides, trace, self.test_timeout_s)
+                   timeout_s: float, fail_fast: bool) -> SuiteRun:
+        program = driver_program(node_ids, overrides, trace, self.test_timeout_s, fail_fast)
         result = await self.sandbox.run(program, timeout_s=timeout_s)
         data = result.data
         result = result.model_copy(update={"data": {}})

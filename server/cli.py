@@ -25,7 +25,11 @@ from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus, sel
 from prochemy.optimizer.llama_server import ServerError, build_server, server_binary
 from prochemy.optimizer.local_model import MODELS, ModelMissing, fetch_model, model_file
 from prochemy.optimizer.tasks import Task
+from prochemy.optimizer.repo_env import RepoError
 from prochemy.sandbox.pool import Sandbox, SandboxError
+
+from .cli_common import estimate, read_prompt, refine_bar, refine_config
+from .cli_repo import cmd_generate_function, cmd_mine, cmd_refine_repo
 
 
 def _common() -> argparse.ArgumentParser:
@@ -52,10 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prochemy", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", parents=[common], help="write code for one task")
+    gen = sub.add_parser("generate", parents=[common], help="write code for one task or repo function")
+    gen.add_argument("path", nargs="?", type=Path, help="a repository (with --function)")
     src = gen.add_mutually_exclusive_group(required=True)
     src.add_argument("--humaneval", metavar="ID", help="e.g. HumanEval/0")
     src.add_argument("--task", type=Path, metavar="FILE", help="a task as JSON")
+    src.add_argument("--function", metavar="MODULE:QUALNAME",
+                     help="with PATH: e.g. shelfkit.text:slugify, using the project's stored prompt")
+    gen.add_argument("--apply", action="store_true",
+                     help="with --function: write the code into the module (only if --check passed)")
     gen.add_argument("--prompt", type=Path, metavar="FILE", help="system prompt (default: seed)")
     gen.add_argument("--check", action="store_true", help="run the task's tests on the code")
     gen.add_argument("--plus", action="store_true", help="with --check: HumanEval+ inputs too")
@@ -68,11 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--name", help="result name (default derived from model and prompt)")
     bench.add_argument("--out", type=Path, default=Path("benchmarks/results"))
 
+    mine = sub.add_parser("mine", parents=[common], help="mine tasks from a repo's pytest suite")
+    mine.add_argument("path", type=Path)
+    mine.add_argument("--json", type=Path, metavar="FILE", help="write the full mining report")
+
     refine = sub.add_parser("refine", parents=[common], help="refine a prompt (Prochemy loop)")
-    refine.add_argument("--benchmark", choices=["humaneval"], required=True)
+    refine.add_argument("path", nargs="?", type=Path,
+                        help="a repository: train on tasks mined from its own tests")
+    refine.add_argument("--benchmark", choices=["humaneval"],
+                        help="the paper's setting: train on MBPP, measure on HumanEval")
     refine.add_argument("--train-from", choices=["mbpp", "humaneval"], default="mbpp",
                         help="real training tasks: MBPP (paper) or a split of HumanEval")
-    refine.add_argument("--k-real", type=int, default=10)
+    refine.add_argument("--k-real", type=int, default=10, help="real training tasks")
     refine.add_argument("--k-synthetic", type=int, default=10)
     refine.add_argument("--held-out", type=int, metavar="N", help="measure on the first N held-out tasks")
     refine.add_argument("--plus", action="store_true", help="judge held-out tasks on HumanEval+ too")
@@ -102,13 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command == "refine" and (args.path is None) == (args.benchmark is None):
+        parser.error("refine needs either a repository PATH or --benchmark humaneval")
+    if args.command == "generate":
+        if args.function and args.path is None:
+            parser.error("--function needs the repository PATH first: "
+                         "prochemy generate PATH --function MODULE:QUALNAME")
+        if args.path is not None and not args.function:
+            parser.error("with a repository PATH, say which function: --function MODULE:QUALNAME")
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if "." in k or k in
             ("cache_dir", "concurrency", "max_tokens")}
-
-
-def _read_prompt(path: Path | None) -> str:
-    return SEED_PROMPT if path is None else path.read_text().strip()
 
 
 def _load_task(args: argparse.Namespace) -> Task:
@@ -125,7 +148,7 @@ async def cmd_generate(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     task = _load_task(args)
     gateway = LLMGateway(loaded.settings)
     try:
-        generation = await generate(gateway, _read_prompt(args.prompt), task)
+        generation = await generate(gateway, read_prompt(args.prompt), task)
         print(generation.code)
         print(f"# {generation.completion_tokens} completion tokens"
               f"{' (cached)' if generation.cached else ''}", file=sys.stderr)
@@ -152,7 +175,7 @@ def _print_judged(judged: Judged) -> None:
 async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     tasks = load_humaneval_plus() if args.plus else load_humaneval()
     tasks = select_tasks(tasks, args.tasks)
-    prompt = _read_prompt(args.prompt)
+    prompt = read_prompt(args.prompt)
     gateway = LLMGateway(loaded.settings)
     try:
         endpoint = await gateway.describe("task")
@@ -185,33 +208,14 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 
 
 # Measured completion tokens per answer with the seed prompt (benchmarks/results).
-_TOKENS_PER_ANSWER = {"default": 199, "small": 327}
-
-
-def _estimate(settings: Settings, rc: RefineConfig, tc: TrainingConfig, held: int) -> str:
-    train = tc.k_real + tc.k_synthetic
-    per_answer = _TOKENS_PER_ANSWER.get(settings.model.choice, 250) if settings.endpoint.base_url is None else 250
-    synth = tc.k_synthetic * 2
-    mutations = rc.k_max * (rc.n - 1) * 2
-    answers = rc.k_max * (rc.n - 1) * train + train + 2 * held
-    calls = synth + mutations + answers
-    tokens = synth * 1500 + mutations * 600 + answers * (per_answer + 250)
-    return (f"estimate (upper bound, every iteration runs): {calls:,} LLM calls, ~{tokens:,} tokens "
-            f"({answers:,} answers at ~{per_answer} completion tokens, {mutations} mutation and "
-            f"{synth} synthesis calls); cached answers cost nothing")
-
-
 async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     settings = loaded.settings
-    rc = RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience, seed=args.seed,
-                      recipe=args.recipe, max_calls=args.max_calls,
-                      max_tokens_total=args.max_tokens_total,
-                      held_out_serial=not args.batched_held_out)
+    rc = refine_config(args)
     tc = TrainingConfig(train_from=args.train_from, k_real=args.k_real, plus=args.plus,
                         k_synthetic=args.k_synthetic, held_out_limit=args.held_out, seed=args.seed)
-    seed_prompt = _read_prompt(args.prompt)
+    seed_prompt = read_prompt(args.prompt)
     held = args.held_out or (164 if args.train_from == "mbpp" else 164 - args.k_real)
-    print(_estimate(settings, rc, tc, held), file=sys.stderr)
+    print(estimate(settings, rc, tc.k_real, tc.k_synthetic, held), file=sys.stderr)
     gateway = LLMGateway(settings)
     store = OutcomeStore(settings.cache_dir / "outcomes")
     try:
@@ -221,15 +225,7 @@ async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
             print(f"training tasks: {len(train.tasks)} ({tc.k_real} real from {tc.train_from}, "
                   f"{synth.kept} synthetic kept of {synth.generated} written; rejected: "
                   f"{dict(synth.rejected) or 'none'}); held-out: {len(held_out.tasks)}", file=sys.stderr)
-            with tqdm(total=rc.k_max, desc="refine", unit="iter") as bar:
-                def on_progress(p: Progress) -> None:
-                    if p.phase == "iteration" and p.message == "mutating" and p.k > 1:
-                        bar.update()
-                    elif p.phase in ("held-out", "done"):
-                        bar.update(max(p.k - bar.n, 0))
-                    best = "-" if p.best_plain is None else f"{100 * p.best_plain:.0f}%"
-                    bar.set_postfix_str(f"k={p.k}/{p.k_max} {p.message} best={best} tokens={p.tokens:,}")
-
+            with refine_bar(rc) as on_progress:
                 refiner = Refiner(gateway, Evaluator(gateway, sandbox, store), rc, on_progress)
                 result = await refiner.run(seed_prompt, train, held_out)
             result.synthesis = synth.model_dump()
@@ -302,9 +298,18 @@ async def cmd_doctor(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     # SIGTERM -> SystemExit, so atexit stops an embedded llama-server like Ctrl-C does
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_combinations(parser, args)
     try:
-        loaded = load_settings(project_root=args.project, overrides=_overrides(args))
+        path = getattr(args, "path", None)
+        loaded = load_settings(project_root=path or args.project, overrides=_overrides(args))
+        if args.command == "mine":
+            return asyncio.run(cmd_mine(loaded, args))
+        if args.command == "generate" and args.function:
+            return asyncio.run(cmd_generate_function(loaded, args))
+        if args.command == "refine" and path is not None:
+            return asyncio.run(cmd_refine_repo(loaded, args))
         if args.command == "generate":
             return asyncio.run(cmd_generate(loaded, args))
         if args.command == "bench":
@@ -317,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_model(loaded, args)
         return asyncio.run(cmd_doctor(loaded, args))
     except (ConfigError, GatewayError, ModelMissing, ServerError, SandboxError, RuntimeError,
-            FileNotFoundError) as e:
+            FileNotFoundError, RepoError) as e:
         print(f"prochemy: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

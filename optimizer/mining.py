@@ -1,0 +1,202 @@
+"""Mine code-generation tasks from a repository's own pytest suite.
+
+1. Baseline: the whole suite once in the repository runner, recording each test's status
+   and the functions of the tree it called. Red tests (failed, error, timeout, skipped)
+   are excluded and listed.
+2. Candidates: top-level functions and methods of top-level classes in non-test modules,
+   called by at least one passing test, with a body within the size bounds.
+3. Constraint check: the body is replaced by `raise NotImplementedError` and the covering
+   tests run; the ones that now fail are the task's related tests. If none fails, the tests
+   do not really depend on the function and it is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel, Field
+
+from prochemy.sandbox.models import SandboxSettings
+from prochemy.sandbox.repo_runner import RepoRunner, SuiteRun
+from prochemy.sandbox.splice import stub_body
+
+from .aio import gather_or_cancel
+from .config import RepoTests
+from .repo_env import (Interpreter, RepoError, find_interpreter, is_test_file, module_name,
+                       python_files, tree_fingerprint)
+from .repo_statement import FunctionNode, build_statement, docstring_node
+from .tasks import RepoTarget, Task
+
+
+class TestOutcome(BaseModel):
+    node_id: str
+    status: str
+    message: str = ""
+
+
+class Skip(BaseModel):
+    function: str  # "path.py::Qual.name"
+    reason: str
+
+
+class MiningReport(BaseModel):
+    root: str
+    interpreter: Interpreter
+    tier: str
+    tree: str  # fingerprint of tests, sources and test configuration
+    tests_total: int
+    tests_passing: int
+    excluded: list[TestOutcome]  # red at baseline, with the reason
+    collect_errors: list[tuple[str, str]] = Field(default_factory=list)
+    functions_seen: int
+    tasks: list[Task]
+    skipped: list[Skip]
+    baseline_s: float
+    mining_s: float
+
+    @property
+    def skip_counts(self) -> dict[str, int]:
+        return dict(Counter(s.reason.split(" (")[0] for s in self.skipped))
+
+
+class _Candidate(BaseModel):
+    rel: str
+    qualname: str
+    covering: list[str]
+
+
+def _functions(tree: ast.Module) -> list[tuple[str, ast.AST]]:
+    found: list[tuple[str, ast.AST]] = []
+    for node in tree.body:
+        if isinstance(node, FunctionNode):
+            found.append((node.name, node))
+        elif isinstance(node, ast.ClassDef):
+            found += [(f"{node.name}.{m.name}", m) for m in node.body if isinstance(m, FunctionNode)]
+    return found
+
+
+def _body_lines(fn: ast.AST) -> int:
+    body = fn.body[1:] if docstring_node(fn) is not None else fn.body
+    if not body:
+        return 0
+    return body[-1].end_lineno - body[0].lineno + 1
+
+
+def _start(fn: ast.AST) -> int:
+    """The line a code object reports as its first: the first decorator's, if any."""
+    return min([fn.lineno] + [d.lineno for d in fn.decorator_list])
+
+
+async def baseline(runner: RepoRunner, cfg: RepoTests) -> SuiteRun:
+    run = await runner.baseline(cfg.baseline_timeout_s)
+    if not run.tests:
+        where = f" ({run.collect_errors[0][0]}: {run.collect_errors[0][1]})" if run.collect_errors else ""
+        raise RepoError(
+            f"no tests found in {runner.root}: pytest collected nothing (it looks for test_*.py "
+            f"and *_test.py files, or the testpaths of pyproject.toml/pytest.ini){where}. "
+            f"Output: {run.result.output_tail[-300:].strip() or run.result.detail}")
+    if not any(t.status == "passed" for t in run.tests.values()):
+        shown = "; ".join(f"{k}: {v.status} {v.message}" for k, v in list(run.tests.items())[:3])
+        raise RepoError(f"none of the {len(run.tests)} tests in {runner.root} pass at baseline, so "
+                        f"there is nothing to learn from (first: {shown})")
+    return run
+
+
+async def mine(root: Path, cfg: RepoTests, sandbox: SandboxSettings,
+               on_progress: Callable[[str], None] | None = None) -> MiningReport:
+    say = on_progress or (lambda message: None)
+    root = root.resolve()
+    if not root.is_dir():
+        raise RepoError(f"{root} is not a directory")
+    t0 = time.monotonic()
+    interpreter = find_interpreter(root, cfg.python)
+    files = python_files(root)
+    sources = [f for f in files if not is_test_file(f) and f.name not in ("setup.py", "noxfile.py")]
+    if not any(is_test_file(f) for f in files):
+        raise RepoError(f"no tests found in {root}: no test_*.py, *_test.py or tests/ folder")
+    tree_hash = tree_fingerprint(root, files)
+    settings = sandbox.model_copy(update={"memory_mb": max(sandbox.memory_mb, cfg.memory_mb)})
+    async with RepoRunner(root, interpreter.path, settings, cfg.test_timeout_s) as runner:
+        say("baseline run of the test suite")
+        tb = time.monotonic()
+        base = await baseline(runner, cfg)
+        baseline_s = time.monotonic() - tb
+        passing = {k for k, v in base.tests.items() if v.status == "passed"}
+        callers: dict[tuple[str, int], list[str]] = {}
+        for node_id in sorted(passing):
+            for rel, line in base.calls.get(node_id, []):
+                callers.setdefault((rel, line), []).append(node_id)
+
+        candidates: list[_Candidate] = []
+        skipped: list[Skip] = []
+        seen = 0
+        for rel in sources:
+            try:
+                tree = ast.parse((root / rel).read_text())
+            except (SyntaxError, UnicodeDecodeError) as e:
+                skipped.append(Skip(function=str(rel), reason=f"module does not parse ({e})"))
+                continue
+            for qualname, fn in _functions(tree):
+                seen += 1
+                name = f"{rel}::{qualname}"
+                size = _body_lines(fn)
+                reason = None
+                if fn.name.startswith("__") and fn.name.endswith("__"):
+                    reason = "special method"
+                elif size == 0:
+                    reason = "no body (docstring only)"
+                elif size < cfg.min_body_lines:
+                    reason = f"too small ({size} lines < test.min_body_lines {cfg.min_body_lines})"
+                elif size > cfg.max_body_lines:
+                    reason = f"too large ({size} lines > test.max_body_lines {cfg.max_body_lines})"
+                elif (str(rel), _start(fn)) not in callers:
+                    reason = "not called by any passing test"
+                if reason:
+                    skipped.append(Skip(function=name, reason=reason))
+                else:
+                    candidates.append(_Candidate(rel=str(rel), qualname=qualname,
+                                                 covering=callers[(str(rel), _start(fn))]))
+        say(f"checking {len(candidates)} candidates against their tests")
+        checks = await gather_or_cancel(*(_related(runner, root, c, cfg) for c in candidates))
+
+    modules = {module_name(f): f for f in sources}
+    tasks: list[Task] = []
+    for cand, (related, reason) in zip(candidates, checks):
+        name = f"{cand.rel}::{cand.qualname}"
+        if reason:
+            skipped.append(Skip(function=name, reason=reason))
+            continue
+        rel = Path(cand.rel)
+        package = module_name(rel) if rel.name == "__init__.py" else module_name(rel).rpartition(".")[0]
+        module_source = (root / rel).read_text()
+        fn_node = next(fn for q, fn in _functions(ast.parse(module_source)) if q == cand.qualname)
+        reference = "".join(module_source.splitlines(keepends=True)[_start(fn_node) - 1:fn_node.end_lineno])
+        tasks.append(Task(
+            id=name, statement=build_statement(root, rel, cand.qualname, modules, package),
+            entry_point=cand.qualname.split(".")[-1], test="", reference=reference,
+            origin="repository",
+            repo=RepoTarget(root=str(root), module=cand.rel, qualname=cand.qualname,
+                            node_ids=related, tree=tree_hash)))
+    excluded = [TestOutcome(node_id=k, status=v.status, message=v.message)
+                for k, v in sorted(base.tests.items()) if v.status != "passed"]
+    return MiningReport(
+        root=str(root), interpreter=interpreter, tier=runner.tier, tree=tree_hash,
+        tests_total=len(base.tests), tests_passing=len(passing), excluded=excluded,
+        collect_errors=base.collect_errors, functions_seen=seen, tasks=tasks,
+        skipped=sorted(skipped, key=lambda s: s.function), baseline_s=round(baseline_s, 2),
+        mining_s=round(time.monotonic() - t0, 2))
+
+
+async def _related(runner: RepoRunner, root: Path, cand: _Candidate,
+                   cfg: RepoTests) -> tuple[list[str], str | None]:
+    """The covering tests that fail once the body is gone, or why there are none."""
+    stubbed = stub_body((root / cand.rel).read_text(), cand.qualname)
+    run = await runner.run(cand.covering, {cand.rel: stubbed}, fail_fast=False)
+    failing = [n for n in cand.covering if run.tests.get(n) is not None and run.tests[n].status != "passed"]
+    if not failing:
+        return [], f"tests do not depend on it (all {len(cand.covering)} covering tests pass with the body removed)"
+    return failing[:cfg.max_related_tests], None

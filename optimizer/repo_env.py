@@ -1,0 +1,93 @@
+"""A repository on disk: which interpreter runs its tests, and which files are which."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+# Never part of the project's own code.
+SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", ".env", ".tox", ".nox", "node_modules",
+             "__pycache__", "build", "dist", ".mypy_cache", ".pytest_cache", ".eggs", "site-packages"}
+TEST_DIRS = {"tests", "test", "testing"}
+CONFIG_FILES = ("pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py")
+
+
+class RepoError(Exception):
+    """The repository cannot be used as it is; the message says what was looked for."""
+
+
+class Interpreter(BaseModel):
+    path: str
+    reason: str  # why this one, for `doctor` and the mining report
+    pytest_version: str
+
+
+def find_interpreter(root: Path, configured: Path | None) -> Interpreter:
+    """The repo's own environment first, since its tests need its dependencies."""
+    if configured is not None:
+        candidates = [(configured, "test.python in the configuration")]
+    else:
+        candidates = [(root / name / "bin" / "python", f"the project's own {name}/")
+                      for name in (".venv", "venv")]
+        candidates.append((Path(sys.executable), "no .venv/ or venv/ in the project and test.python "
+                           "is not set: Prochemy's own interpreter (the project's dependencies must "
+                           "be importable there)"))
+    for path, reason in candidates:
+        if not path.exists():
+            if configured is not None:
+                raise RepoError(f"test.python = {configured} does not exist")
+            continue
+        version = _pytest_version(path)
+        if version is None:
+            raise RepoError(f"pytest is not installed for {path} ({reason}); install it there "
+                            f"(`{path} -m pip install pytest`) or set test.python")
+        return Interpreter(path=str(path), reason=reason, pytest_version=version)
+    raise RepoError("no Python interpreter found")  # unreachable: sys.executable exists
+
+
+def _pytest_version(python: Path) -> str | None:
+    try:
+        done = subprocess.run([str(python), "-c", "import pytest; print(pytest.__version__)"],
+                              capture_output=True, text=True, timeout=60)
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def python_files(root: Path) -> list[Path]:
+    """Every .py file of the project, relative to root, outside environments and builds."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if any(part in SKIP_DIRS or (part.startswith(".") and part != ".") for part in rel.parts[:-1]):
+            continue
+        found.append(rel)
+    return found
+
+
+def is_test_file(rel: Path) -> bool:
+    name = rel.name
+    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+            or any(part in TEST_DIRS for part in rel.parts[:-1]))
+
+
+def tree_fingerprint(root: Path, files: list[Path]) -> str:
+    """Changes when a test, a source file or the test configuration changes."""
+    digest = hashlib.sha256()
+    for rel in sorted(set(files) | {Path(c) for c in CONFIG_FILES if (root / c).is_file()}):
+        digest.update(str(rel).encode() + b"\0" + (root / rel).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def module_name(rel: Path) -> str:
+    """Dotted import name of a file, for src/ and flat layouts alike."""
+    parts = list(rel.with_suffix("").parts)
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)

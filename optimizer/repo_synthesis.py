@@ -1,0 +1,132 @@
+"""LLM-made variants of mined repository tasks: the same function, its docstring reworded.
+
+As in the paper, the training set is real tasks plus validated synthetic ones. A variant
+rewrites (even samples) or trims (odd samples) the docstring; it is kept only if it parses
+into a sound module, the original implementation under the new signature and docstring
+still passes the related tests, and it is not a copy of the original wording.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections import Counter
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from prochemy.sandbox.repo_runner import RepoRunner
+from prochemy.sandbox.splice import find_function
+
+from .aio import gather_or_cancel
+from .gateway import ChatRequest, LLMGateway
+from .mutation import normalise
+from .repo_env import module_name
+from .repo_statement import build_statement, docstring_node
+from .tasks import Task
+
+SYSTEM = ("You edit Python docstrings. Keep every requirement the docstring states: behaviour, "
+          "edge cases, errors raised, examples' results. Never describe how the code is written. "
+          'Answer with JSON: {"docstring": "<the new docstring text, without quotes>"}.')
+STYLES = ["Rewrite this docstring in different words, as another developer would have written it.",
+          "Shorten this docstring to its essential requirements, dropping redundant words."]
+SCHEMA = {"type": "json_schema", "json_schema": {"name": "docstring", "strict": True, "schema": {
+    "type": "object", "additionalProperties": False, "required": ["docstring"],
+    "properties": {"docstring": {"type": "string", "minLength": 10, "maxLength": 2000}}}}}
+
+
+class RepoSynthesisReport(BaseModel):
+    generated: int = 0
+    kept: int = 0
+    rejected: dict[str, int] = Field(default_factory=dict)
+
+
+def with_docstring(source: str, qualname: str, docstring: str) -> str:
+    """The module source with the function's docstring replaced (or added)."""
+    tree = ast.parse(source)
+    fn, _ = find_function(tree, qualname)
+    lines = source.splitlines(keepends=True)
+    first_body = fn.body[0]
+    indent = " " * first_body.col_offset
+    text = docstring.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
+    body_lines = text.splitlines()
+    literal = indent + '"""' + "\n".join(
+        [body_lines[0]] + [(indent + line) if line.strip() else "" for line in body_lines[1:]]) + '"""\n'
+    doc = docstring_node(fn)
+    if doc is not None:
+        return "".join(lines[:doc.lineno - 1]) + literal + "".join(lines[doc.end_lineno:])
+    return "".join(lines[:first_body.lineno - 1]) + literal + "".join(lines[first_body.lineno - 1:])
+
+
+async def synthesize_repo_tasks(gateway: LLMGateway, runner: RepoRunner, real: list[Task],
+                                count: int, seed: int,
+                                modules: dict[str, Path]) -> tuple[list[Task], RepoSynthesisReport]:
+    report = RepoSynthesisReport()
+    rejected: Counter[str] = Counter()
+    if not real or count == 0:
+        return [], report
+    jobs = [(real[i % len(real)], i) for i in range(count)]
+    replies = await gather_or_cancel(*(_ask(gateway, task, i, seed) for task, i in jobs))
+    report.generated = len(replies)
+    checks = await gather_or_cancel(*(_validate(runner, task, reply, i, modules)
+                                      for (task, i), reply in zip(jobs, replies)))
+    kept: list[Task] = []
+    seen = {normalise(t.statement) for t in real}
+    for made, reason in checks:
+        if made is not None and normalise(made.statement) in seen:
+            made, reason = None, "duplicate"
+        if made is None:
+            rejected[reason] += 1
+        else:
+            seen.add(normalise(made.statement))
+            kept.append(made)
+    report.kept = len(kept)
+    report.rejected = dict(rejected)
+    return kept, report
+
+
+async def _ask(gateway: LLMGateway, task: Task, i: int, seed: int) -> str:
+    assert task.repo is not None
+    source = (Path(task.repo.root) / task.repo.module).read_text()
+    fn, _ = find_function(ast.parse(source), task.repo.qualname)
+    doc = ast.get_docstring(fn) or f"(no docstring; the function is named {fn.name})"
+    reply = await gateway.chat(ChatRequest(
+        role="synthesis", temperature=1.0, max_tokens=500, sample=seed * 1000 + i,
+        response_format=SCHEMA, messages=[
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"{STYLES[i % 2]}\n\nFunction: {fn.name}\nDocstring:\n{doc}"}]))
+    return reply.text
+
+
+async def _validate(runner: RepoRunner, task: Task, reply: str, i: int,
+                    modules: dict[str, Path]) -> tuple[Task | None, str]:
+    assert task.repo is not None
+    target = task.repo
+    try:
+        docstring = json.loads(reply)["docstring"].strip()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, "unparseable"
+    root = Path(target.root)
+    source = (root / target.module).read_text()
+    fn, _ = find_function(ast.parse(source), target.qualname)
+    if normalise(docstring) == normalise(ast.get_docstring(fn) or ""):
+        return None, "unchanged"
+    if len(docstring) < 10:
+        return None, "too short"
+    try:
+        changed = with_docstring(source, target.qualname, docstring)
+        ast.parse(changed)
+    except (SyntaxError, ValueError):
+        return None, "breaks the module"
+    run = await runner.run(target.node_ids, {target.module: changed})
+    if not run.passed:
+        return None, "original implementation fails with it"
+    rel = Path(target.module)
+    package = module_name(rel) if rel.name == "__init__.py" else module_name(rel).rpartition(".")[0]
+    statement = build_statement(root, rel, target.qualname, modules, package, source=changed)
+    new_fn, _ = find_function(ast.parse(changed), target.qualname)
+    lines = changed.splitlines(keepends=True)
+    start = min([new_fn.lineno] + [d.lineno for d in new_fn.decorator_list])
+    return Task(id=f"{task.id}~syn{i}", statement=statement, entry_point=task.entry_point,
+                test="", reference="".join(lines[start - 1:new_fn.end_lineno]),
+                origin="synthetic", repo=target), ""

@@ -1,0 +1,60 @@
+"""Pieces the CLI commands share: the seed prompt file, the cost estimate, the progress bar."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from tqdm import tqdm
+
+from prochemy.optimizer.config import Settings
+from prochemy.optimizer.generation import SEED_PROMPT
+from prochemy.optimizer.refine import Progress, RefineConfig
+
+
+def read_prompt(path: Path | None) -> str:
+    return SEED_PROMPT if path is None else path.read_text().strip()
+
+
+_TOKENS_PER_ANSWER = {"default": 199, "small": 327}
+
+
+def estimate(settings: Settings, rc: RefineConfig, k_real: int, k_synthetic: int, held: int) -> str:
+    """An upper bound of the calls and tokens a refinement may pay for."""
+    train = k_real + k_synthetic
+    per_answer = _TOKENS_PER_ANSWER.get(settings.model.choice, 250) if settings.endpoint.base_url is None else 250
+    synth = k_synthetic * 2
+    mutations = rc.k_max * (rc.n - 1) * 2
+    answers = rc.k_max * (rc.n - 1) * train + train + 2 * held
+    calls = synth + mutations + answers
+    tokens = synth * 1500 + mutations * 600 + answers * (per_answer + 250)
+    return (f"estimate (upper bound, every iteration runs): {calls:,} LLM calls, ~{tokens:,} tokens "
+            f"({answers:,} answers at ~{per_answer} completion tokens, {mutations} mutation and "
+            f"{synth} synthesis calls); cached answers cost nothing")
+
+
+def refine_config(args: argparse.Namespace) -> RefineConfig:
+    return RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience, seed=args.seed,
+                        recipe=args.recipe, max_calls=args.max_calls,
+                        max_tokens_total=args.max_tokens_total,
+                        held_out_serial=not args.batched_held_out)
+
+
+@contextmanager
+def refine_bar(rc: RefineConfig) -> Iterator[Callable[[Progress], None]]:
+    """A progress bar: iteration k of k_max, best training pass@1, tokens so far."""
+    with tqdm(total=rc.k_max, desc="refine", unit="iter") as bar:
+        def on_progress(p: Progress) -> None:
+            if p.phase in ("mining", "synthesis"):
+                bar.set_postfix_str(p.message)
+                return
+            if p.phase == "iteration" and p.message == "mutating" and p.k > 1:
+                bar.update()
+            elif p.phase in ("held-out", "done"):
+                bar.update(max(p.k - bar.n, 0))
+            best = "-" if p.best_plain is None else f"{100 * p.best_plain:.0f}%"
+            bar.set_postfix_str(f"k={p.k}/{p.k_max} {p.message} best={best} tokens={p.tokens:,}")
+
+        yield on_progress
