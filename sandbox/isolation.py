@@ -65,9 +65,18 @@ def bwrap_prefix(as_root: bool, slot: int, runtime: Runtime | None = None) -> li
             "--unshare-ipc", "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev",
             "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", str(home)]
     hidden = (Path("/tmp"), home)
+    made: set[Path] = set()
     for root in _visible_roots(runtime or Runtime()):  # a venv or repo under /tmp or ~ stays, read-only
-        if any(h in root.parents for h in hidden) and root.exists():
-            args += ["--ro-bind", str(root), str(root)]
+        hider = next((h for h in hidden if h in root.parents), None)
+        if hider is None or not root.exists():
+            continue
+        # bwrap would copy the modes of the folders on the way (a 0700 pytest-of-root);
+        # make them traversable so an unprivileged worker can reach the bound folder
+        for parent in reversed(root.parents):
+            if hider in parent.parents and parent not in made:
+                made.add(parent)
+                args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--ro-bind", str(root), str(root)]
     args += ["--chdir", "/tmp", "--setenv", "HOME", str(home)]
     if as_root:  # drop to an unprivileged uid so the process-count limit applies
         uid = str(UNPRIVILEGED_UID_BASE + slot)

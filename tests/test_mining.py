@@ -1,0 +1,89 @@
+"""Mining tasks from a repository's own tests (real pytest runs in the sandbox, no LLM)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from prochemy.optimizer.config import RepoTests
+from prochemy.optimizer.mining import mine
+from prochemy.optimizer.repo_env import RepoError, find_interpreter
+from prochemy.sandbox.models import SandboxSettings
+
+from .repos import BESIDE, EXAMPLE, FLAT, SRC_LAYOUT, tree_hash, write_repo
+
+CFG = RepoTests(python=Path(sys.executable), test_timeout_s=5)
+SANDBOX = SandboxSettings()
+
+
+def _skips(report) -> dict[str, str]:
+    return {s.function: s.reason for s in report.skipped}
+
+
+async def test_flat_layout_and_a_function_the_tests_do_not_depend_on(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "flat", FLAT)
+    report = await mine(repo, CFG, SANDBOX)
+    assert sorted(t.id for t in report.tasks) == ["calc.py::add", "calc.py::mul"]
+    add = next(t for t in report.tasks if t.id == "calc.py::add")
+    assert add.repo.node_ids == ["tests/test_calc.py::test_add"]
+    assert "return a + b" not in add.statement and "def add(a, b):" in add.statement
+    skips = _skips(report)
+    assert skips["calc.py::unused"] == "not called by any passing test"
+    assert skips["calc.py::shout"].startswith("tests do not depend on it")
+
+
+async def test_src_layout_methods_conftest_fixture_and_a_network_test(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "src", SRC_LAYOUT)
+    report = await mine(repo, CFG, SANDBOX)
+    assert sorted(t.id for t in report.tasks) == ["src/geo/shapes.py::Circle.area",
+                                                  "src/geo/shapes.py::Circle.scaled"]
+    assert [(t.node_id, t.status) for t in report.excluded] == [
+        ("tests/test_shapes.py::test_needs_network", "failed")]
+    area = next(t for t in report.tasks if t.id.endswith("Circle.area"))
+    assert "class Circle" in area.statement and "self.r = r" in area.statement  # __init__ shown
+    assert "math.pi * self.r" not in area.statement
+
+
+async def test_tests_beside_the_code(tmp_path: Path) -> None:
+    report = await mine(write_repo(tmp_path / "beside", BESIDE), CFG, SANDBOX)
+    assert [t.id for t in report.tasks] == ["pkg/words.py::count_words"]
+    assert report.tasks[0].repo.node_ids == ["pkg/words_test.py::test_count"]
+
+
+async def test_a_repo_without_tests_says_what_was_looked_for(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "none", {"lib.py": "def f():\n    return 1\n"})
+    with pytest.raises(RepoError, match=r"no tests found .*test_\*\.py"):
+        await mine(repo, CFG, SANDBOX)
+
+
+async def test_a_repo_whose_tests_all_fail(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "red", {
+        "lib.py": "def f():\n    return 1\n",
+        "test_lib.py": "from lib import f\n\ndef test_f():\n    assert f() == 2\n"})
+    with pytest.raises(RepoError, match="none of the 1 tests .* pass at baseline"):
+        await mine(repo, CFG, SANDBOX)
+
+
+def test_interpreter_choice(tmp_path: Path) -> None:
+    assert "Prochemy's own" in find_interpreter(tmp_path, None).reason
+    with pytest.raises(RepoError, match="does not exist"):
+        find_interpreter(tmp_path, tmp_path / "nope" / "python")
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    assert find_interpreter(tmp_path, None).reason == "the project's own .venv/"
+
+
+async def test_the_example_repository(tmp_path: Path) -> None:
+    before = tree_hash(EXAMPLE)
+    report = await mine(EXAMPLE, CFG, SANDBOX)
+    assert tree_hash(EXAMPLE) == before
+    assert report.tests_total == 60 and report.tests_passing == 58
+    assert {t.node_id for t in report.excluded} == {
+        "tests/test_dates.py::test_public_holidays_feed",
+        "tests/test_text.py::test_title_case_keeps_acronyms"}
+    assert len(report.tasks) >= 25
+    assert _skips(report)["shelfkit/inventory.py::Inventory.by_tag"].startswith("tests do not depend")
+    assert any(t.id == "shelfkit/inventory.py::Inventory.remove" for t in report.tasks)

@@ -1,0 +1,119 @@
+"""Refinement on a repository's own tests, the per-project prompt store, and generating a
+function with it: stub LLM, real pytest runs in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from prochemy.optimizer.config import Endpoint, RepoTests, Settings
+from prochemy.optimizer.mutation import ROBUST_SYSTEM
+from prochemy.optimizer.refine import RefineConfig
+from prochemy.optimizer.repo_env import RepoError
+from prochemy.optimizer.repo_refine import generate_function, refine_repo
+from prochemy.optimizer.repo_synthesis import SYSTEM as DOC_SYSTEM
+from prochemy.server.cli import main as cli
+
+from .repos import tree_hash, write_repo
+from .stub_llm import StubLLM
+
+SKILL = "Read the signature twice."
+RIGHT = {"add": "def add(a, b):\n    return a + b\n", "mul": "def mul(a, b):\n    return a * b\n",
+         "neg": "def neg(a):\n    return -a\n", "square": "def square(a):\n    return a * a\n"}
+REPO = {
+    "ops.py": "".join(f'def {name}({args}):\n    """{doc}"""\n    {body}\n\n\n' for name, args, doc, body in [
+        ("add", "a, b", "Sum.", "return a + b"), ("mul", "a, b", "Product.", "return a * b"),
+        ("neg", "a", "Negation.", "return -a"), ("square", "a", "a squared.", "return a * a")]),
+    "tests/test_ops.py": "from ops import add, mul, neg, square\n\n"
+                         "def test_add():\n    assert add(2, 3) == 5\n\n"
+                         "def test_mul():\n    assert mul(4, 3) == 12\n\n"
+                         "def test_neg():\n    assert neg(2) == -2\n\n"
+                         "def test_square():\n    assert square(3) == 9\n",
+}
+
+
+def responder(messages: list[dict]) -> str:
+    system = messages[0]["content"]
+    if system == ROBUST_SYSTEM:
+        return json.dumps({"prompt": f"You are a careful Python programmer. {SKILL} Write the function."})
+    if system == DOC_SYSTEM:
+        return json.dumps({"docstring": "What the function returns, said again in other words."})
+    name = re.search(r"Implement `(\w+)`", messages[-1]["content"]).group(1)
+    # the seed gets only `add` right; a prompt with SKILL gets everything right
+    code = RIGHT[name] if SKILL in system or name == "add" else f"def {name}(*a):\n    return None\n"
+    return f"```python\n{code}```"
+
+
+@pytest.fixture
+def llm() -> StubLLM:
+    server = StubLLM(responder=responder).start()
+    yield server
+    server.stop()
+
+
+def _settings(llm: StubLLM, tmp_path: Path) -> Settings:
+    return Settings(endpoint=Endpoint(base_url=llm.url, model="stub-model"), retries=0,
+                    cache_dir=tmp_path / "cache",
+                    test=RepoTests(python=Path(sys.executable), held_out_fraction=0.5))
+
+
+async def test_refine_stores_the_prompt_and_generate_uses_it(llm: StubLLM, tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo", REPO)
+    before = tree_hash(repo)
+    settings = _settings(llm, tmp_path)
+    done = await refine_repo(settings, repo, RefineConfig(n=3, k_max=2, patience=1),
+                             k_real=2, k_synthetic=2)
+    assert tree_hash(repo) == before
+    assert done.mining.functions_seen == 4 and len(done.mining.tasks) == 4
+    assert len(done.result.train) == 2 + done.synthesis.kept and len(done.result.held_out) == 2
+    assert done.synthesis.generated == 2
+    cmp = done.result.held_out_comparison
+    assert cmp is not None and cmp.best_passed > cmp.seed_passed
+    assert done.result.adopted == "refined" and SKILL in done.record.current.prompt
+    assert done.record.current.tree == done.mining.tree
+
+    made = await generate_function(settings, repo, "ops:mul", check=True)
+    assert made.prompt_source == "refined" and not made.stale
+    assert made.check is not None and made.check.passed
+    assert tree_hash(repo) == before
+
+
+async def test_a_changed_test_file_marks_the_prompt_stale_and_refine_warm_starts(
+        llm: StubLLM, tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo", REPO)
+    settings = _settings(llm, tmp_path)
+    first = await refine_repo(settings, repo, RefineConfig(n=3, k_max=2, patience=1), k_real=2, k_synthetic=0)
+    (repo / "tests" / "test_ops.py").write_text(REPO["tests/test_ops.py"] + "\n\ndef test_more():\n    assert add(1, 1) == 2\n")
+    made = await generate_function(settings, repo, "ops.py:neg", check=False)
+    assert made.stale
+    second = await refine_repo(settings, repo, RefineConfig(n=3, k_max=1, patience=1), k_real=2, k_synthetic=0)
+    assert first.record.current.best_prompt in second.result.iterations[0].prompts  # warm start
+    assert len(second.record.history) == 1 and not second.record.is_stale(second.mining.tree)
+
+
+async def test_too_few_tasks_is_a_clear_error(llm: StubLLM, tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "one", {"a.py": "def f(x):\n    return x + 1\n",
+                                         "test_a.py": "from a import f\n\ndef test_f():\n    assert f(1) == 2\n"})
+    with pytest.raises(RepoError, match="at least 2 are needed"):
+        await refine_repo(_settings(llm, tmp_path), repo, RefineConfig(n=2, k_max=1))
+
+
+def test_cli_generate_function_and_errors(llm: StubLLM, tmp_path: Path, capsys, monkeypatch) -> None:
+    repo = write_repo(tmp_path / "repo", REPO)
+    monkeypatch.setenv("PROCHEMY_TEST__PYTHON", sys.executable)
+    base = ["--endpoint", llm.url, "--model-name", "stub-model", "--cache-dir", str(tmp_path / "c")]
+    assert cli(["generate", str(repo), "--function", "ops:add", "--check", *base]) == 0
+    captured = capsys.readouterr()
+    assert "return a + b" in captured.out and "PASSED" in captured.err
+    assert "seed (no refinement stored" in captured.err
+    assert cli(["generate", str(repo), "--function", "ops:mul", "--check", *base]) == 1  # seed is wrong
+    assert cli(["generate", str(repo), "--function", "ops:nothing", *base]) == 2
+    assert "has no top-level function or method 'nothing'" in capsys.readouterr().err
+    assert cli(["generate", str(repo), "--function", "no_colon", *base]) == 2
+    assert "expected MODULE:QUALNAME" in capsys.readouterr().err
+    assert cli(["mine", str(repo), *base]) == 0
+    assert "tasks mined: 4" in capsys.readouterr().out

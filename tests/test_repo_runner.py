@@ -1,0 +1,75 @@
+"""The repository runner: node ids in the sandbox, spliced sources, the user's tree untouched."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from prochemy.sandbox.models import SandboxSettings
+from prochemy.sandbox.repo_runner import RepoRunner
+from prochemy.sandbox.splice import splice_function
+
+from .repos import FLAT, write_repo, tree_hash
+
+TIERS = ["bwrap", "process"]
+NODES = ["tests/test_calc.py::test_add"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return write_repo(tmp_path / "repo", FLAT)
+
+
+def _spliced(repo: Path, candidate: str, name: str = "add") -> dict[str, str]:
+    return {"calc.py": splice_function((repo / "calc.py").read_text(), name, candidate)}
+
+
+@pytest.mark.parametrize("tier", TIERS)
+async def test_baseline_records_statuses_and_calls(repo: Path, tier: str) -> None:
+    async with RepoRunner(repo, sys.executable, SandboxSettings(level=tier)) as runner:
+        run = await runner.baseline(120)
+    assert {k: v.status for k, v in run.tests.items()} == {
+        "tests/test_calc.py::test_add": "passed", "tests/test_calc.py::test_mul": "passed",
+        "tests/test_calc.py::test_shout_smoke": "passed"}
+    assert ("calc.py", 1) in run.calls["tests/test_calc.py::test_add"]
+    assert ("calc.py", 7) not in run.calls["tests/test_calc.py::test_add"]  # mul is not called
+
+
+@pytest.mark.parametrize("tier", TIERS)
+async def test_candidates_are_judged_and_the_tree_never_changes(repo: Path, tier: str) -> None:
+    before = tree_hash(repo)
+    cases = {
+        "def add(a, b):\n    return a + b\n": "passed",
+        "def add(a, b):\n    return a - b\n": "failed",
+        "def add(a, b):\n    raise KeyError('nope')\n": "failed",  # pytest reports raising tests as failed
+        "def add(a, b):\n    while True:\n        pass\n": "timeout",
+        # hostile: tries to delete and rewrite the user's files, then passes
+        ("def add(a, b):\n    import os, shutil, glob\n"
+         "    for f in glob.glob('**/*.py', recursive=True):\n"
+         "        try:\n            os.remove(f)\n        except OSError:\n            pass\n"
+         "    try:\n        open('calc.py', 'w').write('x = 1')\n    except OSError:\n        pass\n"
+         "    return a + b\n"): "passed",
+    }
+    settings = SandboxSettings(level=tier)
+    async with RepoRunner(repo, sys.executable, settings, test_timeout_s=2) as runner:
+        for candidate, expected in cases.items():
+            run = await runner.run(NODES, _spliced(repo, candidate))
+            assert run.result.outcome.value == expected, (candidate, run.result.detail)
+    assert tree_hash(repo) == before
+    assert not list(repo.rglob("__pycache__"))
+
+
+async def test_a_module_that_fails_to_import_is_an_error(repo: Path) -> None:
+    broken = (repo / "calc.py").read_text() + "\nraise ImportError('boom at import')\n"
+    async with RepoRunner(repo, sys.executable, SandboxSettings()) as runner:
+        run = await runner.run(NODES, {"calc.py": broken})
+    assert run.result.outcome.value == "error"
+    assert "boom at import" in run.result.detail
+
+
+async def test_missing_node_id_is_an_error_not_a_pass(repo: Path) -> None:
+    async with RepoRunner(repo, sys.executable, SandboxSettings()) as runner:
+        run = await runner.run(["tests/test_calc.py::test_nope"])
+    assert not run.passed
