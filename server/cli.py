@@ -25,7 +25,7 @@ from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus, sel
 from prochemy.optimizer.llama_server import ServerError, build_server, server_binary
 from prochemy.optimizer.local_model import MODELS, ModelMissing, fetch_model, model_file
 from prochemy.optimizer.tasks import Task
-from prochemy.optimizer.repo_env import RepoError
+from prochemy.optimizer.repo_env import RepoError, find_interpreter
 from prochemy.sandbox.pool import Sandbox, SandboxError
 
 from .cli_common import estimate, read_prompt, refine_bar, refine_config
@@ -277,6 +277,12 @@ async def cmd_doctor(loaded: LoadedSettings, args: argparse.Namespace) -> int:
               f"({'built' if server_binary().is_file() else 'NOT BUILT: prochemy model build-server'})")
     sandbox = Sandbox(settings.sandbox)
     print(f"sandbox: tier {sandbox.tier} ({sandbox.isolation.reason})")
+    try:
+        tests_python = find_interpreter(args.project.resolve(), settings.test.python)
+        print(f"repository tests in {args.project.resolve()}: {tests_python.path} "
+              f"(pytest {tests_python.pytest_version}; {tests_python.reason})")
+    except RepoError as e:
+        print(f"repository tests in {args.project.resolve()}: {e}")
     gateway = LLMGateway(settings, use_cache=False)
     try:
         t0 = time.monotonic()
