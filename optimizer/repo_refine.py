@@ -85,6 +85,7 @@ def _runner(settings: Settings, report: MiningReport) -> RepoRunner:
 
 async def refine_repo(settings: Settings, root: Path, config: RefineConfig, k_real: int = 10,
                       k_synthetic: int = 10, seed_prompt: str = SEED_PROMPT,
+                      held_out_limit: int | None = None,
                       on_progress: Callable[[Progress], None] | None = None) -> RepoRefinement:
     say = on_progress or (lambda p: None)
     report = await mine_cached(settings, root, lambda m: say(Progress(phase="mining", message=m)))
@@ -93,6 +94,7 @@ async def refine_repo(settings: Settings, root: Path, config: RefineConfig, k_re
                         f"least 2 are needed (one to train on, one to check). Skipped: "
                         f"{report.skip_counts or 'nothing'}")
     real, held = split(report.tasks, settings.test.held_out_fraction, k_real, config.seed)
+    held = held[:held_out_limit] if held_out_limit is not None else held
     modules = {module_name(f): f for f in python_files(Path(report.root))}
     gateway = LLMGateway(settings)
     outcomes = OutcomeStore(settings.cache_dir / "outcomes")

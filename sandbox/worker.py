@@ -40,6 +40,7 @@ PRELOAD = (
 
 SAFE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONIOENCODING")
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 FILENAME = "<candidate>"
 _REPORT_CAP = 8 << 20  # a baseline report maps every test to the functions it ran
 _OUTCOMES = ("passed", "failed", "error", "timeout", "resource-limit")
@@ -56,7 +57,8 @@ def main() -> None:
         _preload(name)
     ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    base = tempfile.mkdtemp(prefix="prochemy-sbx-")
+    _sweep_stale_dirs()
+    base = tempfile.mkdtemp(prefix=f"prochemy-sbx-{os.getpid()}-")
     os.chmod(base, 0o711)  # an unprivileged candidate may traverse to its own workdir
     out = sys.stdout
     try:
@@ -68,6 +70,20 @@ def main() -> None:
             out.flush()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _sweep_stale_dirs() -> None:
+    """Remove work dirs of workers that were killed before they could clean up."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        parts = name.split("-")
+        if name.startswith("prochemy-sbx-") and len(parts) >= 4 and parts[2].isdigit():
+            try:
+                os.kill(int(parts[2]), 0)
+            except ProcessLookupError:
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            except PermissionError:
+                pass  # alive, someone else's
 
 
 def _uid_can_import(uid: int) -> bool:
@@ -142,6 +158,7 @@ def _child(job: dict, config: dict, workdir: str, out_w: int, res_w: int) -> Non
     code = 70
     try:
         os.setsid()
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with its worker
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)

@@ -51,6 +51,7 @@ async def cmd_refine_repo(loaded: LoadedSettings, args: argparse.Namespace) -> i
     print("mining tasks from the tests ...", file=sys.stderr)
     report = await mine_cached(settings, args.path, lambda m: print(f"{m} ...", file=sys.stderr))
     train, held = split(report.tasks, settings.test.held_out_fraction, args.k_real, rc.seed)
+    held = held[:args.held_out] if args.held_out is not None else held
     print(f"{len(report.tasks)} tasks mined from {report.tests_passing} passing tests: "
           f"{len(train)} to train on (+ up to {args.k_synthetic} variants), {len(held)} held out",
           file=sys.stderr)
@@ -58,6 +59,7 @@ async def cmd_refine_repo(loaded: LoadedSettings, args: argparse.Namespace) -> i
     with refine_bar(rc) as on_progress:
         done = await refine_repo(settings, args.path, rc, k_real=args.k_real,
                                  k_synthetic=args.k_synthetic, seed_prompt=read_prompt(args.prompt),
+                                 held_out_limit=args.held_out,
                                  on_progress=on_progress)
     runs = RunStore(settings.cache_dir / "runs")
     path = runs.save(done.result)

@@ -117,6 +117,21 @@ def test_tiny_refinement_with_the_real_small_model(tmp_path: Path) -> None:
     assert again.returncode == 0 and "(3 tasks the loop never saw)" in again.stdout
 
 
+def test_refine_and_generate_on_the_example_repository(tmp_path: Path) -> None:
+    """The repository path end to end: mine, refine (tiny budget), store, generate + check."""
+    example = str(Path(__file__).resolve().parent.parent / "examples" / "shelfkit")
+    done = run_cli("refine", example, "--k-real", "2", "--k-synthetic", "1", "--n", "2",
+                   "--k-max", "1", "--held-out", "3", cache=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "held-out" in done.stdout and "stored for" in done.stdout
+    assert list((tmp_path / "runs").glob("*.png"))
+    made = run_cli("generate", example, "--function", "shelfkit.money:split_evenly", "--check",
+                   cache=tmp_path)
+    assert "def split_evenly" in made.stdout, made.stderr[-2000:]
+    assert "# prompt: " in made.stderr and "related tests (1):" in made.stderr
+    assert made.returncode == (0 if "PASSED" in made.stderr else 1)
+
+
 async def test_serial_mode_repeats_greedy_answers_exactly(tmp_path: Path) -> None:
     """Serial mode pins one llama-server slot and disables prefix reuse: two uncached
     passes over the same tasks give identical text (without it, 5 of 20 differed)."""

@@ -117,3 +117,19 @@ def test_cli_generate_function_and_errors(llm: StubLLM, tmp_path: Path, capsys, 
     assert "expected MODULE:QUALNAME" in capsys.readouterr().err
     assert cli(["mine", str(repo), *base]) == 0
     assert "tasks mined: 4" in capsys.readouterr().out
+
+
+def test_cli_refine_repo_prints_the_report_and_stores_the_prompt(llm: StubLLM, tmp_path: Path,
+                                                                 capsys, monkeypatch) -> None:
+    repo = write_repo(tmp_path / "repo", REPO)
+    monkeypatch.setenv("PROCHEMY_TEST__PYTHON", sys.executable)
+    base = ["--endpoint", llm.url, "--model-name", "stub-model", "--cache-dir", str(tmp_path / "c")]
+    assert cli(["refine", str(repo), "--k-real", "2", "--k-synthetic", "1", "--n", "3", "--k-max", "1",
+                "--held-out", "1", *base]) == 0
+    out, err = capsys.readouterr()
+    assert "4 tasks mined from 4 passing tests" in err and "estimate (upper bound" in err
+    assert "stored for" in out and "synthetic variants: 1 kept of 1 written" in out
+    assert list((tmp_path / "c" / "runs").glob("*.png"))
+    with pytest.raises(SystemExit):
+        cli(["refine", *base])
+    assert "needs either a repository PATH or --benchmark humaneval" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import os
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,52 @@ async def test_missing_node_id_is_an_error_not_a_pass(repo: Path) -> None:
     async with RepoRunner(repo, sys.executable, SandboxSettings()) as runner:
         run = await runner.run(["tests/test_calc.py::test_nope"])
     assert not run.passed
+
+
+async def test_a_killed_worker_leaves_no_copy_behind(repo: Path) -> None:
+    """Process tier: each run works in a copy; a worker killed mid-run has its folder swept
+    by the next worker that starts."""
+    import asyncio
+    import glob
+    import os
+    import signal
+    import tempfile
+
+    pattern = os.path.join(tempfile.gettempdir(), "prochemy-sbx-*")
+    before = set(glob.glob(pattern))
+    slow = "def add(a, b):\n    import time\n    time.sleep(30)\n    return a + b\n"
+    runner = RepoRunner(repo, sys.executable, SandboxSettings(level="process", workers=1), test_timeout_s=60)
+    await runner.sandbox.start()
+    pending = asyncio.ensure_future(runner.run(NODES, _spliced(repo, slow)))
+    worker = runner.sandbox._workers[0].process
+    for _ in range(100):  # until the run's copy exists
+        if glob.glob(os.path.join(tempfile.gettempdir(), f"prochemy-sbx-{worker.pid}-*", "*", "repo")):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the run never made its copy")
+    os.kill(worker.pid, signal.SIGKILL)
+    result = await pending
+    assert not result.passed
+    await runner.close()
+    await asyncio.sleep(0.5)
+    sleepers = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith(sys.executable)
+                and "prochemy-sbx" in _cwd(p)]
+    assert sleepers == []  # the candidate died with its worker
+    async with RepoRunner(repo, sys.executable, SandboxSettings(level="process", workers=1)) as again:
+        assert (await again.run(NODES)).passed
+    assert set(glob.glob(pattern)) - before == set()
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _cwd(pid: str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
