@@ -58,6 +58,20 @@ class RepoTests(_Strict):
     held_out_fraction: float = Field(0.34, ge=0, lt=1, description="mined tasks kept for the seed guard")
 
 
+class EditorSettings(_Strict):
+    """What the language server does on its own (the `editor` section)."""
+
+    background_refine: bool = Field(False, description="refine again when test files change")
+    debounce_s: float = Field(30.0, ge=0, description="quiet time after a test-file change")
+    inline_on_typing: bool = Field(False, description="answer automatic inline-completion triggers")
+    k_real: int = Field(10, ge=1, description="real training tasks per refinement")
+    k_synthetic: int = Field(10, ge=0)
+    n: int = Field(10, ge=1, description="prompts per iteration")
+    k_max: int = Field(10, ge=1)
+    patience: int = Field(3, ge=1)
+    held_out: int | None = Field(None, ge=1, description="measure on at most N held-out tasks")
+
+
 def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("prochemy"))
 
@@ -74,6 +88,7 @@ class Settings(_Strict):
     model: EmbeddedModel = EmbeddedModel()
     sandbox: SandboxSettings = SandboxSettings()
     test: RepoTests = RepoTests()
+    editor: EditorSettings = EditorSettings()
 
 
 class ConfigError(Exception):

@@ -17,7 +17,9 @@ from prochemy.sandbox.pool import Sandbox
 from prochemy.sandbox.repo_runner import RepoRunner
 
 from .aio import gather_or_cancel
+from .config import Settings
 from .gateway import LLMGateway
+from .local_model import model_file
 from .store import RecordStore
 from .generation import generate, judge
 from .tasks import Task
@@ -47,9 +49,18 @@ class OutcomeStore(RecordStore[Outcome]):
 
 async def task_model_identity(gateway: LLMGateway, serial: bool = False) -> str:
     """What an outcome depends on besides prompt and task: the model and how it is asked."""
-    d = await gateway.describe("task")
-    return (f"{d['identity']}|{d['model']}|max_tokens={gateway.settings.max_tokens}"
-            f"{'|serial' if serial else ''}")
+    return model_identity(gateway.settings, serial)
+
+
+def model_identity(settings: Settings, serial: bool = False) -> str:
+    """Known without starting anything (an editor asks it just to see if a prompt is stale)."""
+    endpoint = settings.endpoint
+    if endpoint.base_url is None:
+        gguf = model_file(settings)
+        identity, model = f"embedded:{gguf.name}", endpoint.model or gguf.stem
+    else:
+        identity, model = endpoint.base_url.rstrip("/"), endpoint.model or ""
+    return f"{identity}|{model}|max_tokens={settings.max_tokens}{'|serial' if serial else ''}"
 
 
 class Evaluator:

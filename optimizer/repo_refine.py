@@ -19,11 +19,11 @@ from pydantic import BaseModel
 from prochemy.sandbox.models import RunResult
 from prochemy.sandbox.pool import Sandbox
 from prochemy.sandbox.repo_runner import RepoRunner
-from prochemy.sandbox.splice import find_function
+from prochemy.sandbox.splice import SpliceError, find_function, splice_function
 
 from .config import Settings
-from .evaluation import Evaluator, OutcomeStore, task_model_identity
-from .gateway import LLMGateway
+from .evaluation import Evaluator, OutcomeStore, model_identity, task_model_identity
+from .gateway import LLMGateway, ResponseCache
 from .generation import SEED_PROMPT, Generation, generate, run_in_repo
 from .mining import MiningReport, mine
 from .project_store import ProjectRecord, ProjectStore, StoredPrompt
@@ -42,9 +42,12 @@ class RepoRefinement(BaseModel):
     record: ProjectRecord
 
 
-def _stores(settings: Settings) -> tuple[RecordStore[MiningReport], ProjectStore]:
-    return (RecordStore(settings.cache_dir / "mining", MiningReport),
-            ProjectStore(settings.cache_dir / "projects"))
+def _mining_store(settings: Settings) -> RecordStore[MiningReport]:
+    return RecordStore(settings.cache_dir / "mining", MiningReport)
+
+
+def _project_store(settings: Settings) -> ProjectStore:
+    return ProjectStore(settings.cache_dir / "projects")
 
 
 async def mine_cached(settings: Settings, root: Path,
@@ -57,7 +60,7 @@ async def mine_cached(settings: Settings, root: Path,
     tree = tree_fingerprint(root, python_files(root))
     key = hashlib.sha256(json.dumps([str(root), tree, interpreter.path, settings.test.model_dump(mode="json"),
                                      settings.sandbox.level]).encode()).hexdigest()
-    cache, _ = _stores(settings)
+    cache = _mining_store(settings)
     try:
         if (known := cache.get(key)) is not None:
             return known
@@ -98,7 +101,7 @@ async def refine_repo(settings: Settings, root: Path, config: RefineConfig, k_re
     modules = {module_name(f): f for f in python_files(Path(report.root))}
     gateway = LLMGateway(settings)
     outcomes = OutcomeStore(settings.cache_dir / "outcomes")
-    _, projects = _stores(settings)
+    projects = _project_store(settings)
     try:
         async with Sandbox(settings.sandbox) as sandbox, _runner(settings, report) as runner:
             say(Progress(phase="synthesis", message=f"writing {k_synthetic} task variants"))
@@ -168,7 +171,7 @@ async def generate_function(settings: Settings, root: Path, ref: str, check: boo
                     repo=RepoTarget(root=str(root), module=str(rel), qualname=qualname,
                                     node_ids=[], tree=report.tree))
     gateway = LLMGateway(settings)
-    _, projects = _stores(settings)
+    projects = _project_store(settings)
     try:
         identity = await task_model_identity(gateway)
         record = projects.load(root, identity)
@@ -196,3 +199,55 @@ async def generate_function(settings: Settings, root: Path, ref: str, check: boo
     finally:
         projects.close()
         await gateway.aclose()
+
+
+class Implementation(BaseModel):
+    made: FunctionGeneration
+    new_source: str | None  # the given source with the function replaced, when it splices
+    problem: str = ""  # why there is no new source
+
+
+async def implement_in_source(settings: Settings, root: Path, rel: Path, source: str,
+                              qualname: str, check: bool = True) -> Implementation:
+    """Generate `qualname` of the module at `rel` and splice it into `source` (an editor's
+    buffer, perhaps unsaved); with `check`, its related tests judge the code first."""
+    made = await generate_function(settings, root, f"{rel}:{qualname}", check=check)
+    try:
+        return Implementation(made=made, new_source=splice_function(source, qualname, made.generation.code))
+    except (SpliceError, SyntaxError, KeyError) as e:
+        return Implementation(made=made, new_source=None, problem=str(e))
+
+
+class ProjectState(BaseModel):
+    root: str
+    tree: str
+    record: ProjectRecord | None
+
+    @property
+    def stale(self) -> bool:
+        return self.record is not None and self.record.is_stale(self.tree)
+
+
+def project_state(settings: Settings, root: Path) -> ProjectState:
+    """The stored prompt for this project and model, and whether the tests changed since."""
+    root = root.resolve()
+    projects = _project_store(settings)
+    try:
+        record = projects.load(root, model_identity(settings))
+    finally:
+        projects.close()
+    return ProjectState(root=str(root), tree=tree_fingerprint(root, python_files(root)), record=record)
+
+
+def clear_caches(settings: Settings) -> dict[str, int]:
+    """Forget LLM answers, outcomes and mining results (stored prompts are kept)."""
+    counts = {}
+    stores: list[tuple[str, RecordStore]] = [("llm answers", ResponseCache(settings.cache_dir / "llm")),
+                                             ("outcomes", OutcomeStore(settings.cache_dir / "outcomes")),
+                                             ("mining results", _mining_store(settings))]
+    for name, store in stores:
+        try:
+            counts[name] = store.clear()
+        finally:
+            store.close()
+    return counts

@@ -1,13 +1,36 @@
-"""`prochemy-lsp`: the language server entry point (the server itself is a later issue)."""
+"""`prochemy-lsp`: the Prochemy language server over stdio (or TCP for debugging)."""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import signal
 import sys
+from pathlib import Path
+
+import platformdirs
 
 
-def main() -> int:
-    print("prochemy-lsp: the language server is not built yet; use the `prochemy` CLI "
-          "(prochemy generate / prochemy bench).", file=sys.stderr)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="prochemy-lsp", description=__doc__)
+    parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    parser.add_argument("--log-file", type=Path, help="default: <user log dir>/prochemy-lsp.log")
+    args = parser.parse_args(argv)
+    log_file = args.log_file or Path(platformdirs.user_log_dir("prochemy")) / "prochemy-lsp.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(filename=log_file, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # SIGTERM -> SystemExit, so atexit stops an embedded llama-server
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    from .app import create_server
+
+    server = create_server()
+    server.log_file = log_file
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
     return 0
 
 

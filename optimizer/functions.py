@@ -1,0 +1,57 @@
+"""Functions in a module's text: which one is at a line, and whether it is still a stub."""
+
+from __future__ import annotations
+
+import ast
+
+from pydantic import BaseModel
+
+from .repo_statement import FunctionNode, docstring_node
+
+
+class FunctionSpan(BaseModel):
+    qualname: str
+    first_line: int  # 0-based, the first decorator's line
+    last_line: int  # 0-based, inclusive
+    is_stub: bool  # body empty, `...`, `pass` or `raise NotImplementedError`
+
+
+def _is_stub(fn: ast.AST) -> bool:
+    body = fn.body[1:] if docstring_node(fn) is not None else fn.body
+    if not body:
+        return True
+    if len(body) != 1:
+        return False
+    stmt = body[0]
+    if isinstance(stmt, ast.Pass):
+        return True
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and stmt.value.value is Ellipsis:
+        return True
+    if isinstance(stmt, ast.Raise) and stmt.exc is not None:
+        exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return False
+
+
+def functions_in(source: str) -> list[FunctionSpan]:
+    """Top-level functions and methods of top-level classes (what mining and splicing use)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    spans = []
+    for node in tree.body:
+        members = [(node.name, node)] if isinstance(node, FunctionNode) else (
+            [(f"{node.name}.{m.name}", m) for m in node.body if isinstance(m, FunctionNode)]
+            if isinstance(node, ast.ClassDef) else [])
+        for qualname, fn in members:
+            first = min([fn.lineno] + [d.lineno for d in fn.decorator_list])
+            spans.append(FunctionSpan(qualname=qualname, first_line=first - 1,
+                                      last_line=fn.end_lineno - 1, is_stub=_is_stub(fn)))
+    return spans
+
+
+def function_at(source: str, line: int) -> FunctionSpan | None:
+    """The innermost mined-kind function whose lines contain `line` (0-based)."""
+    inside = [s for s in functions_in(source) if s.first_line <= line <= s.last_line]
+    return min(inside, key=lambda s: s.last_line - s.first_line) if inside else None

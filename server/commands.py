@@ -1,0 +1,128 @@
+"""workspace/executeCommand: prochemy.refinePrompt, generate, showPrompt, cancel,
+clearCache, doctor, status. Handlers validate their arguments and call the features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pydantic import BaseModel, ValidationError
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.uris import from_fs_path
+
+from prochemy.optimizer.repo_refine import clear_caches, project_state
+
+from .app import ProchemyServer
+from .diagnosis import doctor_report, prompt_report
+from .implementing import UserError, implement_at, message, whole_document_edit
+from .progress import ProgressReporter
+from .refining import start_refine
+
+
+class RootArgs(BaseModel):
+    root: str | None = None  # a folder path or file:// URI; default: the first workspace folder
+
+
+class PositionArgs(BaseModel):
+    uri: str
+    line: int  # 0-based
+    check: bool = True
+
+
+class JobArgs(BaseModel):
+    job_id: str | None = None  # default: every running job
+
+
+def parse(model: type[BaseModel], args: tuple[Any, ...]) -> Any:
+    """Arguments come as one object (or nothing); anything else is a JSON-RPC error."""
+    if len(args) > 1 or (args and not isinstance(args[0], dict)):
+        raise JsonRpcInvalidParams(f"expected one object argument like {model.model_json_schema()['properties']}")
+    try:
+        return model.model_validate(args[0] if args else {})
+    except ValidationError as e:
+        raise JsonRpcInvalidParams(f"invalid arguments: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+
+
+def _root(server: ProchemyServer, given: str | None) -> Path:
+    if given is None:
+        try:
+            return server.root_for(None)
+        except ValueError as e:
+            raise JsonRpcInvalidParams(str(e)) from None
+    return server.root_for(given) if given.startswith("file:") else Path(given).resolve()
+
+
+def register(server: ProchemyServer) -> None:
+    @server.command("prochemy.refinePrompt")
+    def refine_prompt(ls: ProchemyServer, *args: Any) -> dict:
+        job = start_refine(ls, _root(ls, parse(RootArgs, args).root))
+        return {"jobId": job.info.id}
+
+    @server.command("prochemy.generate")
+    async def generate(ls: ProchemyServer, *args: Any) -> dict:
+        a = parse(PositionArgs, args)
+        reporter = ProgressReporter(ls, "Prochemy: implementing")
+        await reporter.begin(f"line {a.line + 1}")
+        try:
+            outcome = await implement_at(ls, a.uri, a.line, check=a.check)
+        except UserError as e:
+            reporter.end(str(e))
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"Prochemy: {e}"))
+            return {"applied": False, "error": str(e)}
+        except Exception as e:
+            reporter.end(f"failed: {e}")
+            ls.failures.report(e)
+            return {"applied": False, "error": str(e)}
+        applied = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
+            edit=whole_document_edit(ls, a.uri, outcome.new_source), label=f"Implement {outcome.qualname}"))
+        reporter.end(f"related tests {outcome.tests}")
+        level = types.MessageType.Info if outcome.passed is not False else types.MessageType.Warning
+        ls.window_show_message(types.ShowMessageParams(type=level, message=message(outcome)))
+        return {"applied": applied.applied, "qualname": outcome.qualname, "tests": outcome.tests,
+                "passed": outcome.passed, "prompt": outcome.prompt}
+
+    @server.command("prochemy.showPrompt")
+    async def show_prompt(ls: ProchemyServer, *args: Any) -> dict:
+        root = _root(ls, parse(RootArgs, args).root)
+        settings = ls.settings(root)
+        text = prompt_report(project_state(settings, root))
+        path = settings.cache_dir / "prompts" / f"{root.name}-prompt.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        shown = False
+        caps = ls.client_capabilities.window
+        if caps and caps.show_document and caps.show_document.support:
+            result = await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(path)), take_focus=True))
+            shown = result.success
+        if not shown:
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=text))
+        return {"path": str(path), "text": text}
+
+    @server.command("prochemy.cancel")
+    def cancel(ls: ProchemyServer, *args: Any) -> dict:
+        return {"cancelled": ls.jobs.cancel(parse(JobArgs, args).job_id)}
+
+    @server.command("prochemy.clearCache")
+    def clear_cache(ls: ProchemyServer, *args: Any) -> dict:
+        counts = clear_caches(ls.settings(_root(ls, parse(RootArgs, args).root)))
+        ls.window_show_message(types.ShowMessageParams(
+            type=types.MessageType.Info, message=f"Prochemy: cleared {counts} (stored prompts kept)"))
+        return counts
+
+    @server.command("prochemy.doctor")
+    async def doctor(ls: ProchemyServer, *args: Any) -> dict:
+        root = _root(ls, parse(RootArgs, args).root)
+        text = await doctor_report(ls, root)
+        ls.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=text))
+        return {"text": text}
+
+    @server.command("prochemy.status")
+    def status(ls: ProchemyServer, *args: Any) -> dict:
+        root = _root(ls, parse(RootArgs, args).root)
+        state = project_state(ls.settings(root), root)
+        current = state.record.current if state.record else None
+        return {"jobs": ls.jobs.status(), "root": str(root),
+                "prompt": None if current is None else {
+                    "adopted": current.adopted, "stale": state.stale, "run_id": current.run_id,
+                    "held_out": None if current.held_out is None else current.held_out.model_dump()}}

@@ -1,0 +1,66 @@
+"""Code actions ("Implement with refined prompt" on a stub, resolved lazily) and inline
+completion (explicit invocations; automatic triggers only when enabled)."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from prochemy.optimizer.functions import function_at
+
+from .app import ProchemyServer
+from .implementing import UserError, function_text, implement_at, message, whole_document_edit
+
+TITLE = "Implement with refined prompt"
+
+
+def _supports_resolve(server: ProchemyServer) -> bool:
+    doc = server.client_capabilities.text_document
+    support = doc and doc.code_action and doc.code_action.resolve_support
+    return bool(support and "edit" in support.properties)
+
+
+def register(server: ProchemyServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True))
+    def code_actions(ls: ProchemyServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        source = ls.workspace.get_text_document(params.text_document.uri).source
+        span = function_at(source, params.range.start.line)
+        if span is None or not span.is_stub:
+            return []
+        data = {"uri": params.text_document.uri, "line": params.range.start.line}
+        if _supports_resolve(ls):
+            return [types.CodeAction(title=TITLE, kind=types.CodeActionKind.RefactorRewrite, data=data)]
+        return [types.CodeAction(title=TITLE, kind=types.CodeActionKind.RefactorRewrite,
+                                 command=types.Command(title=TITLE, command="prochemy.generate", arguments=[data]))]
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def resolve(ls: ProchemyServer, action: types.CodeAction) -> types.CodeAction:
+        data = action.data or {}
+        try:
+            outcome = await implement_at(ls, data["uri"], int(data["line"]))
+        except (UserError, KeyError, TypeError) as e:
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"Prochemy: {e}"))
+            return action
+        except Exception as e:
+            ls.failures.report(e)
+            return action
+        action.edit = whole_document_edit(ls, data["uri"], outcome.new_source)
+        level = types.MessageType.Info if outcome.passed is not False else types.MessageType.Warning
+        ls.window_show_message(types.ShowMessageParams(type=level, message=message(outcome)))
+        return action
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline(ls: ProchemyServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+        uri = params.text_document.uri
+        explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        if not explicit and not ls.settings(ls.root_for(uri)).editor.inline_on_typing:
+            return None
+        try:
+            outcome = await implement_at(ls, uri, params.position.line, check=False)
+        except UserError:
+            return None
+        except Exception as e:
+            ls.failures.report(e)
+            return None
+        text, old = function_text(outcome)
+        return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=text, range=old)])

@@ -1,0 +1,81 @@
+"""Implement the function at a position with the project's stored prompt: the code, the
+related tests' verdict, and the workspace edit that puts it in the buffer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lsprotocol import types
+from pydantic import BaseModel
+from pygls.uris import to_fs_path
+
+from prochemy.optimizer.functions import FunctionSpan, function_at, functions_in
+from prochemy.optimizer.repo_refine import Implementation, implement_in_source
+
+from .app import ProchemyServer
+
+
+class UserError(Exception):
+    """The request cannot be served as asked; the message says why."""
+
+
+class Outcome(BaseModel):
+    qualname: str
+    tests: str  # "passed", "failed: ...", "not run: ..."
+    passed: bool | None
+    prompt: str  # where the prompt came from
+    new_source: str
+    span: FunctionSpan  # where the function was in the buffer
+
+
+def locate(server: ProchemyServer, uri: str, line: int) -> tuple[Path, Path, str, FunctionSpan]:
+    doc = server.workspace.get_text_document(uri)
+    span = function_at(doc.source, line)
+    if span is None:
+        raise UserError(f"no function or method at line {line + 1} of {Path(to_fs_path(uri)).name}")
+    root = server.root_for(uri)
+    path = Path(to_fs_path(uri))
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        raise UserError(f"{path} is outside the workspace folders") from None
+    return root, rel, doc.source, span
+
+
+async def implement_at(server: ProchemyServer, uri: str, line: int, check: bool = True) -> Outcome:
+    root, rel, source, span = locate(server, uri, line)
+    impl: Implementation = await implement_in_source(server.settings(root), root, rel, source,
+                                                     span.qualname, check=check)
+    if impl.new_source is None:
+        raise UserError(f"the model's answer for {span.qualname} could not be used: {impl.problem}")
+    made = impl.made
+    if made.check is not None:
+        passed: bool | None = made.check.passed
+        tests = "passed" if passed else f"{made.check.outcome.value}: {made.check.detail}"
+    else:
+        passed, tests = None, f"not run ({made.check_note or 'not asked'})"
+    prompt = made.prompt_source + (" - stale, the tests changed since" if made.stale else "")
+    return Outcome(qualname=span.qualname, tests=tests, passed=passed, prompt=prompt,
+                   new_source=impl.new_source, span=span)
+
+
+def whole_document_edit(server: ProchemyServer, uri: str, new_source: str) -> types.WorkspaceEdit:
+    doc = server.workspace.get_text_document(uri)
+    end = types.Position(line=len(doc.lines), character=0)
+    edit = types.TextEdit(range=types.Range(start=types.Position(line=0, character=0), end=end),
+                          new_text=new_source)
+    return types.WorkspaceEdit(changes={uri: [edit]})
+
+
+def function_text(outcome: Outcome) -> tuple[str, types.Range]:
+    """The new function's text and the range of the old one (for inline completion)."""
+    new = next(s for s in functions_in(outcome.new_source) if s.qualname == outcome.qualname)
+    lines = outcome.new_source.splitlines(keepends=True)
+    text = "".join(lines[new.first_line:new.last_line + 1])
+    old = types.Range(start=types.Position(line=outcome.span.first_line, character=0),
+                      end=types.Position(line=outcome.span.last_line + 1, character=0))
+    return text, old
+
+
+def message(outcome: Outcome) -> str:
+    return f"Prochemy: {outcome.qualname} written with the {outcome.prompt} prompt; related tests {outcome.tests}"

@@ -1,0 +1,56 @@
+"""Editor settings onto the one configuration model: a bad setting is dropped (and named),
+the rest apply, so one typo does not turn the whole configuration back to defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prochemy.optimizer.config import ConfigError, Layer, LoadedSettings, load_settings
+
+EDITOR_SOURCE = "editor settings"
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def _without_nulls(flat: dict[str, Any]) -> dict[str, Any]:
+    # editors send null for unset options: that means "not set here", not "set to null"
+    return {k: v for k, v in flat.items() if v is not None and v != ""}
+
+
+def settings_for(root: Path | None, options: dict[str, Any] | None) -> tuple[LoadedSettings, list[str]]:
+    """The effective settings for a workspace folder, and one problem line per bad value."""
+    flat = _without_nulls(_flatten(options or {}))
+    problems: list[str] = []
+    good: dict[str, Any] = {}
+    for key, value in flat.items():
+        try:
+            load_settings(project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=_nest({key: value}))])
+            good[key] = value
+        except ConfigError as e:
+            problems.append(f"{str(e).splitlines()[-1].strip()} (ignored; the default applies)")
+    try:
+        loaded = load_settings(project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=_nest(good))])
+    except ConfigError as e:  # the project's own files are broken: say so, run on defaults
+        problems.append(f"{e} (running with defaults)")
+        loaded = load_settings(project_root=None, env={})
+    return loaded, problems

@@ -1,0 +1,302 @@
+"""The language server end to end over stdio (pytest-lsp), with the VS Code and Neovim
+client capabilities; the LLM is the stub server, the tests run for real in the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.uris import from_fs_path
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from .repos import tree_hash, write_repo
+from .stub_llm import StubLLM
+from .test_repo_refine import REPO, SKILL, responder
+
+CLIENTS = ["visual-studio-code", "neovim"]
+STUB_OPS = REPO["ops.py"].replace('    """Sum."""\n    return a + b', '    """Sum."""\n    ...')
+
+
+def slow_responder(messages: list[dict]) -> str:
+    time.sleep(0.4)
+    return responder(messages)
+
+
+@pytest.fixture
+def llm(request) -> StubLLM:
+    slow = request.node.get_closest_marker("slow_llm") is not None
+    server = StubLLM(responder=slow_responder if slow else responder).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return write_repo(tmp_path / "repo", REPO)
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "prochemy.server.main",
+                                                              "--log-file", "/tmp/prochemy-lsp-test.log"]),
+                    params=CLIENTS)
+async def client(lsp_client: LanguageClient, request, llm: StubLLM, repo: Path, tmp_path: Path):
+    lsp_client.applied: list = []  # type: ignore[attr-defined]
+    lsp_client.questions: list = []  # type: ignore[attr-defined]
+
+    @lsp_client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        lsp_client.applied.append(params)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    @lsp_client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def ask(params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:
+        lsp_client.questions.append(params)
+        return None
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams) -> None:
+        lsp_client.registrations = params.registrations  # type: ignore[attr-defined]
+
+    options = {"endpoint": {"base_url": llm.url, "model": "stub-model"}, "retries": 0,
+               "cache_dir": str(tmp_path / "cache"),
+               "test": {"python": sys.executable, "held_out_fraction": 0.5},
+               "editor": {"k_real": 2, "k_synthetic": 1, "n": 3, "k_max": 2, "patience": 1,
+                          "debounce_s": 0, "background_refine": False}}
+    lsp_client.options = options  # type: ignore[attr-defined]
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=client_capabilities(request.param), initialization_options=options,
+        workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(repo)), name="repo")]))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def command(client: LanguageClient, name: str, *args) -> dict:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command=name, arguments=list(args)))
+
+
+async def wait_job(client: LanguageClient, job_id: str, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = {j["id"]: j for j in (await command(client, "prochemy.status"))["jobs"]}
+        if jobs[job_id]["state"] != "running":
+            return jobs[job_id]
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"job {job_id} still running")
+
+
+def open_doc(client: LanguageClient, path: Path, text: str | None = None) -> str:
+    uri = from_fs_path(str(path))
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="python", version=1, text=path.read_text() if text is None else text)))
+    return uri
+
+
+async def test_initialize_advertises_the_surface(client: LanguageClient) -> None:
+    # initialize_session keeps the result only in the server; ask for it through a command list
+    doctor = await command(client, "prochemy.doctor")
+    assert "endpoint.base_url" in doctor["text"] and "<- editor settings" in doctor["text"]
+    assert "sandbox: tier" in doctor["text"] and "log file: /tmp/prochemy-lsp-test.log" in doctor["text"]
+
+
+async def test_refine_reports_progress_in_order_and_stores_the_prompt(client: LanguageClient, repo: Path) -> None:
+    before = tree_hash(repo)
+    first = await command(client, "prochemy.refinePrompt")
+    joined = await command(client, "prochemy.refinePrompt", {"root": str(repo)})
+    assert joined["jobId"] == first["jobId"]  # one refinement per project
+    job = await wait_job(client, first["jobId"])
+    assert job["state"] == "done", job
+    assert "refined prompt adopted" in job["message"]
+    reports = [r for rs in client.progress_reports.values() for r in rs]
+    kinds = [r.kind for r in reports]
+    if kinds:  # VS Code and Neovim both support work-done progress
+        assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
+        messages = [getattr(r, "message", "") or "" for r in reports]
+        assert any(m.startswith("mining") for m in messages)
+        assert any(m.startswith("iteration 1/2") for m in messages)
+        assert messages.index(next(m for m in messages if m.startswith("iteration"))) > 0
+    shown = await command(client, "prochemy.showPrompt")
+    assert SKILL in shown["text"] and "held-out tests" in shown["text"]
+    status = await command(client, "prochemy.status")
+    assert status["prompt"]["adopted"] == "refined" and status["prompt"]["stale"] is False
+    assert tree_hash(repo) == before
+
+
+@pytest.mark.slow_llm
+async def test_cancel_through_the_progress_token(client: LanguageClient) -> None:
+    job_id = (await command(client, "prochemy.refinePrompt"))["jobId"]
+    for _ in range(100):
+        if client.progress_reports:
+            break
+        await asyncio.sleep(0.1)
+    token = next(iter(client.progress_reports))
+    await asyncio.sleep(1.0)
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    job = await wait_job(client, job_id, timeout=20)
+    assert job["state"] == "cancelled"
+    assert client.progress_reports[token][-1].kind == "end"
+
+
+async def test_cancel_command_and_malformed_arguments(client: LanguageClient) -> None:
+    with pytest.raises(JsonRpcInvalidParams):
+        await command(client, "prochemy.generate", {"uri": 3})
+    with pytest.raises(JsonRpcInvalidParams):
+        await command(client, "prochemy.refinePrompt", "not an object", 2)
+    assert (await command(client, "prochemy.cancel", {"job_id": "nope"}))["cancelled"] == []
+    assert "jobs" in await command(client, "prochemy.status")  # still alive
+
+
+async def test_code_action_resolves_to_an_edit(client: LanguageClient, repo: Path) -> None:
+    uri = open_doc(client, repo / "ops.py", STUB_OPS)
+    line = STUB_OPS.splitlines().index("def add(a, b):")
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=types.Position(line=line + 2, character=4), end=types.Position(line=line + 2, character=4)),
+        context=types.CodeActionContext(diagnostics=[])))
+    assert [a.title for a in actions] == ["Implement with refined prompt"]
+    action = actions[0]
+    if action.command is None:
+        resolved = await client.code_action_resolve_async(action)
+        new_text = resolved.edit.changes[uri][0].new_text
+    else:  # a client without resolve support runs the command, which applies the edit
+        await command(client, action.command.command, *action.command.arguments)
+        new_text = client.applied[-1].edit.changes[uri][0].new_text
+    assert "return a + b" in new_text and "def mul(a, b):" in new_text
+    assert any("related tests passed" in m.message for m in client.messages)
+    implemented = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=types.Range(
+            start=types.Position(line=line + 8, character=0), end=types.Position(line=line + 8, character=0)),
+        context=types.CodeActionContext(diagnostics=[])))
+    assert not implemented  # mul is implemented already: no action
+
+
+async def test_generate_command_applies_the_edit_and_says_if_tests_passed(client: LanguageClient, repo: Path) -> None:
+    uri = open_doc(client, repo / "ops.py", STUB_OPS)
+    line = STUB_OPS.splitlines().index("def mul(a, b):")
+    result = await command(client, "prochemy.generate", {"uri": uri, "line": line})
+    assert result["applied"] is True and result["qualname"] == "mul"
+    assert result["passed"] is False  # the seed prompt gets mul wrong (see the stub)
+    assert "return None" in client.applied[-1].edit.changes[uri][0].new_text
+    assert any("related tests failed" in m.message for m in client.messages)
+
+
+async def test_inline_completion_only_when_invoked(client: LanguageClient, repo: Path) -> None:
+    uri = open_doc(client, repo / "ops.py", STUB_OPS)
+    line = STUB_OPS.splitlines().index("def add(a, b):")
+    params = lambda kind: types.InlineCompletionParams(  # noqa: E731
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line + 2, character=7),
+        context=types.InlineCompletionContext(trigger_kind=kind))
+    assert await client.text_document_inline_completion_async(params(types.InlineCompletionTriggerKind.Automatic)) is None
+    result = await client.text_document_inline_completion_async(params(types.InlineCompletionTriggerKind.Invoked))
+    items = result.items if hasattr(result, "items") else result
+    assert items[0].insert_text.startswith("def add(a, b):") and "return a + b" in items[0].insert_text
+    assert items[0].range.start.line == line
+
+
+async def _wait_for(predicate, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.2)
+
+
+async def test_test_file_changes_trigger_background_refinement(client: LanguageClient, repo: Path) -> None:
+    options = dict(client.options, editor=dict(client.options["editor"], background_refine=True))
+    client.set_configuration({"prochemy": options})
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": options}))
+    for _ in range(50):  # the server pulls the new configuration asynchronously
+        if "editor.background_refine = true" in (await command(client, "prochemy.doctor"))["text"]:
+            break
+        await asyncio.sleep(0.1)
+    test_uri = from_fs_path(str(repo / "tests" / "test_ops.py"))
+    if getattr(client, "registrations", None):  # VS Code: watched files were registered
+        assert client.registrations[0].method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+        client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=test_uri, type=types.FileChangeType.Changed)]))
+    else:  # Neovim: no dynamic registration, didSave of a test file is the trigger
+        open_doc(client, repo / "tests" / "test_ops.py")
+        client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=test_uri)))
+    jobs: list = []
+
+    async def background() -> bool:
+        jobs[:] = (await command(client, "prochemy.status"))["jobs"]
+        return any(j["kind"] == "background-refine" for j in jobs)
+
+    for _ in range(100):
+        if await background():
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError(f"no background refinement started: {jobs}")
+    job = next(j for j in jobs if j["kind"] == "background-refine")
+    assert (await wait_job(client, job["id"]))["state"] == "done"
+
+
+async def test_an_invalid_setting_is_reported_once_and_the_default_used(client: LanguageClient) -> None:
+    bad = dict(client.options, sandbox={"timeout_s": "soon"})
+    client.set_configuration({"prochemy": bad})
+    for _ in range(2):
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": bad}))
+    doctor = (await command(client, "prochemy.doctor"))["text"]
+    assert "sandbox.timeout_s = 10.0  <- default" in doctor
+    warnings = [m for m in client.messages if "sandbox.timeout_s" in m.message]
+    assert len(warnings) == 1, [m.message for m in client.messages]
+
+
+async def test_stale_prompt_asks_when_background_refinement_is_off(client: LanguageClient, repo: Path) -> None:
+    job = (await command(client, "prochemy.refinePrompt"))["jobId"]
+    assert (await wait_job(client, job))["state"] == "done"
+    tests = repo / "tests" / "test_ops.py"
+    tests.write_text(tests.read_text() + "\n\ndef test_more():\n    assert add(1, 1) == 2\n")
+    uri = open_doc(client, tests)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    await _wait_for(lambda: bool(client.questions), timeout=20)
+    assert [a.title for a in client.questions[0].actions] == ["Refine now", "Later", "Don't ask again"]
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+                found.update(kids)
+                todo.extend(kids)
+        except OSError:
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow_llm
+async def test_shutdown_mid_refinement_leaves_no_process_behind(client: LanguageClient) -> None:
+    await command(client, "prochemy.refinePrompt")
+    server_pid = client._server.pid
+    for _ in range(100):  # until the refinement has sandbox workers running
+        if _descendants(server_pid):
+            break
+        await asyncio.sleep(0.1)
+    spawned = _descendants(server_pid)
+    assert spawned
+    await client.shutdown_session()
+    client.capabilities = None  # the fixture's teardown has nothing left to do
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in spawned | {server_pid}) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert not [p for p in spawned | {server_pid} if _alive(p)]
