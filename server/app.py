@@ -64,6 +64,7 @@ class ProchemyServer(LanguageServer):
 
     def set_options(self, options: Any) -> None:
         self.options = options if isinstance(options, dict) else {}
+        log.info("editor settings: %s", sorted(self.options))
         self.failures.reset()  # a failure is worth showing again after a change; a bad setting is not
         self.settings(self.roots()[0] if self.roots() else None)  # report bad values now
 

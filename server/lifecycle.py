@@ -6,7 +6,7 @@ from lsprotocol import types
 
 from prochemy.optimizer.llama_server import stop_all
 
-from .app import ProchemyServer
+from .app import ProchemyServer, log
 from .watching import register_watchers
 
 
@@ -26,7 +26,8 @@ def register(server: ProchemyServer) -> None:
         if workspace and workspace.configuration:  # pull: the client's view is the truth
             pulled = await ls.workspace_configuration_async(types.ConfigurationParams(
                 items=[types.ConfigurationItem(section="prochemy")]))
-            settings = pulled[0] if pulled else settings
+            log.info("pulled configuration: %r", pulled)
+            settings = pulled[0] if pulled and isinstance(pulled[0], dict) else settings
         ls.set_options(settings)
 
     @server.feature(types.SHUTDOWN)

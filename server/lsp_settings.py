@@ -50,7 +50,11 @@ def settings_for(root: Path | None, options: dict[str, Any] | None) -> tuple[Loa
             problems.append(f"{str(e).splitlines()[-1].strip()} (ignored; the default applies)")
     try:
         loaded = load_settings(project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=_nest(good))])
-    except ConfigError as e:  # the project's own files are broken: say so, run on defaults
-        problems.append(f"{e} (running with defaults)")
-        loaded = load_settings(project_root=None, env={})
+    except ConfigError as e:  # the user file, the project's or PROCHEMY_* are broken: say so
+        problems.append(f"{e} (those layers are ignored)")
+        try:
+            loaded = load_settings(project_root=None, env={}, extra_layers=[
+                Layer(source=EDITOR_SOURCE, values=_nest(good))])
+        except ConfigError:
+            loaded = load_settings(project_root=None, env={})
     return loaded, problems

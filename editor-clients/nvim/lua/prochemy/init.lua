@@ -1,0 +1,115 @@
+-- Prochemy for Neovim 0.11+: starts `prochemy-lsp` for Python buffers through
+-- vim.lsp.config / vim.lsp.enable and adds :Prochemy* commands. Progress ($/progress) goes
+-- through Neovim's own LSP progress handling (vim.lsp.status(), the LspProgress event).
+local M = {}
+
+M.defaults = {
+  cmd = { "prochemy-lsp" }, -- or { "/path/to/venv/bin/python", "-m", "prochemy.server.main" }
+  filetypes = { "python" },
+  root_markers = { "pyproject.toml", "setup.cfg", "setup.py", "pytest.ini", ".git" },
+  settings = {}, -- the `prochemy` settings: endpoint, test, editor, sandbox ... (see the README)
+  echo_progress = true, -- echo progress messages in the command line
+}
+
+local function client(bufnr)
+  local found = vim.lsp.get_clients({ name = "prochemy", bufnr = bufnr or 0 })
+  if #found == 0 then
+    found = vim.lsp.get_clients({ name = "prochemy" })
+  end
+  return found[1]
+end
+
+--- Run a prochemy.* command on the server; `on_result(result)` gets its answer.
+function M.execute(command, arguments, on_result, bufnr)
+  local c = client(bufnr)
+  if not c then
+    vim.notify("Prochemy: the language server is not running for this buffer", vim.log.levels.WARN)
+    return
+  end
+  c:request("workspace/executeCommand", { command = command, arguments = arguments }, function(err, result)
+    if err then
+      vim.notify("Prochemy: " .. command .. " failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    elseif on_result then
+      on_result(result)
+    end
+  end, bufnr or 0)
+end
+
+local function root_arg()
+  local c = client()
+  return { { root = c and c.config.root_dir or vim.fn.getcwd() } }
+end
+
+function M.refine()
+  M.execute("prochemy.refinePrompt", root_arg(), function(result)
+    vim.g.prochemy_last_job = result.jobId
+    vim.notify("Prochemy: refining (" .. result.jobId .. "); progress in the LSP status")
+  end)
+end
+
+function M.generate()
+  local line = vim.api.nvim_win_get_cursor(0)[1] - 1
+  local args = { { uri = vim.uri_from_bufnr(0), line = line } }
+  M.execute("prochemy.generate", args, function(result)
+    vim.g.prochemy_last_generate = result
+    if result.error then
+      vim.notify("Prochemy: " .. result.error, vim.log.levels.WARN)
+    end
+  end)
+end
+
+function M.show_prompt()
+  M.execute("prochemy.showPrompt", root_arg()) -- the server asks Neovim to open the file
+end
+
+function M.cancel()
+  M.execute("prochemy.cancel", {}, function(result)
+    vim.notify("Prochemy: cancelled " .. (#result.cancelled > 0 and table.concat(result.cancelled, ", ") or "nothing"))
+  end)
+end
+
+function M.doctor()
+  M.execute("prochemy.doctor", root_arg(), function(result)
+    vim.cmd("new")
+    vim.bo.buftype = "nofile"
+    vim.bo.bufhidden = "wipe"
+    vim.api.nvim_buf_set_lines(0, 0, -1, false, vim.split(result.text, "\n"))
+  end)
+end
+
+function M.setup(opts)
+  opts = vim.tbl_deep_extend("force", M.defaults, opts or {})
+  M.options = opts
+  vim.lsp.config("prochemy", {
+    cmd = opts.cmd,
+    filetypes = opts.filetypes,
+    root_markers = opts.root_markers,
+    init_options = opts.settings,
+    settings = { prochemy = opts.settings },
+  })
+  vim.lsp.enable("prochemy")
+  local commands = {
+    ProchemyRefine = { M.refine, "Refine the code-generation prompt for this repository" },
+    ProchemyGenerate = { M.generate, "Implement the function under the cursor with the refined prompt" },
+    ProchemyPrompt = { M.show_prompt, "Show the stored prompt, its scores and history" },
+    ProchemyCancel = { M.cancel, "Cancel running Prochemy jobs" },
+    ProchemyDoctor = { M.doctor, "Configuration, backend, sandbox and test interpreter" },
+  }
+  for name, spec in pairs(commands) do
+    vim.api.nvim_create_user_command(name, spec[1], { desc = spec[2] })
+  end
+  if opts.echo_progress then
+    vim.api.nvim_create_autocmd("LspProgress", {
+      group = vim.api.nvim_create_augroup("prochemy-progress", { clear = true }),
+      callback = function(ev)
+        local c = vim.lsp.get_client_by_id(ev.data.client_id)
+        local value = ev.data.params.value
+        if c and c.name == "prochemy" and type(value) == "table" then
+          vim.api.nvim_echo({ { (value.title or "Prochemy") .. ": " .. (value.message or value.kind) } }, false, {})
+        end
+      end,
+    })
+  end
+end
+
+return M
