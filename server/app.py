@@ -12,6 +12,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from prochemy.optimizer.config import Settings
+from prochemy.sandbox.isolation import probe
 
 from .failures import FailureReporter
 from .jobs import JobManager
@@ -67,6 +68,15 @@ class ProchemyServer(LanguageServer):
         log.info("editor settings: %s", sorted(self.options))
         self.failures.reset()  # a failure is worth showing again after a change; a bad setting is not
         self.settings(self.roots()[0] if self.roots() else None)  # report bad values now
+
+
+    def check_sandbox(self) -> None:
+        """Say once when generated code will run in the weaker process tier."""
+        roots = self.roots()
+        isolation = probe(self.settings(roots[0] if roots else None).sandbox.level)
+        if isolation.tier != "bwrap":
+            self.failures.report(f"generated code runs in the weaker sandbox tier '{isolation.tier}': "
+                                 f"{isolation.reason}", kind="sandbox-tier", level=types.MessageType.Warning)
 
 
 def create_server() -> ProchemyServer:

@@ -48,5 +48,5 @@ class FailureReporter:
             self.server.window_show_message(types.ShowMessageParams(type=level, message=text))
 
     def reset(self) -> None:
-        """After a configuration change, a failure is worth showing again."""
-        self.shown.clear()
+        """After a configuration change, a backend failure is worth showing again."""
+        self.shown = {k for k in self.shown if not k.startswith(("endpoint:", "model-"))}

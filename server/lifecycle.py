@@ -18,6 +18,7 @@ def register(server: ProchemyServer) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: ProchemyServer, params: types.InitializedParams) -> None:
         await register_watchers(ls)
+        ls.check_sandbox()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def changed(ls: ProchemyServer, params: types.DidChangeConfigurationParams) -> None:
@@ -29,6 +30,7 @@ def register(server: ProchemyServer) -> None:
             log.info("pulled configuration: %r", pulled)
             settings = pulled[0] if pulled and isinstance(pulled[0], dict) else settings
         ls.set_options(settings)
+        ls.check_sandbox()
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: ProchemyServer, params: None) -> None:

@@ -143,6 +143,34 @@ async def test_cancel_through_the_progress_token(client: LanguageClient) -> None
     assert client.progress_reports[token][-1].kind == "end"
 
 
+async def test_clear_cache_keeps_the_stored_prompt(client: LanguageClient) -> None:
+    job = (await command(client, "prochemy.refinePrompt"))["jobId"]
+    assert (await wait_job(client, job))["state"] == "done"
+    cleared = await command(client, "prochemy.clearCache")
+    assert cleared["llm answers"] > 0 and cleared["outcomes"] > 0 and cleared["mining results"] == 1
+    assert (await command(client, "prochemy.status"))["prompt"]["adopted"] == "refined"
+
+
+async def test_sandbox_downgrade_is_reported_once(client: LanguageClient) -> None:
+    options = dict(client.options, sandbox={"level": "process"})
+    client.set_configuration({"prochemy": options})
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": options}))
+    doctor = ""
+    for _ in range(50):
+        doctor = (await command(client, "prochemy.doctor"))["text"]
+        if "sandbox: tier process" in doctor:
+            break
+        await asyncio.sleep(0.1)
+    assert "sandbox: tier process (sandbox.level = process)" in doctor
+    client.set_configuration({"prochemy": dict(options, retries=1)})
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": options}))
+    for _ in range(50):  # until the second change is in
+        if "retries = 1" in (await command(client, "prochemy.doctor"))["text"]:
+            break
+        await asyncio.sleep(0.1)
+    warnings = [m for m in client.messages if "weaker sandbox tier 'process'" in m.message]
+    assert len(warnings) == 1
+
 async def test_cancel_command_and_malformed_arguments(client: LanguageClient) -> None:
     with pytest.raises(JsonRpcInvalidParams):
         await command(client, "prochemy.generate", {"uri": 3})
