@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import re
 
+from prochemy.sandbox.splice import first_line
+
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
@@ -52,7 +54,7 @@ def strip_demo_code(code: str) -> str:
     drop: set[int] = set()
     for node in tree.body:
         if _is_demo(node):
-            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            start = first_line(node)
             drop.update(range(start - 1, node.end_lineno or node.lineno))
     return "".join(line for i, line in enumerate(lines) if i not in drop)
 

@@ -6,6 +6,8 @@ import ast
 
 from pydantic import BaseModel
 
+from prochemy.sandbox.splice import first_line
+
 from .repo_statement import FunctionNode, docstring_node
 
 
@@ -45,7 +47,7 @@ def functions_in(source: str) -> list[FunctionSpan]:
             [(f"{node.name}.{m.name}", m) for m in node.body if isinstance(m, FunctionNode)]
             if isinstance(node, ast.ClassDef) else [])
         for qualname, fn in members:
-            first = min([fn.lineno] + [d.lineno for d in fn.decorator_list])
+            first = first_line(fn)
             spans.append(FunctionSpan(qualname=qualname, first_line=first - 1,
                                       last_line=fn.end_lineno - 1, is_stub=_is_stub(fn)))
     return spans

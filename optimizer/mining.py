@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import RepoRunner, SuiteRun
-from prochemy.sandbox.splice import stub_body
+from prochemy.sandbox.splice import first_line, stub_body
 
 from .aio import gather_or_cancel
 from .config import RepoTests
@@ -85,10 +85,6 @@ def _body_lines(fn: ast.AST) -> int:
         return 0
     return body[-1].end_lineno - body[0].lineno + 1
 
-
-def _start(fn: ast.AST) -> int:
-    """The line a code object reports as its first: the first decorator's, if any."""
-    return min([fn.lineno] + [d.lineno for d in fn.decorator_list])
 
 
 async def baseline(runner: RepoRunner, cfg: RepoTests) -> SuiteRun:
@@ -153,13 +149,13 @@ async def mine(root: Path, cfg: RepoTests, sandbox: SandboxSettings,
                     reason = f"too small ({size} lines < test.min_body_lines {cfg.min_body_lines})"
                 elif size > cfg.max_body_lines:
                     reason = f"too large ({size} lines > test.max_body_lines {cfg.max_body_lines})"
-                elif (str(rel), _start(fn)) not in callers:
+                elif (str(rel), first_line(fn)) not in callers:
                     reason = "not called by any passing test"
                 if reason:
                     skipped.append(Skip(function=name, reason=reason))
                 else:
                     candidates.append(_Candidate(rel=str(rel), qualname=qualname,
-                                                 covering=callers[(str(rel), _start(fn))]))
+                                                 covering=callers[(str(rel), first_line(fn))]))
         say(f"checking {len(candidates)} candidates against their tests")
         checks = await gather_or_cancel(*(_related(runner, root, c, cfg) for c in candidates))
 
@@ -174,7 +170,7 @@ async def mine(root: Path, cfg: RepoTests, sandbox: SandboxSettings,
         package = module_name(rel) if rel.name == "__init__.py" else module_name(rel).rpartition(".")[0]
         module_source = (root / rel).read_text()
         fn_node = next(fn for q, fn in _functions(ast.parse(module_source)) if q == cand.qualname)
-        reference = "".join(module_source.splitlines(keepends=True)[_start(fn_node) - 1:fn_node.end_lineno])
+        reference = "".join(module_source.splitlines(keepends=True)[first_line(fn_node) - 1:fn_node.end_lineno])
         tasks.append(Task(
             id=name, statement=build_statement(root, rel, cand.qualname, modules, package),
             entry_point=cand.qualname.split(".")[-1], test="", reference=reference,

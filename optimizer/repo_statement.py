@@ -13,14 +13,10 @@ import ast
 import textwrap
 from pathlib import Path
 
-from prochemy.sandbox.splice import find_function
+from prochemy.sandbox.splice import find_function, first_line
 
 FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
 _MAX_CONSTANT_CHARS = 300
-
-
-def _start(node: ast.AST) -> int:
-    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
 
 
 def _source(lines: list[str], first: int, last: int) -> str:
@@ -38,7 +34,7 @@ def docstring_node(fn: ast.AST) -> ast.Expr | None:
 def header(lines: list[str], fn: ast.AST, with_doc: bool = True, first_doc_line: bool = False) -> str:
     """Decorators, `def ...:` and the docstring (or its first line), with `...` as body."""
     body_start = fn.body[0].lineno
-    head = _source(lines, _start(fn), body_start - 1) if body_start > fn.lineno else None
+    head = _source(lines, first_line(fn), body_start - 1) if body_start > fn.lineno else None
     if head is None:  # `def f(): return x` on one line
         line = lines[fn.lineno - 1]
         head = textwrap.dedent(line[:line.index(":", line.index(")")) + 1]) + "\n"
@@ -83,13 +79,13 @@ def _describe_def(lines: list[str], node: ast.stmt) -> str:
 
 def class_outline(lines: list[str], cls: ast.ClassDef, exclude: str | None) -> str:
     """The class with its fields and __init__ in full and other members by signature."""
-    out = [_source(lines, _start(cls), cls.body[0].lineno - 1)]
+    out = [_source(lines, first_line(cls), cls.body[0].lineno - 1)]
     indent = " " * 4
     for member in cls.body:
         if isinstance(member, FunctionNode):
             if member.name == exclude:
                 continue
-            text = (_source(lines, _start(member), member.end_lineno) if member.name == "__init__"
+            text = (_source(lines, first_line(member), member.end_lineno) if member.name == "__init__"
                     else header(lines, member, first_doc_line=True))
         elif member is cls.body[0] and docstring_node(cls) is not None:
             text = _source(lines, member.lineno, member.end_lineno)

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from prochemy.sandbox.repo_runner import RepoRunner
-from prochemy.sandbox.splice import find_function
+from prochemy.sandbox.splice import find_function, first_line
 
 from .aio import gather_or_cancel
 from .gateway import ChatRequest, LLMGateway
@@ -126,7 +126,7 @@ async def _validate(runner: RepoRunner, task: Task, reply: str, i: int,
     statement = build_statement(root, rel, target.qualname, modules, package, source=changed)
     new_fn, _ = find_function(ast.parse(changed), target.qualname)
     lines = changed.splitlines(keepends=True)
-    start = min([new_fn.lineno] + [d.lineno for d in new_fn.decorator_list])
+    start = first_line(new_fn)
     return Task(id=f"{task.id}~syn{i}", statement=statement, entry_point=task.entry_point,
                 test="", reference="".join(lines[start - 1:new_fn.end_lineno]),
                 origin="synthetic", repo=target), ""

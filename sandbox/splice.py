@@ -21,7 +21,8 @@ class SpliceError(ValueError):
     """The candidate cannot be spliced (it does not parse or lacks the function)."""
 
 
-def _start(node: ast.AST) -> int:
+def first_line(node: ast.AST) -> int:
+    """The line a definition starts on (its first decorator's; also what its code object reports)."""
     return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
 
 
@@ -42,7 +43,7 @@ def find_function(tree: ast.Module, qualname: str) -> tuple[ast.AST, ast.ClassDe
 
 
 def _segment(lines: list[str], node: ast.AST) -> str:
-    return textwrap.dedent("".join(lines[_start(node) - 1:node.end_lineno]))
+    return textwrap.dedent("".join(lines[first_line(node) - 1:node.end_lineno]))
 
 
 def _candidate_parts(candidate: str, name: str) -> tuple[ast.AST, str, list[ast.stmt], list[str]]:
@@ -69,7 +70,7 @@ def splice_function(module_source: str, qualname: str, candidate: str) -> str:
     lines = module_source.splitlines(keepends=True)
     node, code, others, cand_lines = _candidate_parts(candidate, qualname.split(".")[-1])
     if not node.decorator_list and target.decorator_list:
-        first = _start(target)
+        first = first_line(target)
         code = textwrap.dedent("".join(lines[first - 1:target.lineno - 1])) + code
     defined = {n.name for n in tree.body if isinstance(n, (*FunctionNode, ast.ClassDef))}
     defined |= {t.id for n in tree.body if isinstance(n, ast.Assign)
@@ -86,7 +87,7 @@ def splice_function(module_source: str, qualname: str, candidate: str) -> str:
     body = textwrap.indent(code, indent) if indent else code
     if not body.endswith("\n"):
         body += "\n"
-    before, after = lines[:_start(target) - 1], lines[target.end_lineno:]
+    before, after = lines[:first_line(target) - 1], lines[target.end_lineno:]
     extra_text = "".join(e if e.endswith("\n") else e + "\n" for e in extras)
     if owner is None:
         spliced = "".join(before) + extra_text + body + "".join(after)
