@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ast
+import textwrap
 import time
 from collections import Counter
 from pathlib import Path
@@ -170,7 +171,8 @@ async def mine(root: Path, cfg: RepoTests, sandbox: SandboxSettings,
         package = module_name(rel) if rel.name == "__init__.py" else module_name(rel).rpartition(".")[0]
         module_source = (root / rel).read_text()
         fn_node = next(fn for q, fn in _functions(ast.parse(module_source)) if q == cand.qualname)
-        reference = "".join(module_source.splitlines(keepends=True)[first_line(fn_node) - 1:fn_node.end_lineno])
+        reference = textwrap.dedent("".join(
+            module_source.splitlines(keepends=True)[first_line(fn_node) - 1:fn_node.end_lineno]))
         tasks.append(Task(
             id=name, statement=build_statement(root, rel, cand.qualname, modules, package),
             entry_point=cand.qualname.split(".")[-1], test="", reference=reference,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -128,5 +129,5 @@ async def _validate(runner: RepoRunner, task: Task, reply: str, i: int,
     lines = changed.splitlines(keepends=True)
     start = first_line(new_fn)
     return Task(id=f"{task.id}~syn{i}", statement=statement, entry_point=task.entry_point,
-                test="", reference="".join(lines[start - 1:new_fn.end_lineno]),
+                test="", reference=textwrap.dedent("".join(lines[start - 1:new_fn.end_lineno])),
                 origin="synthetic", repo=target), ""

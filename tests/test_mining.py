@@ -86,4 +86,5 @@ async def test_the_example_repository(tmp_path: Path) -> None:
         "tests/test_text.py::test_title_case_keeps_acronyms"}
     assert len(report.tasks) >= 25
     assert _skips(report)["shelfkit/inventory.py::Inventory.by_tag"].startswith("tests do not depend")
-    assert any(t.id == "shelfkit/inventory.py::Inventory.remove" for t in report.tasks)
+    remove = next(t for t in report.tasks if t.id == "shelfkit/inventory.py::Inventory.remove")
+    assert remove.reference.startswith("def remove(self, isbn: str, copies: int = 1) -> int:")
