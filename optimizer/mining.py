@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import textwrap
 import time
 from collections import Counter
@@ -110,12 +111,9 @@ async def mine(root: Path, cfg: RepoTests, sandbox: SandboxSettings,
     if not root.is_dir():
         raise RepoError(f"{root} is not a directory")
     t0 = time.monotonic()
-    interpreter = find_interpreter(root, cfg.python)
-    files = python_files(root)
+    # file and interpreter work off the event loop: an editor's server keeps answering
+    interpreter, files, tree_hash = await asyncio.to_thread(_survey, root, cfg)
     sources = [f for f in files if not is_test_file(f) and f.name not in ("setup.py", "noxfile.py")]
-    if not any(is_test_file(f) for f in files):
-        raise RepoError(f"no tests found in {root}: no test_*.py, *_test.py or tests/ folder")
-    tree_hash = tree_fingerprint(root, files)
     settings = sandbox.model_copy(update={"memory_mb": max(sandbox.memory_mb, cfg.memory_mb)})
     async with RepoRunner(root, interpreter.path, settings, cfg.test_timeout_s) as runner:
         say("baseline run of the test suite")
@@ -127,39 +125,65 @@ async def mine(root: Path, cfg: RepoTests, sandbox: SandboxSettings,
         for node_id in sorted(passing):
             for rel, line in base.calls.get(node_id, []):
                 callers.setdefault((rel, line), []).append(node_id)
-
-        candidates: list[_Candidate] = []
-        skipped: list[Skip] = []
-        seen = 0
-        for rel in sources:
-            try:
-                tree = ast.parse((root / rel).read_text())
-            except (SyntaxError, UnicodeDecodeError) as e:
-                skipped.append(Skip(function=str(rel), reason=f"module does not parse ({e})"))
-                continue
-            for qualname, fn in _functions(tree):
-                seen += 1
-                name = f"{rel}::{qualname}"
-                size = _body_lines(fn)
-                reason = None
-                if fn.name.startswith("__") and fn.name.endswith("__"):
-                    reason = "special method"
-                elif size == 0:
-                    reason = "no body (docstring only)"
-                elif size < cfg.min_body_lines:
-                    reason = f"too small ({size} lines < test.min_body_lines {cfg.min_body_lines})"
-                elif size > cfg.max_body_lines:
-                    reason = f"too large ({size} lines > test.max_body_lines {cfg.max_body_lines})"
-                elif (str(rel), first_line(fn)) not in callers:
-                    reason = "not called by any passing test"
-                if reason:
-                    skipped.append(Skip(function=name, reason=reason))
-                else:
-                    candidates.append(_Candidate(rel=str(rel), qualname=qualname,
-                                                 covering=callers[(str(rel), first_line(fn))]))
+        seen, candidates, skipped = await asyncio.to_thread(_candidates, root, sources, callers, cfg)
         say(f"checking {len(candidates)} candidates against their tests")
         checks = await gather_or_cancel(*(_related(runner, root, c, cfg) for c in candidates))
+    tasks = await asyncio.to_thread(_tasks, root, sources, candidates, checks, tree_hash, skipped)
+    excluded = [TestOutcome(node_id=k, status=v.status, message=v.message)
+                for k, v in sorted(base.tests.items()) if v.status != "passed"]
+    return MiningReport(
+        root=str(root), interpreter=interpreter, tier=runner.tier, tree=tree_hash,
+        tests_total=len(base.tests), tests_passing=len(passing), excluded=excluded,
+        collect_errors=base.collect_errors, functions_seen=seen, tasks=tasks,
+        skipped=sorted(skipped, key=lambda s: s.function), baseline_s=round(baseline_s, 2),
+        mining_s=round(time.monotonic() - t0, 2))
 
+
+def _survey(root: Path, cfg: RepoTests) -> tuple[Interpreter, list[Path], str]:
+    interpreter = find_interpreter(root, cfg.python)
+    files = python_files(root)
+    if not any(is_test_file(f) for f in files):
+        raise RepoError(f"no tests found in {root}: no test_*.py, *_test.py or tests/ folder")
+    return interpreter, files, tree_fingerprint(root, files)
+
+
+def _candidates(root: Path, sources: list[Path], callers: dict[tuple[str, int], list[str]],
+                cfg: RepoTests) -> tuple[int, list[_Candidate], list[Skip]]:
+    """Functions worth a constraint check, and why the others are skipped."""
+    candidates: list[_Candidate] = []
+    skipped: list[Skip] = []
+    seen = 0
+    for rel in sources:
+        try:
+            tree = ast.parse((root / rel).read_text())
+        except (SyntaxError, UnicodeDecodeError) as e:
+            skipped.append(Skip(function=str(rel), reason=f"module does not parse ({e})"))
+            continue
+        for qualname, fn in _functions(tree):
+            seen += 1
+            size = _body_lines(fn)
+            key = (str(rel), first_line(fn))
+            reason = None
+            if fn.name.startswith("__") and fn.name.endswith("__"):
+                reason = "special method"
+            elif size == 0:
+                reason = "no body (docstring only)"
+            elif size < cfg.min_body_lines:
+                reason = f"too small ({size} lines < test.min_body_lines {cfg.min_body_lines})"
+            elif size > cfg.max_body_lines:
+                reason = f"too large ({size} lines > test.max_body_lines {cfg.max_body_lines})"
+            elif key not in callers:
+                reason = "not called by any passing test"
+            if reason:
+                skipped.append(Skip(function=f"{rel}::{qualname}", reason=reason))
+            else:
+                candidates.append(_Candidate(rel=str(rel), qualname=qualname, covering=callers[key]))
+    return seen, candidates, skipped
+
+
+def _tasks(root: Path, sources: list[Path], candidates: list[_Candidate],
+           checks: list[tuple[list[str], str | None]], tree_hash: str, skipped: list[Skip]) -> list[Task]:
+    """A task per candidate whose tests depend on it (the others join `skipped`)."""
     modules = {module_name(f): f for f in sources}
     tasks: list[Task] = []
     for cand, (related, reason) in zip(candidates, checks):
@@ -179,14 +203,7 @@ async def mine(root: Path, cfg: RepoTests, sandbox: SandboxSettings,
             origin="repository",
             repo=RepoTarget(root=str(root), module=cand.rel, qualname=cand.qualname,
                             node_ids=related, tree=tree_hash)))
-    excluded = [TestOutcome(node_id=k, status=v.status, message=v.message)
-                for k, v in sorted(base.tests.items()) if v.status != "passed"]
-    return MiningReport(
-        root=str(root), interpreter=interpreter, tier=runner.tier, tree=tree_hash,
-        tests_total=len(base.tests), tests_passing=len(passing), excluded=excluded,
-        collect_errors=base.collect_errors, functions_seen=seen, tasks=tasks,
-        skipped=sorted(skipped, key=lambda s: s.function), baseline_s=round(baseline_s, 2),
-        mining_s=round(time.monotonic() - t0, 2))
+    return tasks
 
 
 async def _related(runner: RepoRunner, root: Path, cand: _Candidate,

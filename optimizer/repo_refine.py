@@ -8,6 +8,7 @@ of the training tasks -> the Prochemy loop (warm-started from the project's stor
 from __future__ import annotations
 
 import ast
+import asyncio
 import hashlib
 import json
 import random
@@ -56,8 +57,8 @@ async def mine_cached(settings: Settings, root: Path,
     root = root.resolve()
     if not root.is_dir():
         raise RepoError(f"{root} is not a directory")
-    interpreter = find_interpreter(root, settings.test.python)
-    tree = tree_fingerprint(root, python_files(root))
+    interpreter, tree = await asyncio.to_thread(
+        lambda: (find_interpreter(root, settings.test.python), tree_fingerprint(root, python_files(root))))
     key = hashlib.sha256(json.dumps([str(root), tree, interpreter.path, settings.test.model_dump(mode="json"),
                                      settings.sandbox.level]).encode()).hexdigest()
     cache = _mining_store(settings)

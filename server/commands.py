@@ -3,6 +3,7 @@ clearCache, doctor, status. Handlers validate their arguments and call the featu
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ def register(server: ProchemyServer) -> None:
     async def show_prompt(ls: ProchemyServer, *args: Any) -> dict:
         root = _root(ls, parse(RootArgs, args).root)
         settings = ls.settings(root)
-        text = prompt_report(project_state(settings, root))
+        text = prompt_report(await asyncio.to_thread(project_state, settings, root))
         path = settings.cache_dir / "prompts" / f"{root.name}-prompt.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -118,9 +119,9 @@ def register(server: ProchemyServer) -> None:
         return {"text": text}
 
     @server.command("prochemy.status")
-    def status(ls: ProchemyServer, *args: Any) -> dict:
+    async def status(ls: ProchemyServer, *args: Any) -> dict:
         root = _root(ls, parse(RootArgs, args).root)
-        state = project_state(ls.settings(root), root)
+        state = await asyncio.to_thread(project_state, ls.settings(root), root)
         current = state.record.current if state.record else None
         return {"jobs": ls.jobs.status(), "root": str(root),
                 "prompt": None if current is None else {

@@ -65,7 +65,7 @@ async def tests_changed(server: ProchemyServer, root: Path) -> None:
             return
         start_refine(server, root, kind="background-refine")
         return
-    state = project_state(settings, root)
+    state = await asyncio.to_thread(project_state, settings, root)
     if not state.stale or str(root) in server.dont_ask:
         return
     answer = await server.window_show_message_request_async(types.ShowMessageRequestParams(
