@@ -33,7 +33,9 @@ STYLES = ["Rewrite this docstring in different words, as another developer would
           "Shorten this docstring to its essential requirements, dropping redundant words."]
 SCHEMA = {"type": "json_schema", "json_schema": {"name": "docstring", "strict": True, "schema": {
     "type": "object", "additionalProperties": False, "required": ["docstring"],
-    "properties": {"docstring": {"type": "string", "minLength": 10, "maxLength": 2000}}}}}
+    # no maxLength: llama.cpp turns it into thousands of nested grammar rules and samples
+    # ~30x slower (0.36 tokens/s measured with the 0.5B model); max_tokens bounds the answer
+    "properties": {"docstring": {"type": "string"}}}}}
 
 
 class RepoSynthesisReport(BaseModel):
