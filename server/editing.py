@@ -22,7 +22,7 @@ def _supports_resolve(server: ProchemyServer) -> bool:
 def register(server: ProchemyServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
         code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True))
-    def code_actions(ls: ProchemyServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    def code_actions(ls: ProchemyServer, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
         source = ls.workspace.get_text_document(params.text_document.uri).source
         span = function_at(source, params.range.start.line)
         if span is None or not span.is_stub:
@@ -30,8 +30,8 @@ def register(server: ProchemyServer) -> None:
         data = {"uri": params.text_document.uri, "line": params.range.start.line}
         if _supports_resolve(ls):
             return [types.CodeAction(title=TITLE, kind=types.CodeActionKind.RefactorRewrite, data=data)]
-        return [types.CodeAction(title=TITLE, kind=types.CodeActionKind.RefactorRewrite,
-                                 command=types.Command(title=TITLE, command="prochemy.generate", arguments=[data]))]
+        # no lazy resolve: a plain command, run only when chosen (never an LLM call per request)
+        return [types.Command(title=TITLE, command="prochemy.generate", arguments=[data])]
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(ls: ProchemyServer, action: types.CodeAction) -> types.CodeAction:

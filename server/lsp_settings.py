@@ -39,7 +39,8 @@ def _without_nulls(flat: dict[str, Any]) -> dict[str, Any]:
 
 def settings_for(root: Path | None, options: dict[str, Any] | None) -> tuple[LoadedSettings, list[str]]:
     """The effective settings for a workspace folder, and one problem line per bad value."""
-    flat = _without_nulls(_flatten(options or {}))
+    # `server` is the client's own section (how to start us, e.g. VS Code's prochemy.server.*)
+    flat = _without_nulls(_flatten({k: v for k, v in (options or {}).items() if k != "server"}))
     problems: list[str] = []
     good: dict[str, Any] = {}
     for key, value in flat.items():

@@ -154,3 +154,65 @@ async def test_serial_mode_repeats_greedy_answers_exactly(tmp_path: Path) -> Non
     finally:
         await gateway.aclose()
     assert passes[0] == passes[1]
+
+
+async def test_language_server_generates_with_the_real_model_and_stops_it_on_shutdown(tmp_path: Path) -> None:
+    """prochemy-lsp with the embedded model: prochemy.generate starts llama-server, applies
+    the edit; shutdown stops that llama-server."""
+    import shutil
+
+    from lsprotocol import types
+    from pygls.uris import from_fs_path
+    from pytest_lsp import client_capabilities
+    from pytest_lsp.client import make_test_lsp_client
+
+    repo = tmp_path / "shelfkit"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "shelfkit", repo)
+    gguf = models_dir(Settings(cache_dir=real_cache_dir())) / SMALL.filename
+    client = make_test_lsp_client()
+    applied: list = []
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        applied.append(params)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    await client.start_io(sys.executable, "-m", "prochemy.server.main", "--log-file", str(tmp_path / "lsp.log"))
+    await client.initialize_session(types.InitializeParams(
+        capabilities=client_capabilities("neovim"),
+        initialization_options={"model": {"path": str(gguf)}, "cache_dir": str(tmp_path / "cache"),
+                                "test": {"python": sys.executable}},
+        workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(repo)), name="shelfkit")]))
+    module = repo / "shelfkit" / "money.py"
+    uri = from_fs_path(str(module))
+    text = module.read_text()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="python", version=1, text=text)))
+    line = text.splitlines().index("def format_cents(cents: int, symbol: str = \"$\") -> str:")
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="prochemy.generate", arguments=[{"uri": uri, "line": line}]))
+    assert result["applied"] is True and result["qualname"] == "format_cents", result
+    assert result["prompt"].startswith("seed") and result["passed"] in (True, False)
+    assert "def format_cents" in applied[-1].edit.changes[uri][0].new_text
+    server_pid = client._server.pid
+    llama = [p for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == server_pid
+             and "llama-server" in _cmd(p)]
+    assert llama, "no llama-server child"
+    await client.shutdown_session()
+    assert all(_gone(int(p)) for p in llama)
+
+
+def _ppid(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _cmd(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline") as f:
+            return f.read()
+    except OSError:
+        return ""

@@ -21,7 +21,8 @@ from .repos import tree_hash, write_repo
 from .stub_llm import StubLLM
 from .test_repo_refine import REPO, SKILL, responder
 
-CLIENTS = ["visual-studio-code", "neovim"]
+# "bare": no progress UI, no code-action resolve, no dynamic registration, no configuration pull
+CLIENTS = ["visual-studio-code", "neovim", "bare"]
 STUB_OPS = REPO["ops.py"].replace('    """Sum."""\n    return a + b', '    """Sum."""\n    ...')
 
 
@@ -71,7 +72,8 @@ async def client(lsp_client: LanguageClient, request, llm: StubLLM, repo: Path, 
                           "debounce_s": 0, "background_refine": False}}
     lsp_client.options = options  # type: ignore[attr-defined]
     await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities(request.param), initialization_options=options,
+        capabilities=types.ClientCapabilities() if request.param == "bare" else client_capabilities(request.param),
+        initialization_options=options,
         workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(repo)), name="repo")]))
     yield
     await lsp_client.shutdown_session()
@@ -121,6 +123,9 @@ async def test_refine_reports_progress_in_order_and_stores_the_prompt(client: La
         assert any(m.startswith("mining") for m in messages)
         assert any(m.startswith("iteration 1/2") for m in messages)
         assert messages.index(next(m for m in messages if m.startswith("iteration"))) > 0
+    else:  # no progress support: the same story in window/logMessage
+        logged = [m.message for m in client.log_messages if m.message.startswith("Prochemy: refining")]
+        assert any("iteration 1/2" in m for m in logged) and any("refined prompt adopted" in m for m in logged)
     shown = await command(client, "prochemy.showPrompt")
     assert SKILL in shown["text"] and "held-out tests" in shown["text"]
     status = await command(client, "prochemy.status")
@@ -131,16 +136,20 @@ async def test_refine_reports_progress_in_order_and_stores_the_prompt(client: La
 @pytest.mark.slow_llm
 async def test_cancel_through_the_progress_token(client: LanguageClient) -> None:
     job_id = (await command(client, "prochemy.refinePrompt"))["jobId"]
-    for _ in range(100):
+    for _ in range(30):
         if client.progress_reports:
             break
         await asyncio.sleep(0.1)
-    token = next(iter(client.progress_reports))
     await asyncio.sleep(1.0)
-    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    if client.progress_reports:
+        token = next(iter(client.progress_reports))
+        client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    else:  # a client without progress UI cancels with the command
+        assert (await command(client, "prochemy.cancel", {"job_id": job_id}))["cancelled"] == [job_id]
     job = await wait_job(client, job_id, timeout=20)
     assert job["state"] == "cancelled"
-    assert client.progress_reports[token][-1].kind == "end"
+    if client.progress_reports:
+        assert client.progress_reports[token][-1].kind == "end"
 
 
 async def test_clear_cache_keeps_the_stored_prompt(client: LanguageClient) -> None:
@@ -189,11 +198,12 @@ async def test_code_action_resolves_to_an_edit(client: LanguageClient, repo: Pat
         context=types.CodeActionContext(diagnostics=[])))
     assert [a.title for a in actions] == ["Implement with refined prompt"]
     action = actions[0]
-    if action.command is None:
+    if isinstance(action, types.CodeAction):
+        assert action.kind == types.CodeActionKind.RefactorRewrite and action.edit is None  # lazy
         resolved = await client.code_action_resolve_async(action)
         new_text = resolved.edit.changes[uri][0].new_text
-    else:  # a client without resolve support runs the command, which applies the edit
-        await command(client, action.command.command, *action.command.arguments)
+    else:  # a client without resolve support gets a command, which applies the edit
+        await command(client, action.command, *action.arguments)
         new_text = client.applied[-1].edit.changes[uri][0].new_text
     assert "return a + b" in new_text and "def mul(a, b):" in new_text
     assert any("related tests passed" in m.message for m in client.messages)
@@ -264,6 +274,18 @@ async def test_test_file_changes_trigger_background_refinement(client: LanguageC
         raise AssertionError(f"no background refinement started: {jobs}")
     job = next(j for j in jobs if j["kind"] == "background-refine")
     assert (await wait_job(client, job["id"]))["state"] == "done"
+
+
+async def test_client_only_and_unset_settings_are_not_problems(client: LanguageClient) -> None:
+    # what VS Code answers to workspace/configuration: its own `server` section, nulls for unset keys
+    vscode_like = dict(client.options, server={"python": "/usr/bin/python3", "command": []},
+                       model={"choice": None}, sandbox={"level": None})
+    client.set_configuration({"prochemy": vscode_like})
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": vscode_like}))
+    await asyncio.sleep(0.5)
+    doctor = (await command(client, "prochemy.doctor"))["text"]
+    assert "problem:" not in doctor and "model.choice = \"default\"  <- default" in doctor
+    assert not [m for m in client.messages if "setting" in m.message]
 
 
 async def test_an_invalid_setting_is_reported_once_and_the_default_used(client: LanguageClient) -> None:
