@@ -34,7 +34,7 @@ class Outcome(BaseModel):
 
 
 # Bump when extraction or the harness changes what a stored outcome would be.
-JUDGE_VERSION = 2
+JUDGE_VERSION = 3  # 3: a candidate's `from __future__` import no longer breaks the splice
 
 
 class OutcomeStore(RecordStore[Outcome]):

@@ -77,6 +77,8 @@ def splice_function(module_source: str, qualname: str, candidate: str) -> str:
                 for t in n.targets if isinstance(t, ast.Name)}
     extras = []
     for other in others:
+        if isinstance(other, ast.ImportFrom) and other.module == "__future__":
+            continue  # legal only at the top of a module, which has its own
         if isinstance(other, (*FunctionNode, ast.ClassDef)) and other.name in defined:
             continue
         if isinstance(other, ast.Assign) and any(

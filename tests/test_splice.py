@@ -100,3 +100,10 @@ def test_stub_body_keeps_docstring_and_raises() -> None:
     assert ns["target"].__doc__ == "Double n."
     with pytest.raises(NotImplementedError):
         _run(stub_body(MODULE, "Box.size"))["Box"]([]).size
+
+
+def test_a_candidates_future_import_is_dropped() -> None:
+    module = "from __future__ import annotations\n\nimport re\n\n\ndef f(x: int) -> int:\n    return x\n"
+    cand = "from __future__ import annotations\nimport re\n\ndef f(x: int) -> int:\n    return x + 1\n"
+    out = splice_function(module, "f", cand)
+    assert out.count("from __future__") == 1 and _run(out)["f"](1) == 2
