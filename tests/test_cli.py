@@ -117,7 +117,10 @@ def test_missing_model_says_how_to_fetch_it(tmp_path: Path) -> None:
     assert "Fetch it with: prochemy model fetch --small" in done.stderr
 
 
-def test_lsp_entry_point_exits_cleanly() -> None:
-    done = subprocess.run([sys.executable, "-m", "prochemy.server.main"], capture_output=True,
-                          text=True, timeout=30)
-    assert done.returncode == 0 and "not built yet" in done.stderr
+def test_lsp_entry_point_serves_stdio_and_exits_at_eof(tmp_path: Path) -> None:
+    usage = subprocess.run([sys.executable, "-m", "prochemy.server.main", "--help"],
+                           capture_output=True, text=True, timeout=30)
+    assert usage.returncode == 0 and "--tcp HOST:PORT" in usage.stdout
+    done = subprocess.run([sys.executable, "-m", "prochemy.server.main", "--log-file", str(tmp_path / "l.log")],
+                          input="", capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and (tmp_path / "l.log").is_file()

@@ -291,12 +291,17 @@ async def test_client_only_and_unset_settings_are_not_problems(client: LanguageC
 async def test_an_invalid_setting_is_reported_once_and_the_default_used(client: LanguageClient) -> None:
     bad = dict(client.options, sandbox={"timeout_s": "soon"})
     client.set_configuration({"prochemy": bad})
-    for _ in range(2):
-        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": bad}))
+
+    def warnings() -> list:
+        return [m for m in client.messages if "sandbox.timeout_s" in m.message]
+
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": bad}))
+    await _wait_for(lambda: bool(warnings()), timeout=15)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": bad}))
     doctor = (await command(client, "prochemy.doctor"))["text"]
-    assert "sandbox.timeout_s = 10.0  <- default" in doctor
-    warnings = [m for m in client.messages if "sandbox.timeout_s" in m.message]
-    assert len(warnings) == 1, [m.message for m in client.messages]
+    assert "sandbox.timeout_s = 10.0  <- default" in doctor and "problem: " in doctor
+    await asyncio.sleep(1.0)  # the second change has been applied by now
+    assert len(warnings()) == 1, [m.message for m in client.messages]
 
 
 async def test_stale_prompt_asks_when_background_refinement_is_off(client: LanguageClient, repo: Path) -> None:
