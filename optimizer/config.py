@@ -108,7 +108,7 @@ class LoadedSettings(BaseModel):
 
     def describe(self) -> list[tuple[str, Any, str]]:
         """(key, effective value, source) for every leaf, for `doctor`."""
-        flat = _flatten(self.settings.model_dump(mode="json"))
+        flat = flatten(self.settings.model_dump(mode="json"))
         return [(k, v, self.sources.get(k, "default")) for k, v in sorted(flat.items())]
 
 
@@ -178,7 +178,7 @@ def merge_layers(layers: list[Layer]) -> LoadedSettings:
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for layer in layers:
-        for key, value in _flatten(layer.values).items():
+        for key, value in flatten(layer.values).items():
             _set(merged, key.split("."), value)
             sources[key] = layer.source
     try:
@@ -201,15 +201,24 @@ def _explain(error: ValidationError, sources: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}"""
     flat: dict[str, Any] = {}
     for key, value in values.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
-            flat.update(_flatten(value, dotted + "."))
+            flat.update(flatten(value, dotted + "."))
         else:
             flat[dotted] = value
     return flat
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """{"a.b": 1} -> {"a": {"b": 1}}"""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        _set(nested, key.split("."), value)
+    return nested
 
 
 def _set(target: dict[str, Any], path: list[str], value: Any) -> None:

@@ -18,8 +18,7 @@ from prochemy.sandbox.repo_runner import RepoRunner
 
 from .aio import gather_or_cancel
 from .config import Settings
-from .gateway import LLMGateway
-from .local_model import model_file
+from .gateway import LLMGateway, endpoint_identity
 from .store import RecordStore
 from .generation import generate, judge
 from .tasks import Task
@@ -47,19 +46,10 @@ class OutcomeStore(RecordStore[Outcome]):
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def task_model_identity(gateway: LLMGateway, serial: bool = False) -> str:
-    """What an outcome depends on besides prompt and task: the model and how it is asked."""
-    return model_identity(gateway.settings, serial)
-
-
 def model_identity(settings: Settings, serial: bool = False) -> str:
-    """Known without starting anything (an editor asks it just to see if a prompt is stale)."""
-    endpoint = settings.endpoint
-    if endpoint.base_url is None:
-        gguf = model_file(settings)
-        identity, model = f"embedded:{gguf.name}", endpoint.model or gguf.stem
-    else:
-        identity, model = endpoint.base_url.rstrip("/"), endpoint.model or ""
+    """What an outcome depends on besides prompt and task: the model and how it is asked.
+    Known without starting anything (an editor asks it just to see if a prompt is stale)."""
+    identity, model = endpoint_identity(settings, settings.endpoint)
     return f"{identity}|{model}|max_tokens={settings.max_tokens}{'|serial' if serial else ''}"
 
 
@@ -73,13 +63,10 @@ class Evaluator:
         self.serial = serial  # deterministic mode, see ChatRequest.serial
         self.sandbox = sandbox
         self.store = store
-        self._identity: str | None = None
         self._inflight: dict[str, asyncio.Task[Outcome]] = {}  # one computation per key
 
     async def model_identity(self) -> str:
-        if self._identity is None:
-            self._identity = await task_model_identity(self.gateway, self.serial)
-        return self._identity
+        return model_identity(self.gateway.settings, self.serial)
 
     async def outcome(self, prompt: str, task: Task) -> Outcome:
         key = OutcomeStore.key(await self.model_identity(), prompt, task)

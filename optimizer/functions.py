@@ -6,9 +6,9 @@ import ast
 
 from pydantic import BaseModel
 
-from prochemy.sandbox.splice import first_line
+from prochemy.sandbox.splice import definitions, first_line
 
-from .repo_statement import FunctionNode, docstring_node
+from .repo_statement import docstring_node
 
 
 class FunctionSpan(BaseModel):
@@ -42,14 +42,9 @@ def functions_in(source: str) -> list[FunctionSpan]:
     except SyntaxError:
         return []
     spans = []
-    for node in tree.body:
-        members = [(node.name, node)] if isinstance(node, FunctionNode) else (
-            [(f"{node.name}.{m.name}", m) for m in node.body if isinstance(m, FunctionNode)]
-            if isinstance(node, ast.ClassDef) else [])
-        for qualname, fn in members:
-            first = first_line(fn)
-            spans.append(FunctionSpan(qualname=qualname, first_line=first - 1,
-                                      last_line=fn.end_lineno - 1, is_stub=_is_stub(fn)))
+    for qualname, fn, _ in definitions(tree):
+        spans.append(FunctionSpan(qualname=qualname, first_line=first_line(fn) - 1,
+                                  last_line=fn.end_lineno - 1, is_stub=_is_stub(fn)))
     return spans
 
 

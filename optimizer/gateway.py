@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from .config import Endpoint, Settings
 from .llama_server import ServerError, shared_server
-from .local_model import ModelMissing, require_model_file
+from .local_model import ModelMissing, model_file, require_model_file
 from .store import RecordStore
 
 Role = Literal["task", "mutation", "synthesis"]
@@ -148,8 +148,8 @@ class LLMGateway:
                 raise GatewayError("server", str(e)) from None
             client = openai.AsyncOpenAI(base_url=server.base_url, api_key="embedded",
                                         max_retries=0, timeout=timeout)
-            return _Resolved(client=client, identity=f"embedded:{model_path.name}",
-                             model=endpoint.model or server.alias, url=server.base_url,
+            identity, model = endpoint_identity(self.settings, endpoint)
+            return _Resolved(client=client, identity=identity, model=model, url=server.base_url,
                              api_key_env=None)
         env_name = endpoint.api_key_env
 
@@ -161,8 +161,9 @@ class LLMGateway:
         if endpoint.model is None:
             raise GatewayError("config", f"endpoint {endpoint.base_url} is set but no model is "
                                "named: set endpoint.model (PROCHEMY_ENDPOINT__MODEL)")
-        return _Resolved(client=client, identity=endpoint.base_url.rstrip("/"),
-                         model=endpoint.model, url=endpoint.base_url, api_key_env=env_name)
+        identity, model = endpoint_identity(self.settings, endpoint)
+        return _Resolved(client=client, identity=identity, model=model, url=endpoint.base_url,
+                         api_key_env=env_name)
 
     async def describe(self, role: Role = "task") -> dict[str, str]:
         r = await self._resolve(role)
@@ -300,6 +301,15 @@ class LLMGateway:
         self._resolved.clear()
         if self.cache is not None:
             self.cache.close()
+
+
+def endpoint_identity(settings: Settings, endpoint: Endpoint) -> tuple[str, str]:
+    """(identity, model name) of an endpoint, known without starting or calling anything:
+    the embedded server by its GGUF file (its port is random), others by their URL."""
+    if endpoint.base_url is None:
+        gguf = model_file(settings)
+        return f"embedded:{gguf.name}", endpoint.model or gguf.stem  # llama-server's alias
+    return endpoint.base_url.rstrip("/"), endpoint.model or ""
 
 
 def _mentions_model(error: openai.APIStatusError) -> bool:

@@ -24,13 +24,13 @@ from pydantic import BaseModel, Field
 
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import RepoRunner, SuiteRun
-from prochemy.sandbox.splice import first_line, stub_body
+from prochemy.sandbox.splice import definitions, find_function, first_line, stub_body
 
 from .aio import gather_or_cancel
 from .config import RepoTests
 from .repo_env import (Interpreter, RepoError, find_interpreter, is_test_file, module_name,
                        python_files, tree_fingerprint)
-from .repo_statement import FunctionNode, build_statement, docstring_node
+from .repo_statement import build_statement, docstring_node
 from .tasks import RepoTarget, Task
 
 
@@ -71,22 +71,18 @@ class _Candidate(BaseModel):
     covering: list[str]
 
 
-def _functions(tree: ast.Module) -> list[tuple[str, ast.AST]]:
-    found: list[tuple[str, ast.AST]] = []
-    for node in tree.body:
-        if isinstance(node, FunctionNode):
-            found.append((node.name, node))
-        elif isinstance(node, ast.ClassDef):
-            found += [(f"{node.name}.{m.name}", m) for m in node.body if isinstance(m, FunctionNode)]
-    return found
-
-
 def _body_lines(fn: ast.AST) -> int:
     body = fn.body[1:] if docstring_node(fn) is not None else fn.body
     if not body:
         return 0
     return body[-1].end_lineno - body[0].lineno + 1
 
+
+
+def repo_runner(root: Path, python: str, sandbox: SandboxSettings, cfg: RepoTests) -> RepoRunner:
+    """A runner for a repo's tests: the sandbox's limits, with room for a test suite's memory."""
+    limits = sandbox.model_copy(update={"memory_mb": max(sandbox.memory_mb, cfg.memory_mb)})
+    return RepoRunner(root, python, limits, cfg.test_timeout_s)
 
 
 async def baseline(runner: RepoRunner, cfg: RepoTests) -> SuiteRun:
@@ -114,8 +110,7 @@ async def mine(root: Path, cfg: RepoTests, sandbox: SandboxSettings,
     # file and interpreter work off the event loop: an editor's server keeps answering
     interpreter, files, tree_hash = await asyncio.to_thread(_survey, root, cfg)
     sources = [f for f in files if not is_test_file(f) and f.name not in ("setup.py", "noxfile.py")]
-    settings = sandbox.model_copy(update={"memory_mb": max(sandbox.memory_mb, cfg.memory_mb)})
-    async with RepoRunner(root, interpreter.path, settings, cfg.test_timeout_s) as runner:
+    async with repo_runner(root, interpreter.path, sandbox, cfg) as runner:
         say("baseline run of the test suite")
         tb = time.monotonic()
         base = await baseline(runner, cfg)
@@ -159,7 +154,7 @@ def _candidates(root: Path, sources: list[Path], callers: dict[tuple[str, int], 
         except (SyntaxError, UnicodeDecodeError) as e:
             skipped.append(Skip(function=str(rel), reason=f"module does not parse ({e})"))
             continue
-        for qualname, fn in _functions(tree):
+        for qualname, fn, _ in definitions(tree):
             seen += 1
             size = _body_lines(fn)
             key = (str(rel), first_line(fn))
@@ -192,13 +187,12 @@ def _tasks(root: Path, sources: list[Path], candidates: list[_Candidate],
             skipped.append(Skip(function=name, reason=reason))
             continue
         rel = Path(cand.rel)
-        package = module_name(rel) if rel.name == "__init__.py" else module_name(rel).rpartition(".")[0]
         module_source = (root / rel).read_text()
-        fn_node = next(fn for q, fn in _functions(ast.parse(module_source)) if q == cand.qualname)
+        fn_node, _ = find_function(ast.parse(module_source), cand.qualname)
         reference = textwrap.dedent("".join(
             module_source.splitlines(keepends=True)[first_line(fn_node) - 1:fn_node.end_lineno]))
         tasks.append(Task(
-            id=name, statement=build_statement(root, rel, cand.qualname, modules, package),
+            id=name, statement=build_statement(root, rel, cand.qualname, modules),
             entry_point=cand.qualname.split(".")[-1], test="", reference=reference,
             origin="repository",
             repo=RepoTarget(root=str(root), module=cand.rel, qualname=cand.qualname,

@@ -49,13 +49,23 @@ def find_interpreter(root: Path, configured: Path | None) -> Interpreter:
     raise RepoError("no Python interpreter found")  # unreachable: sys.executable exists
 
 
+_PYTEST_VERSIONS: dict[tuple[str, float], str] = {}
+
+
 def _pytest_version(python: Path) -> str | None:
-    try:
-        done = subprocess.run([str(python), "-c", "import pytest; print(pytest.__version__)"],
-                              capture_output=True, text=True, timeout=60)
-    except OSError:
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    """pytest's version under that interpreter; successes are cached (an editor asks on every
+    generate), a failure is asked again so installing pytest needs no restart."""
+    key = (str(python), python.stat().st_mtime)
+    if key not in _PYTEST_VERSIONS:
+        try:
+            done = subprocess.run([str(python), "-c", "import pytest; print(pytest.__version__)"],
+                                  capture_output=True, text=True, timeout=60)
+        except OSError:
+            return None
+        if done.returncode != 0:
+            return None
+        _PYTEST_VERSIONS[key] = done.stdout.strip()
+    return _PYTEST_VERSIONS[key]
 
 
 def python_files(root: Path) -> list[Path]:
@@ -91,3 +101,9 @@ def module_name(rel: Path) -> str:
     if parts and parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
+
+
+def package_of(rel: Path) -> str:
+    """The package a module belongs to, for resolving its relative imports."""
+    name = module_name(rel)
+    return name if rel.name == "__init__.py" else name.rpartition(".")[0]

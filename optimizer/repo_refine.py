@@ -23,10 +23,10 @@ from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import SpliceError, find_function, splice_function
 
 from .config import Settings
-from .evaluation import Evaluator, OutcomeStore, model_identity, task_model_identity
+from .evaluation import Evaluator, OutcomeStore, model_identity
 from .gateway import LLMGateway, ResponseCache
 from .generation import SEED_PROMPT, Generation, generate, run_in_repo
-from .mining import MiningReport, mine
+from .mining import MiningReport, mine, repo_runner
 from .project_store import ProjectRecord, ProjectStore, StoredPrompt
 from .refine import Progress, RefineConfig, Refiner, RefineResult
 from .repo_env import RepoError, find_interpreter, module_name, python_files, tree_fingerprint
@@ -82,9 +82,7 @@ def split(tasks: list[Task], held_out_fraction: float, k_real: int, seed: int) -
 
 
 def _runner(settings: Settings, report: MiningReport) -> RepoRunner:
-    sandbox = settings.sandbox.model_copy(update={"memory_mb": max(settings.sandbox.memory_mb,
-                                                                   settings.test.memory_mb)})
-    return RepoRunner(Path(report.root), report.interpreter.path, sandbox, settings.test.test_timeout_s)
+    return repo_runner(Path(report.root), report.interpreter.path, settings.sandbox, settings.test)
 
 
 async def refine_repo(settings: Settings, root: Path, config: RefineConfig, k_real: int = 10,
@@ -109,7 +107,7 @@ async def refine_repo(settings: Settings, root: Path, config: RefineConfig, k_re
             synthetic, synth = await synthesize_repo_tasks(gateway, runner, real, k_synthetic,
                                                            config.seed, modules)
             evaluator = Evaluator(gateway, sandbox, outcomes, repo=runner)
-            model = await task_model_identity(gateway)
+            model = model_identity(settings)
             known = projects.load(Path(report.root), model)
             warm = [known.current.best_prompt] if known is not None else None
             train = TaskSet(name="repo-train", tasks=real + synthetic)
@@ -166,15 +164,14 @@ async def generate_function(settings: Settings, root: Path, ref: str, check: boo
     task_id = f"{rel}::{qualname}"
     task = next((t for t in report.tasks if t.id == task_id), None)
     if task is None:
-        package = module_name(rel) if rel.name == "__init__.py" else module_name(rel).rpartition(".")[0]
-        task = Task(id=task_id, statement=build_statement(root, rel, qualname, by_name, package),
+        task = Task(id=task_id, statement=build_statement(root, rel, qualname, by_name),
                     entry_point=qualname.split(".")[-1], test="", origin="repository",
                     repo=RepoTarget(root=str(root), module=str(rel), qualname=qualname,
                                     node_ids=[], tree=report.tree))
     gateway = LLMGateway(settings)
     projects = _project_store(settings)
     try:
-        identity = await task_model_identity(gateway)
+        identity = model_identity(settings)
         record = projects.load(root, identity)
         if prompt is not None:
             chosen, source, stale = prompt, "given with --prompt", False
@@ -191,10 +188,7 @@ async def generate_function(settings: Settings, root: Path, ref: str, check: boo
                 skip = next((s.reason for s in report.skipped if s.function == task_id), "not mined")
                 result.check_note = f"no related tests to run ({skip})"
             else:
-                sandbox = settings.sandbox.model_copy(update={"memory_mb": max(
-                    settings.sandbox.memory_mb, settings.test.memory_mb)})
-                async with RepoRunner(root, report.interpreter.path, sandbox,
-                                      settings.test.test_timeout_s) as runner:
+                async with _runner(settings, report) as runner:
                     result.check = await run_in_repo(runner, task, generation.code)
         return result
     finally:

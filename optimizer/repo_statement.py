@@ -13,9 +13,10 @@ import ast
 import textwrap
 from pathlib import Path
 
-from prochemy.sandbox.splice import find_function, first_line
+from prochemy.sandbox.splice import FunctionNode, find_function, first_line
 
-FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
+from .repo_env import package_of
+
 _MAX_CONSTANT_CHARS = 300
 
 
@@ -122,7 +123,7 @@ def _imported_project_defs(tree: ast.Module, names: set[str], package: str,
 
 
 def build_statement(root: Path, rel: Path, qualname: str, modules: dict[str, Path],
-                    package: str, source: str | None = None) -> str:
+                    source: str | None = None) -> str:
     """`source` replaces the module's text on disk (a synthetic variant's docstring)."""
     source = (root / rel).read_text() if source is None else source
     tree = ast.parse(source)
@@ -134,7 +135,7 @@ def build_statement(root: Path, rel: Path, qualname: str, modules: dict[str, Pat
     defs = _module_defs(tree)
     context = [_describe_def(lines, defs[name]) for name in sorted(names)
                if name in defs and defs[name] is not fn and defs[name] is not owner]
-    context += _imported_project_defs(tree, names, package, modules, root)
+    context += _imported_project_defs(tree, names, package_of(rel), modules, root)
     parts = [f"Implement `{qualname}` in `{rel}` of this Python project. The project's tests "
              "will check it; they are not shown.\n"]
     if imports:

@@ -22,7 +22,6 @@ from prochemy.sandbox.splice import find_function, first_line
 from .aio import gather_or_cancel
 from .gateway import ChatRequest, LLMGateway
 from .mutation import normalise
-from .repo_env import module_name
 from .repo_statement import build_statement, docstring_node
 from .tasks import Task
 
@@ -125,8 +124,7 @@ async def _validate(runner: RepoRunner, task: Task, reply: str, i: int,
     if not run.passed:
         return None, "original implementation fails with it"
     rel = Path(target.module)
-    package = module_name(rel) if rel.name == "__init__.py" else module_name(rel).rpartition(".")[0]
-    statement = build_statement(root, rel, target.qualname, modules, package, source=changed)
+    statement = build_statement(root, rel, target.qualname, modules, source=changed)
     new_fn, _ = find_function(ast.parse(changed), target.qualname)
     lines = changed.splitlines(keepends=True)
     start = first_line(new_fn)

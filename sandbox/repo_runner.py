@@ -13,9 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from .models import Outcome, RunResult, Runtime, SandboxSettings
+from .models import RunResult, Runtime, SandboxSettings
 from .pool import Sandbox
-from .splice import SpliceError
 
 # Imported once per worker. Beyond speed, this lets a process-tier candidate that dropped
 # to an unprivileged uid run pytest even when it cannot read the interpreter's own tree.
@@ -99,7 +98,3 @@ class RepoRunner:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-
-def splice_failure(error: SpliceError) -> SuiteRun:
-    """A candidate that cannot even be spliced fails without a sandbox run."""
-    return SuiteRun(result=RunResult(outcome=Outcome.ERROR, detail=str(error)))

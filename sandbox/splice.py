@@ -26,19 +26,23 @@ def first_line(node: ast.AST) -> int:
     return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
 
 
+def definitions(tree: ast.Module) -> list[tuple[str, ast.AST, ast.ClassDef | None]]:
+    """(qualname, def, owning class) of top-level functions and methods of top-level classes:
+    the functions mining, splicing and the editor features work on."""
+    found: list[tuple[str, ast.AST, ast.ClassDef | None]] = []
+    for node in tree.body:
+        if isinstance(node, FunctionNode):
+            found.append((node.name, node, None))
+        elif isinstance(node, ast.ClassDef):
+            found += [(f"{node.name}.{m.name}", m, node) for m in node.body if isinstance(m, FunctionNode)]
+    return found
+
+
 def find_function(tree: ast.Module, qualname: str) -> tuple[ast.AST, ast.ClassDef | None]:
     """The def named by `func` or `Class.method` at the top level of a module."""
-    parts = qualname.split(".")
-    if len(parts) == 1:
-        for node in tree.body:
-            if isinstance(node, FunctionNode) and node.name == parts[0]:
-                return node, None
-    elif len(parts) == 2:
-        for node in tree.body:
-            if isinstance(node, ast.ClassDef) and node.name == parts[0]:
-                for member in node.body:
-                    if isinstance(member, FunctionNode) and member.name == parts[1]:
-                        return member, node
+    for name, fn, owner in definitions(tree):
+        if name == qualname:
+            return fn, owner
     raise KeyError(qualname)
 
 

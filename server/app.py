@@ -3,6 +3,7 @@ Features live in their own modules and register themselves on it (see `create_se
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ class ProchemyServer(LanguageServer):
         self.failures = FailureReporter(self)
         self.dont_ask: set[str] = set()  # roots whose "refine now?" question was declined for good
         self.watching = False  # the client registered our test-file watchers
+        self.debounce: dict[str, asyncio.TimerHandle] = {}  # root -> pending "tests changed"
         self.log_file: Path | None = None
         self._reported: set[str] = set()
 

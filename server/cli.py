@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import sys
 import time
@@ -14,18 +13,19 @@ from typing import Any
 from tqdm import tqdm
 
 from prochemy.optimizer.bench import run_bench
-from prochemy.optimizer.config import ConfigError, LoadedSettings, Settings, load_settings
+from prochemy.optimizer.config import ConfigError, LoadedSettings, load_settings
 from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
-from prochemy.optimizer.refine import Progress, RefineConfig, Refiner
+from prochemy.optimizer.refine import Refiner
 from prochemy.optimizer.report import RunStore, plot, render
 from prochemy.optimizer.training import TrainingConfig, benchmark_sets
 from prochemy.optimizer.gateway import ChatRequest, GatewayError, LLMGateway
-from prochemy.optimizer.generation import SEED_PROMPT, Judged, generate, judge
+from prochemy.optimizer.generation import Judged, generate, judge
 from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus, select_tasks
-from prochemy.optimizer.llama_server import ServerError, build_server, server_binary
-from prochemy.optimizer.local_model import MODELS, ModelMissing, fetch_model, model_file
+from prochemy.optimizer.llama_server import ServerError, build_server
+from prochemy.optimizer.local_model import ModelMissing, fetch_model, model_file
 from prochemy.optimizer.tasks import Task
-from prochemy.optimizer.repo_env import RepoError, find_interpreter
+from prochemy.optimizer.diagnosis import local_checks
+from prochemy.optimizer.repo_env import RepoError
 from prochemy.sandbox.pool import Sandbox, SandboxError
 
 from .cli_common import estimate, read_prompt, refine_bar, refine_config
@@ -265,24 +265,8 @@ def cmd_model(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 
 async def cmd_doctor(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     settings = loaded.settings
-    print("configuration (value  <- source):")
-    for key, value, source in loaded.describe():
-        print(f"  {key} = {json.dumps(value)}  <- {source}")
+    print("\n".join(local_checks(loaded, args.project.resolve())))
     ok = True
-    if settings.endpoint.base_url is None:
-        gguf = model_file(settings)
-        print(f"embedded model: {MODELS[settings.model.choice].title if settings.model.path is None else gguf}")
-        print(f"  weights: {gguf} ({'present' if gguf.is_file() else 'MISSING'})")
-        print(f"  llama-server: {server_binary()} "
-              f"({'built' if server_binary().is_file() else 'NOT BUILT: prochemy model build-server'})")
-    sandbox = Sandbox(settings.sandbox)
-    print(f"sandbox: tier {sandbox.tier} ({sandbox.isolation.reason})")
-    try:
-        tests_python = find_interpreter(args.project.resolve(), settings.test.python)
-        print(f"repository tests in {args.project.resolve()}: {tests_python.path} "
-              f"(pytest {tests_python.pytest_version}; {tests_python.reason})")
-    except RepoError as e:
-        print(f"repository tests in {args.project.resolve()}: {e}")
     gateway = LLMGateway(settings, use_cache=False)
     try:
         t0 = time.monotonic()

@@ -16,8 +16,7 @@ from prochemy.optimizer.repo_refine import clear_caches, project_state
 
 from .app import ProchemyServer
 from .diagnosis import doctor_report, prompt_report
-from .implementing import UserError, implement_at, message, whole_document_edit
-from .progress import ProgressReporter
+from .implementing import implement_and_apply
 from .refining import start_refine
 
 
@@ -63,25 +62,7 @@ def register(server: ProchemyServer) -> None:
     @server.command("prochemy.generate")
     async def generate(ls: ProchemyServer, *args: Any) -> dict:
         a = parse(PositionArgs, args)
-        reporter = ProgressReporter(ls, "Prochemy: implementing")
-        await reporter.begin(f"line {a.line + 1}")
-        try:
-            outcome = await implement_at(ls, a.uri, a.line, check=a.check)
-        except UserError as e:
-            reporter.end(str(e))
-            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"Prochemy: {e}"))
-            return {"applied": False, "error": str(e)}
-        except Exception as e:
-            reporter.end(f"failed: {e}")
-            ls.failures.report(e)
-            return {"applied": False, "error": str(e)}
-        applied = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
-            edit=whole_document_edit(ls, a.uri, outcome.new_source), label=f"Implement {outcome.qualname}"))
-        reporter.end(f"related tests {outcome.tests}")
-        level = types.MessageType.Info if outcome.passed is not False else types.MessageType.Warning
-        ls.window_show_message(types.ShowMessageParams(type=level, message=message(outcome)))
-        return {"applied": applied.applied, "qualname": outcome.qualname, "tests": outcome.tests,
-                "passed": outcome.passed, "prompt": outcome.prompt}
+        return await implement_and_apply(ls, a.uri, a.line, check=a.check)
 
     @server.command("prochemy.showPrompt")
     async def show_prompt(ls: ProchemyServer, *args: Any) -> dict:

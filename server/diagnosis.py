@@ -3,15 +3,11 @@ interpreter, log file) and the stored prompt with its scores and history."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from prochemy.optimizer.diagnosis import local_checks
 from prochemy.optimizer.gateway import GatewayError, LLMGateway
-from prochemy.optimizer.llama_server import server_binary
-from prochemy.optimizer.local_model import model_file
-from prochemy.optimizer.repo_env import RepoError, find_interpreter
 from prochemy.optimizer.repo_refine import ProjectState
-from prochemy.sandbox.isolation import probe
 
 from .app import ProchemyServer
 from .lsp_settings import settings_for
@@ -20,29 +16,17 @@ from .lsp_settings import settings_for
 async def doctor_report(server: ProchemyServer, root: Path) -> str:
     loaded, problems = settings_for(root, server.options)
     s = loaded.settings
-    lines = [f"Prochemy doctor for {root}", "configuration (value <- source):"]
-    lines += [f"  {k} = {json.dumps(v, default=str)}  <- {src}" for k, v, src in loaded.describe()]
+    lines = [f"Prochemy doctor for {root}", *local_checks(loaded, root)]
     lines += [f"  problem: {p}" for p in problems]
-    if s.endpoint.base_url is None:
-        gguf = model_file(s)
-        lines.append(f"backend: embedded model {gguf} ({'present' if gguf.is_file() else 'MISSING: prochemy model fetch'}); "
-                     f"llama-server {'built' if server_binary().is_file() else 'NOT BUILT: prochemy model build-server'}")
-    else:
+    if s.endpoint.base_url is not None:  # a remote endpoint: is it there? (the embedded one is not started here)
         gateway = LLMGateway(s, use_cache=False)
         try:
             models = await gateway.list_models()
-            lines.append(f"backend: {s.endpoint.base_url} reachable; models: {', '.join(models[:8])}")
+            lines.append(f"endpoint: {s.endpoint.base_url} reachable; models: {', '.join(models[:8])}")
         except GatewayError as e:
-            lines.append(f"backend: {s.endpoint.base_url} NOT usable: {e}")
+            lines.append(f"endpoint: {s.endpoint.base_url} NOT usable: {e}")
         finally:
             await gateway.aclose()
-    isolation = probe(s.sandbox.level)
-    lines.append(f"sandbox: tier {isolation.tier} ({isolation.reason})")
-    try:
-        py = find_interpreter(root, s.test.python)
-        lines.append(f"tests run with: {py.path} (pytest {py.pytest_version}; {py.reason})")
-    except RepoError as e:
-        lines.append(f"tests run with: {e}")
     lines.append(f"log file: {server.log_file or 'none (stderr only)'}")
     lines.append(f"watching test files: {'registered with the client' if server.watching else 'on save (fallback)'}")
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from lsprotocol import types
 from prochemy.optimizer.functions import function_at
 
 from .app import ProchemyServer
-from .implementing import UserError, function_text, implement_at, message, whole_document_edit
+from .implementing import UserError, function_text, implement_at, tell, warn, whole_document_edit
 
 TITLE = "Implement with refined prompt"
 
@@ -39,14 +39,13 @@ def register(server: ProchemyServer) -> None:
         try:
             outcome = await implement_at(ls, data["uri"], int(data["line"]))
         except (UserError, KeyError, TypeError) as e:
-            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"Prochemy: {e}"))
+            warn(ls, e)
             return action
         except Exception as e:
             ls.failures.report(e)
             return action
         action.edit = whole_document_edit(ls, data["uri"], outcome.new_source)
-        level = types.MessageType.Info if outcome.passed is not False else types.MessageType.Warning
-        ls.window_show_message(types.ShowMessageParams(type=level, message=message(outcome)))
+        tell(ls, outcome)
         return action
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())

@@ -13,6 +13,7 @@ from prochemy.optimizer.functions import FunctionSpan, function_at, functions_in
 from prochemy.optimizer.repo_refine import Implementation, implement_in_source
 
 from .app import ProchemyServer
+from .progress import ProgressReporter
 
 
 class UserError(Exception):
@@ -77,5 +78,34 @@ def function_text(outcome: Outcome) -> tuple[str, types.Range]:
     return text, old
 
 
-def message(outcome: Outcome) -> str:
-    return f"Prochemy: {outcome.qualname} written with the {outcome.prompt} prompt; related tests {outcome.tests}"
+def tell(server: ProchemyServer, outcome: Outcome) -> None:
+    """Which prompt wrote the function and whether its related tests passed."""
+    level = types.MessageType.Info if outcome.passed is not False else types.MessageType.Warning
+    server.window_show_message(types.ShowMessageParams(type=level, message=(
+        f"Prochemy: {outcome.qualname} written with the {outcome.prompt} prompt; related tests {outcome.tests}")))
+
+
+def warn(server: ProchemyServer, problem: Exception) -> None:
+    server.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"Prochemy: {problem}"))
+
+
+async def implement_and_apply(server: ProchemyServer, uri: str, line: int, check: bool) -> dict:
+    """The generate command: implement with progress, apply the edit, tell the verdict."""
+    reporter = ProgressReporter(server, "Prochemy: implementing")
+    await reporter.begin(f"line {line + 1}")
+    try:
+        outcome = await implement_at(server, uri, line, check=check)
+    except UserError as e:
+        reporter.end(str(e))
+        warn(server, e)
+        return {"applied": False, "error": str(e)}
+    except Exception as e:
+        reporter.end(f"failed: {e}")
+        server.failures.report(e)
+        return {"applied": False, "error": str(e)}
+    applied = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
+        edit=whole_document_edit(server, uri, outcome.new_source), label=f"Implement {outcome.qualname}"))
+    reporter.end(f"related tests {outcome.tests}")
+    tell(server, outcome)
+    return {"applied": applied.applied, "qualname": outcome.qualname, "tests": outcome.tests,
+            "passed": outcome.passed, "prompt": outcome.prompt}

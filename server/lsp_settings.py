@@ -6,30 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prochemy.optimizer.config import ConfigError, Layer, LoadedSettings, load_settings
+from prochemy.optimizer.config import ConfigError, Layer, LoadedSettings, flatten, load_settings, nest
 
 EDITOR_SOURCE = "editor settings"
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return nested
 
 
 def _without_nulls(flat: dict[str, Any]) -> dict[str, Any]:
@@ -40,22 +19,22 @@ def _without_nulls(flat: dict[str, Any]) -> dict[str, Any]:
 def settings_for(root: Path | None, options: dict[str, Any] | None) -> tuple[LoadedSettings, list[str]]:
     """The effective settings for a workspace folder, and one problem line per bad value."""
     # `server` is the client's own section (how to start us, e.g. VS Code's prochemy.server.*)
-    flat = _without_nulls(_flatten({k: v for k, v in (options or {}).items() if k != "server"}))
+    flat = _without_nulls(flatten({k: v for k, v in (options or {}).items() if k != "server"}))
     problems: list[str] = []
     good: dict[str, Any] = {}
     for key, value in flat.items():
         try:
-            load_settings(project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=_nest({key: value}))])
+            load_settings(project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=nest({key: value}))])
             good[key] = value
         except ConfigError as e:
             problems.append(f"{str(e).splitlines()[-1].strip()} (ignored; the default applies)")
     try:
-        loaded = load_settings(project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=_nest(good))])
+        loaded = load_settings(project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=nest(good))])
     except ConfigError as e:  # the user file, the project's or PROCHEMY_* are broken: say so
         problems.append(f"{e} (those layers are ignored)")
         try:
             loaded = load_settings(project_root=None, env={}, extra_layers=[
-                Layer(source=EDITOR_SOURCE, values=_nest(good))])
+                Layer(source=EDITOR_SOURCE, values=nest(good))])
         except ConfigError:
             loaded = load_settings(project_root=None, env={})
     return loaded, problems

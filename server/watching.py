@@ -20,7 +20,6 @@ from .refining import start_refine
 log = logging.getLogger(__name__)
 TEST_GLOBS = ["**/test_*.py", "**/*_test.py", "**/tests/**/*.py", "**/conftest.py"]
 REFINE_NOW, LATER, NEVER = "Refine now", "Later", "Don't ask again"
-_timers: dict[str, asyncio.TimerHandle] = {}
 
 
 async def register_watchers(server: ProchemyServer) -> None:
@@ -50,14 +49,14 @@ def _is_test(server: ProchemyServer, uri: str) -> Path | None:
 
 def schedule(server: ProchemyServer, root: Path) -> None:
     delay = server.settings(root).editor.debounce_s
-    if (old := _timers.pop(str(root), None)) is not None:
+    if (old := server.debounce.pop(str(root), None)) is not None:
         old.cancel()
     loop = asyncio.get_running_loop()
-    _timers[str(root)] = loop.call_later(delay, lambda: asyncio.ensure_future(tests_changed(server, root)))
+    server.debounce[str(root)] = loop.call_later(delay, lambda: asyncio.ensure_future(tests_changed(server, root)))
 
 
 async def tests_changed(server: ProchemyServer, root: Path) -> None:
-    _timers.pop(str(root), None)
+    server.debounce.pop(str(root), None)
     settings = server.settings(root)
     if settings.editor.background_refine:
         if server.jobs.explicit_running():  # explicit requests first: try again later

@@ -4,7 +4,6 @@ client capabilities; the LLM is the stub server, the tests run for real in the s
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
