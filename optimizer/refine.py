@@ -97,6 +97,15 @@ def run_id_for(config: RefineConfig, seed_prompt: str, train: TaskSet, held_out:
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _converged(best_history: list[float], patience: int) -> bool:
+    """The top score, best training pass@1 so far, unchanged for `patience` consecutive
+    iterations (paper: stop after 3; its runs averaged 3.3-4.3 iterations, so iteration 3
+    can be the last). The best so far, not this iteration's: weights are recomputed per pool,
+    so this iteration's top prompt can solve fewer tasks than the last one's."""
+    running = [max(best_history[:i + 1]) for i in range(len(best_history))]
+    return len(running) >= patience and len(set(running[-patience:])) == 1
+
+
 def _tokens(gateway: LLMGateway) -> int:
     u = gateway.total_usage()
     return u.prompt_tokens + u.completion_tokens
@@ -159,7 +168,7 @@ class Refiner:
             for k in range(1, cfg.k_max + 1):
                 tk = time.monotonic()
                 self.report(Progress(phase="iteration", k=k, k_max=cfg.k_max,
-                                     best_plain=best_history[-1] if best_history else None,
+                                     best_plain=max(best_history, default=None),
                                      tokens=_tokens(self.gateway), message="mutating"))
                 needed = max(cfg.n - len(pool), 0)
                 new, attempted, rejections = await self._variants(pool, needed, k, forbidden, known)
@@ -167,7 +176,7 @@ class Refiner:
                 pool = pool + [text for text, _ in new]
                 parents = [None] * survivors + [p for _, p in new]
                 self.report(Progress(phase="iteration", k=k, k_max=cfg.k_max,
-                                     best_plain=best_history[-1] if best_history else None,
+                                     best_plain=max(best_history, default=None),
                                      tokens=_tokens(self.gateway), message="evaluating"))
                 cells = await self.evaluator.matrix(pool, train.tasks)
                 matrix = [[c.passed for c in row] for row in cells]
@@ -185,7 +194,7 @@ class Refiner:
                     usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
                     wall_s=round(time.monotonic() - tk, 1)))
                 pool = [pool[i] for i in selected]
-                if len(best_history) > cfg.patience and len(set(best_history[-cfg.patience - 1:])) == 1:
+                if _converged(best_history, cfg.patience):
                     stop_reason = "patience"
                     break
         except BudgetExhausted:
@@ -196,7 +205,7 @@ class Refiner:
         comparison = None
         if held_out.tasks:
             self.report(Progress(phase="held-out", k=len(iterations), k_max=cfg.k_max,
-                                 best_plain=best_history[-1] if best_history else None,
+                                 best_plain=max(best_history, default=None),
                                  tokens=_tokens(self.gateway), message="seed vs refined"))
             comparison = await self._compare(seed_prompt, best_prompt, held_out)
         adopted = "refined" if (best_prompt != seed_prompt and comparison is not None
@@ -215,11 +224,15 @@ class Refiner:
 
     @staticmethod
     def _best(iterations: list[IterationRecord], seed_prompt: str) -> str:
-        """P*: of the last pool's top-tied prompts, the best on plain pass@1, then the oldest."""
+        """P*: of every iteration's top-tied prompts, the best on plain pass@1 (the training
+        set is fixed, so these compare across iterations), then the latest, then the oldest
+        in its pool. Weighted selection can drop a prompt that solves more tasks in favour of
+        one that solves a rare task, so the last pool alone may hold a worse one."""
         if not iterations:
             return seed_prompt
-        last = iterations[-1]
-        return last.prompts[max(last.selected, key=lambda i: (last.plain[i], -i))]
+        k, i = max(((k, i) for k, it in enumerate(iterations) for i in it.selected),
+                   key=lambda ki: (iterations[ki[0]].plain[ki[1]], ki[0], -ki[1]))
+        return iterations[k].prompts[i]
 
     async def _compare(self, seed_prompt: str, best_prompt: str, held_out: TaskSet) -> HeldOutComparison:
         evaluator = self.evaluator.with_serial(self.config.held_out_serial)

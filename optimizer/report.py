@@ -4,6 +4,7 @@ comparison of seed and P*, the prompt diff, and a trajectory plot (PNG)."""
 from __future__ import annotations
 
 import difflib
+import itertools
 import textwrap
 from pathlib import Path
 
@@ -43,17 +44,31 @@ def _wrap(prompt: str) -> list[str]:
     return textwrap.wrap(prompt, 88) or [""]
 
 
+def _so_far(result: RefineResult) -> list[float]:
+    """The stopping rule's top score: best training pass@1 up to each iteration."""
+    return list(itertools.accumulate((it.best_plain for it in result.iterations), max))
+
+
+def _train_pass(result: RefineResult) -> float:
+    return max((it.plain[i] for it in result.iterations for i in it.selected
+                if it.prompts[i] == result.best_prompt), default=0.0)
+
+
 def render(result: RefineResult) -> str:
     lines = [f"refinement {result.run_id}: {len(result.iterations)} iteration(s), "
              f"stopped by {result.stop_reason}, {result.wall_s:.0f}s"]
-    lines.append(f"{'k':>3} {'pool':>4} {'valid/tried':>11} {'best pass@1':>11} "
+    if result.iterations:
+        lines.append(f"training pass@1: seed {100 * result.iterations[0].plain[0]:.1f}%, "
+                     f"P* {100 * _train_pass(result):.1f}% ({len(result.train)} tasks)")
+    lines.append(f"{'k':>3} {'pool':>4} {'valid/tried':>11} {'best pass@1':>11} {'best so far':>11} "
                  f"{'mean pass@1':>11} {'top weighted':>12} {'calls Σ':>7} {'tokens Σ':>8} {'wall s':>7}")
-    for it in result.iterations:
+    for it, so_far in zip(result.iterations, _so_far(result)):
         calls = sum(u.calls for u in it.usage.values())
         tokens = sum(u.prompt_tokens + u.completion_tokens for u in it.usage.values())
         mean = sum(it.plain) / len(it.plain)
         lines.append(f"{it.k:>3} {len(it.prompts):>4} {it.variants_valid:>5}/{it.variants_attempted:<5} "
-                     f"{100 * it.best_plain:>10.1f}% {100 * mean:>10.1f}% {max(it.weighted):>12.2f} "
+                     f"{100 * it.best_plain:>10.1f}% {100 * so_far:>10.1f}% {100 * mean:>10.1f}% "
+                     f"{max(it.weighted):>12.2f} "
                      f"{calls:>7} {tokens:>8} {it.wall_s:>7.0f}")
         if it.rejections:
             lines.append("      rejected variants: " + ", ".join(f"{k} {v}" for k, v in sorted(it.rejections.items())))
@@ -94,6 +109,7 @@ def plot(result: RefineResult, path: Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 1]})
     ks = [it.k for it in result.iterations]
     left.plot(ks, [100 * it.best_plain for it in result.iterations], marker="o", label="best (selected)")
+    left.step(ks, [100 * v for v in _so_far(result)], where="post", linestyle="--", label="best so far")
     left.plot(ks, [100 * sum(it.plain) / len(it.plain) for it in result.iterations], marker="s",
               label="pool mean")
     left.set_xlabel("iteration")

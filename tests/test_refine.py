@@ -16,7 +16,7 @@ from prochemy.optimizer.datasets import load_humaneval
 from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
 from prochemy.optimizer.gateway import LLMGateway
 from prochemy.optimizer.mutation import ROBUST_SYSTEM
-from prochemy.optimizer.refine import Progress, RefineConfig, Refiner
+from prochemy.optimizer.refine import IterationRecord, Progress, RefineConfig, Refiner, _converged
 from prochemy.optimizer.report import RunStore, plot, render
 from prochemy.optimizer.synthesis import SYSTEM as SYNTH_SYSTEM, synthesize, validate
 from prochemy.optimizer.tasks import Task, TaskSet
@@ -87,8 +87,9 @@ async def test_finds_a_better_prompt_and_adopts_it(parts, tmp_path: Path) -> Non
     assert (result.held_out_comparison.seed_passed, result.held_out_comparison.best_passed) == (2, 4)
     assert sorted(result.held_out_comparison.only_best) == ["HumanEval/5", "HumanEval/7"]
     assert result.adopted == "refined" and result.adopted_prompt == result.best_prompt
-    assert result.stop_reason == "patience" and len(result.iterations) == 3
+    assert result.stop_reason == "patience" and len(result.iterations) == 2  # 100% twice
     text = render(result)
+    assert "training pass@1: seed 50.0%, P* 100.0% (4 tasks)" in text
     assert "P* adopted" in text and "+2" in text and "+You are an expert" in text.replace("+ ", "+")
     png = plot(result, tmp_path / "run.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -110,10 +111,35 @@ async def test_survivors_are_never_re_evaluated(parts) -> None:
 
 async def test_stops_when_the_best_does_not_move(parts) -> None:
     stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False),
-                                      RefineConfig(n=3, k_max=10, patience=2))
+                                      RefineConfig(n=3, k_max=10, patience=3))
     result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
     assert result.stop_reason == "patience" and len(result.iterations) == 3
     assert result.adopted == "seed"  # nothing beat the seed, so it stays
+
+
+def test_the_top_score_is_the_best_so_far() -> None:
+    assert not _converged([0.6, 0.6], 3)
+    assert _converged([0.6, 0.6, 0.6], 3)
+    assert _converged([0.6, 0.6, 0.5], 3)  # a worse top prompt this iteration is no change
+    assert not _converged([0.6, 0.6, 0.65], 3)
+    assert not _converged([0.6, 0.65, 0.65], 3)
+    assert _converged([0.5, 0.65, 0.6, 0.65], 3)
+
+
+def _record(k: int, prompts: list[str], plain: list[float], selected: list[int]) -> IterationRecord:
+    return IterationRecord(k=k, prompts=prompts, parents=[None] * len(prompts), outcomes=[],
+                           weighted=[0.0] * len(prompts), plain=plain, selected=selected,
+                           best_plain=max(plain[i] for i in selected), variants_attempted=0,
+                           variants_valid=0, rejections={}, usage={}, wall_s=0.0)
+
+
+def test_p_star_is_the_best_selected_prompt_of_any_iteration() -> None:
+    first = _record(1, ["seed", "a", "b"], [0.5, 0.6, 0.55], [1, 2])
+    second = _record(2, ["a", "b", "c"], [0.6, 0.55, 0.5], [2])  # weights chose c, which solves less
+    assert Refiner._best([first, second], "seed") == "a"
+    third = _record(3, ["c", "d", "e"], [0.5, 0.6, 0.6], [1, 2])
+    assert Refiner._best([first, second, third], "seed") == "d"  # tie: the latest, then the oldest
+    assert Refiner._best([], "seed") == "seed"
 
 
 async def test_elitism_keeps_all_tied_top_prompts(parts) -> None:
