@@ -90,6 +90,11 @@ class RefineResult(BaseModel):
     usage: dict[str, RoleUsage]
     wall_s: float
 
+    def best_train_pass(self) -> float | None:
+        """P*'s pass@1 on the training tasks (None when no iteration ran)."""
+        return max((it.plain[i] for it in self.iterations for i in it.selected
+                    if it.prompts[i] == self.best_prompt), default=None)
+
 
 def run_id_for(config: RefineConfig, seed_prompt: str, train: TaskSet, held_out: TaskSet,
                model_identity: str) -> str:

@@ -117,7 +117,7 @@ async def refine_repo(settings: Settings, root: Path, config: RefineConfig, k_re
         stored = StoredPrompt(
             prompt=result.adopted_prompt, adopted=result.adopted, best_prompt=result.best_prompt,
             seed_prompt=seed_prompt, tree=report.tree, run_id=result.run_id,
-            train_pass=result.iterations[-1].best_plain if result.iterations else None,
+            train_pass=result.best_train_pass(),
             held_out=result.held_out_comparison, stop_reason=result.stop_reason,
             usage=result.usage, wall_s=result.wall_s)
         record = projects.remember(Path(report.root), model, stored)

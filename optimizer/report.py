@@ -49,17 +49,12 @@ def _so_far(result: RefineResult) -> list[float]:
     return list(itertools.accumulate((it.best_plain for it in result.iterations), max))
 
 
-def _train_pass(result: RefineResult) -> float:
-    return max((it.plain[i] for it in result.iterations for i in it.selected
-                if it.prompts[i] == result.best_prompt), default=0.0)
-
-
 def render(result: RefineResult) -> str:
     lines = [f"refinement {result.run_id}: {len(result.iterations)} iteration(s), "
              f"stopped by {result.stop_reason}, {result.wall_s:.0f}s"]
     if result.iterations:
         lines.append(f"training pass@1: seed {100 * result.iterations[0].plain[0]:.1f}%, "
-                     f"P* {100 * _train_pass(result):.1f}% ({len(result.train)} tasks)")
+                     f"P* {100 * (result.best_train_pass() or 0):.1f}% ({len(result.train)} tasks)")
     lines.append(f"{'k':>3} {'pool':>4} {'valid/tried':>11} {'best pass@1':>11} {'best so far':>11} "
                  f"{'mean pass@1':>11} {'top weighted':>12} {'calls Σ':>7} {'tokens Σ':>8} {'wall s':>7}")
     for it, so_far in zip(result.iterations, _so_far(result)):

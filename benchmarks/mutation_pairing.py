@@ -1,0 +1,95 @@
+"""Which model should mutate prompts? One Prochemy iteration from the seed prompt (n
+prompts: the seed and n - 1 variants, robust recipe, temperature 1.0) in the paper's
+benchmark setting, with the variants written by MUTATOR and judged on the training tasks
+with TASK answering (temperature 0, as in the loop).
+
+With MUTATOR == TASK this is exactly iteration 1 of `prochemy refine --benchmark humaneval`
+(same samples, same caches). Another mutator gets its own llama-server on a free port.
+
+    .venv/bin/python benchmarks/mutation_pairing.py --task default --mutator small
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prochemy.optimizer.config import Endpoint, load_settings
+from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
+from prochemy.optimizer.gateway import LLMGateway
+from prochemy.optimizer.generation import SEED_PROMPT
+from prochemy.optimizer.llama_server import LlamaServer
+from prochemy.optimizer.local_model import require_model_file
+from prochemy.optimizer.refine import RefineConfig, Refiner
+from prochemy.optimizer.tasks import TaskSet
+from prochemy.optimizer.training import TrainingConfig, benchmark_sets
+from prochemy.sandbox.pool import Sandbox
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NAMES = {"default": "1.5b", "small": "0.5b"}
+
+
+async def main(task_model: str, mutator: str, n: int) -> dict:
+    settings = load_settings(overrides={"model.choice": task_model}).settings
+    server = None
+    if mutator != task_model:
+        other = settings.model_copy(update={"model": settings.model.model_copy(update={"choice": mutator})})
+        server = LlamaServer(require_model_file(other), settings.cache_dir / "logs",
+                             parallel=settings.model.parallel)
+        server.start()
+        while not await asyncio.to_thread(server.poll_ready):
+            await asyncio.sleep(0.5)
+        settings = settings.model_copy(update={"mutation": Endpoint(base_url=server.base_url,
+                                                                    model=server.alias)})
+    gateway = LLMGateway(settings)
+    store = OutcomeStore(settings.cache_dir / "outcomes")
+    t0 = time.monotonic()
+    try:
+        async with Sandbox(settings.sandbox) as sandbox:
+            train, _, _ = await benchmark_sets(gateway, sandbox, TrainingConfig(plus=True))  # as the headline
+            refiner = Refiner(gateway, Evaluator(gateway, sandbox, store), RefineConfig(n=n, k_max=1))
+            result = await refiner.run(SEED_PROMPT, train, TaskSet(name="none", tasks=[]))
+    finally:
+        store.close()
+        await gateway.aclose()
+        if server is not None:
+            server.stop()
+    it = result.iterations[0]
+    variants = it.plain[1:]
+    record = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "task_model": NAMES[task_model], "mutator": NAMES[mutator], "n": n,
+        "training_tasks": len(train.tasks),
+        "variants_valid": it.variants_valid, "variants_attempted": it.variants_attempted,
+        "rejections": it.rejections,
+        "seed_pass_at_1": it.plain[0],
+        "variant_pass_at_1": variants,
+        "variant_mean": round(statistics.mean(variants), 4) if variants else None,
+        "variant_best": max(variants, default=None),
+        "variants_beating_seed": sum(v > it.plain[0] for v in variants),
+        "prompts": it.prompts,
+        "usage": {r: u.model_dump() for r, u in result.usage.items()},
+        "wall_s": round(time.monotonic() - t0, 1),
+    }
+    print(f"task {record['task_model']}, mutator {record['mutator']}: valid {it.variants_valid}/"
+          f"{it.variants_attempted}, seed {100 * it.plain[0]:.0f}%, variants mean "
+          f"{100 * (record['variant_mean'] or 0):.1f}% best {100 * (record['variant_best'] or 0):.0f}%, "
+          f"beating the seed {record['variants_beating_seed']}; {record['wall_s']}s")
+    return record
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=list(NAMES), default="default")
+    parser.add_argument("--mutator", choices=list(NAMES), default="default")
+    parser.add_argument("--n", type=int, default=10)
+    args = parser.parse_args()
+    record = asyncio.run(main(args.task, args.mutator, args.n))
+    out = RESULTS / f"mutation-pairing-task-{record['task_model']}-mutator-{record['mutator']}.json"
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"written to {out}")
