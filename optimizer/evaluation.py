@@ -33,7 +33,7 @@ class Outcome(BaseModel):
 
 
 # Bump when extraction or the harness changes what a stored outcome would be.
-JUDGE_VERSION = 3  # 3: a candidate's `from __future__` import no longer breaks the splice
+JUDGE_VERSION = 4  # 3: `from __future__` splice fix; 4: candidates run with a fixed hash seed
 
 
 class OutcomeStore(RecordStore[Outcome]):

@@ -12,6 +12,12 @@ from .isolation import UNPRIVILEGED_UID_BASE, Isolation, count_processes_of, pro
 from .models import Outcome, RunResult, Runtime, SandboxSettings
 
 
+# A fixed hash seed: the order of a set of strings otherwise changes with every worker
+# start, and an answer like `list(set(a) & set(b))` passed or failed by chance (measured:
+# one training task's verdict differed between two sessions for 7 prompts).
+WORKER_ENV = {"PYTHONHASHSEED": "0"}
+
+
 class SandboxError(Exception):
     """The sandbox itself (not a candidate) failed."""
 
@@ -25,7 +31,7 @@ class _Worker:
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
             *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, limit=1 << 24)
+            stderr=asyncio.subprocess.PIPE, limit=1 << 24, env={**os.environ, **WORKER_ENV})
 
     async def request(self, job: dict) -> dict:
         if self.process is None or self.process.returncode is not None:

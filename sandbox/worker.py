@@ -38,7 +38,7 @@ PRELOAD = (
     "binascii zlib secrets uuid ast keyword weakref"
 ).split()
 
-SAFE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONIOENCODING")
+SAFE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONIOENCODING", "PYTHONHASHSEED")
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
 FILENAME = "<candidate>"

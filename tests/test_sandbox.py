@@ -186,3 +186,15 @@ async def test_process_tier_is_reported_when_asked_for() -> None:
 async def test_candidates_never_run_as_root(sandbox: Sandbox) -> None:
     result = await sandbox.run("import os\nassert os.getuid() != 0 and os.geteuid() != 0\n")
     assert result.passed, result.detail
+
+
+@pytest.mark.parametrize("tier", TIERS)
+async def test_verdicts_do_not_depend_on_the_hash_seed(tier: str) -> None:
+    # `list(set(a) & set(b))` of strings: its order follows the hash seed; a seed drawn per
+    # worker start made the same answer pass in one session and fail in the next
+    program = "raise ValueError(list({'banana', 'cherry', 'fig', 'date'}), hash('prochemy'))\n"
+    details = []
+    for _ in range(2):  # two sandboxes: two sets of freshly started workers
+        async with Sandbox(SandboxSettings(level=tier, workers=1)) as box:
+            details.append((await box.run(program)).detail)
+    assert details[0] == details[1] and details[0].startswith("ValueError")
