@@ -58,19 +58,17 @@ async def main(run_ref: str, repeats: int, plus: bool, small: bool, label: str,
                     verdicts[i].append(j.result.passed)
                     outcomes[i][j.result.outcome.value] += 1
             wall = time.monotonic() - t0
+            unstable = []
+            for i, ((prompt, task), vs) in enumerate(zip(cells, verdicts)):
+                known = store.get(OutcomeStore.key(identity, prompt, task))
+                if len(set(vs)) > 1 or (known is not None and known.base_passed != vs[0]):
+                    unstable.append({"prompt": prompts.index(prompt), "task": task.id, "verdicts": vs,
+                                     "outcomes": dict(outcomes[i]),
+                                     "stored": None if known is None else known.base_passed,
+                                     "stored_detail": None if known is None else known.detail[:200]})
     finally:
         store.close()
         await gateway.aclose()
-    stored = OutcomeStore(settings.cache_dir / "outcomes")
-    unstable = []
-    for i, ((prompt, task), vs) in enumerate(zip(cells, verdicts)):
-        known = stored.get(OutcomeStore.key(identity, prompt, task))
-        if len(set(vs)) > 1 or (known is not None and known.base_passed != vs[0]):
-            unstable.append({"prompt": prompts.index(prompt), "task": task.id, "verdicts": vs,
-                             "outcomes": dict(outcomes[i]),
-                             "stored": None if known is None else known.base_passed,
-                             "stored_detail": None if known is None else known.detail[:200]})
-    stored.close()
     record = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "run": run.run_id,
               "label": label, "prompts": len(prompts), "tasks": len(train.tasks),
               "cells": len(cells), "repeats": repeats, "judge_wall_s": round(wall, 1),

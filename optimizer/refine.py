@@ -8,6 +8,7 @@ the outcome store and repeats no paid call (that is how a killed run resumes).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 import time
@@ -102,12 +103,17 @@ def run_id_for(config: RefineConfig, seed_prompt: str, train: TaskSet, held_out:
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def best_so_far(best_history: list[float]) -> list[float]:
+    """The top score after each iteration: the best training pass@1 up to it."""
+    return list(itertools.accumulate(best_history, max))
+
+
 def _converged(best_history: list[float], patience: int) -> bool:
     """The top score, best training pass@1 so far, unchanged for `patience` consecutive
     iterations (paper: stop after 3; its runs averaged 3.3-4.3 iterations, so iteration 3
     can be the last). The best so far, not this iteration's: weights are recomputed per pool,
     so this iteration's top prompt can solve fewer tasks than the last one's."""
-    running = [max(best_history[:i + 1]) for i in range(len(best_history))]
+    running = best_so_far(best_history)
     return len(running) >= patience and len(set(running[-patience:])) == 1
 
 

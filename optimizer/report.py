@@ -4,11 +4,10 @@ comparison of seed and P*, the prompt diff, and a trajectory plot (PNG)."""
 from __future__ import annotations
 
 import difflib
-import itertools
 import textwrap
 from pathlib import Path
 
-from .refine import RefineResult
+from .refine import RefineResult, best_so_far
 
 
 class RunStore:
@@ -44,11 +43,6 @@ def _wrap(prompt: str) -> list[str]:
     return textwrap.wrap(prompt, 88) or [""]
 
 
-def _so_far(result: RefineResult) -> list[float]:
-    """The stopping rule's top score: best training pass@1 up to each iteration."""
-    return list(itertools.accumulate((it.best_plain for it in result.iterations), max))
-
-
 def render(result: RefineResult) -> str:
     lines = [f"refinement {result.run_id}: {len(result.iterations)} iteration(s), "
              f"stopped by {result.stop_reason}, {result.wall_s:.0f}s"]
@@ -57,7 +51,7 @@ def render(result: RefineResult) -> str:
                      f"P* {100 * (result.best_train_pass() or 0):.1f}% ({len(result.train)} tasks)")
     lines.append(f"{'k':>3} {'pool':>4} {'valid/tried':>11} {'best pass@1':>11} {'best so far':>11} "
                  f"{'mean pass@1':>11} {'top weighted':>12} {'calls Σ':>7} {'tokens Σ':>8} {'wall s':>7}")
-    for it, so_far in zip(result.iterations, _so_far(result)):
+    for it, so_far in zip(result.iterations, best_so_far([it.best_plain for it in result.iterations])):
         calls = sum(u.calls for u in it.usage.values())
         tokens = sum(u.prompt_tokens + u.completion_tokens for u in it.usage.values())
         mean = sum(it.plain) / len(it.plain)
@@ -104,7 +98,7 @@ def plot(result: RefineResult, path: Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 1]})
     ks = [it.k for it in result.iterations]
     left.plot(ks, [100 * it.best_plain for it in result.iterations], marker="o", label="best (selected)")
-    left.step(ks, [100 * v for v in _so_far(result)], where="post", linestyle="--", label="best so far")
+    left.step(ks, [100 * v for v in best_so_far([it.best_plain for it in result.iterations])], where="post", linestyle="--", label="best so far")
     left.plot(ks, [100 * sum(it.plain) / len(it.plain) for it in result.iterations], marker="s",
               label="pool mean")
     left.set_xlabel("iteration")
