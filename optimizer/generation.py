@@ -9,11 +9,12 @@ from pathlib import Path
 from prochemy.sandbox.models import Outcome, RunResult
 from prochemy.sandbox.pool import Sandbox
 from prochemy.sandbox.repo_runner import RepoRunner
+from prochemy.sandbox.screen import tamper_risk
 from prochemy.sandbox.splice import SpliceError, splice_function
 
 from .extraction import extract_code
 from .gateway import ChatRequest, LLMGateway
-from .harness import check_program, plus_program
+from .harness import check_job, plus_job
 from .tasks import Task
 
 # The paper's seed prompt S(0), verbatim.
@@ -55,8 +56,14 @@ async def generate(gateway: LLMGateway, system_prompt: str, task: Task,
 
 
 async def run_in_repo(runner: RepoRunner, task: Task, code: str) -> RunResult:
-    """Splice the candidate into its module (in memory) and run the task's related tests."""
+    """Splice the candidate into its module (in memory) and run the task's related tests.
+    The candidate shares pytest's process there, so code that could reach the harness is
+    refused first (sandbox/screen.py)."""
     assert task.repo is not None
+    if (risk := tamper_risk(code)) is not None:
+        return RunResult(outcome=Outcome.ERROR, tier=runner.tier,
+                         detail=f"refused before running: the candidate could tamper with the "
+                                f"test harness ({risk})")
     target = task.repo
     source = (Path(target.root) / target.module).read_text()
     try:
@@ -73,8 +80,8 @@ async def judge(sandbox: Sandbox, task: Task, generation: Generation,
         if repo is None:
             raise ValueError(f"{task.id} is a repository task: judging it needs a RepoRunner")
         return Judged(generation=generation, result=await run_in_repo(repo, task, generation.code))
-    result = await sandbox.run(check_program(task, generation.code))
+    result = await sandbox.judge(*check_job(task, generation.code))
     plus = None
     if with_plus and task.plus is not None:
-        plus = await sandbox.run(plus_program(task, generation.code), timeout_s=plus_timeout_s)
+        plus = await sandbox.judge(*plus_job(task, generation.code), timeout_s=plus_timeout_s)
     return Judged(generation=generation, result=result, plus=plus)

@@ -19,7 +19,7 @@ from prochemy.sandbox.pool import Sandbox
 
 from .aio import gather_or_cancel
 from .gateway import ChatRequest, LLMGateway
-from .harness import check_program
+from .harness import check_job
 from .tasks import Task
 
 SYSTEM = (
@@ -98,11 +98,11 @@ async def validate(sandbox: Sandbox, task: Task, known: list[Task]) -> str | Non
     if (dup := duplicate_of(task, known)) is not None:
         return f"near-duplicate of {dup}"
     assert task.reference is not None
-    reference = await sandbox.run(check_program(task, task.reference))
+    reference = await sandbox.judge(*check_job(task, task.reference))
     if not reference.passed:
         return f"reference fails its own tests ({reference.outcome.value})"
     wrong = f"def {task.entry_point}(*args, **kwargs):\n    return None\n"
-    if (await sandbox.run(check_program(task, wrong))).passed:
+    if (await sandbox.judge(*check_job(task, wrong))).passed:
         return "vacuous tests (a `return None` body passes)"
     return None
 

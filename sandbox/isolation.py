@@ -1,13 +1,17 @@
 """Which isolation is in force, and the command line that starts a worker under it.
 
-Tier "bwrap": bubblewrap gives the worker no network, a read-only system, a private /tmp,
-a hidden home and its own pid namespace. Tier "process": rlimits, a temp dir, a stripped
-environment, and (as root) an unprivileged uid per worker. The probe runs the real worker
-command once, so a host that forbids user namespaces falls back instead of failing later.
+Tier "bwrap": bubblewrap gives the worker no network, no host IPC, its own pid namespace
+and /proc, and a read-only view of only what it needs (the system's /usr, /lib, /etc, the
+interpreter, our package, the repository): /run, /var, /home, /root and /tmp of the host,
+and every socket file in them, do not exist inside. /tmp is a size-bounded tmpfs. Tier
+"process": rlimits, a temp dir, a stripped environment, and (as root) an unprivileged uid
+per worker. The probe runs the real worker command once, so a host that forbids user
+namespaces is detected instead of failing later; a downgrade is never silent (see probe).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -22,12 +26,65 @@ import prochemy
 
 from .models import Runtime
 
-UNPRIVILEGED_UID_BASE = 61000  # as root, worker k runs candidates as uid 61000 + k
+UNPRIVILEGED_UID_BASE = 61000  # as root, candidates run as uids leased from 61000 up
+UID_LEASES = 4000
+LEASE_DIR = Path("/run/prochemy-uids")  # root-only; one lock file per leased uid
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+# What a worker's environment may hold: nothing secret (a candidate can read its own
+# /proc/self/environ, which keeps the environment the worker was started with).
+WORKER_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONIOENCODING",
+                   "PYTHONUTF8")
 
 
 class Isolation(BaseModel):
     tier: str  # "bwrap" or "process"
     reason: str  # why this tier (the probe's error when bwrap was not usable)
+    downgraded: bool = False  # "auto" fell back to "process": say so wherever results show
+
+    @property
+    def banner(self) -> str:
+        """One line for every run: the tier in force, and why if it is the weaker one."""
+        if self.tier == "bwrap":
+            return "sandbox: bwrap"
+        return f"sandbox: process tier (weaker: no network or filesystem isolation) - {self.reason}"
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested isolation cannot be had here; the message says what to do."""
+
+
+def worker_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: os.environ[k] for k in WORKER_ENV_KEYS if k in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return {**env, **extra}
+
+
+class UidLease:
+    """An unprivileged uid held by this process alone (flock on a root-only file), so two
+    prochemy instances never share one: the process-count limit and cleanup stay ours."""
+
+    def __init__(self) -> None:
+        LEASE_DIR.mkdir(mode=0o700, exist_ok=True)
+        for k in range(UID_LEASES):
+            uid = UNPRIVILEGED_UID_BASE + k
+            fd = os.open(LEASE_DIR / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            if count_processes_of(uid):  # someone else's processes use it: not ours to take
+                os.close(fd)
+                continue
+            self.uid, self._fd = uid, fd
+            return
+        raise SandboxUnavailable(f"no free unprivileged uid in {UNPRIVILEGED_UID_BASE}.."
+                                 f"{UNPRIVILEGED_UID_BASE + UID_LEASES}")
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -59,27 +116,33 @@ def _visible_roots(runtime: Runtime) -> list[Path]:
     return sorted(roots)
 
 
-def bwrap_prefix(as_root: bool, slot: int, runtime: Runtime | None = None) -> list[str]:
-    home = Path.home()
+def bwrap_prefix(uid: int | None, tmp_mb: int, runtime: Runtime | None = None) -> list[str]:
+    """The bwrap command line; uid: drop to it (as root, so the process-count limit applies)."""
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
-            "--unshare-ipc", "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev",
-            "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", str(home)]
-    hidden = (Path("/tmp"), home)
+            "--unshare-ipc", "--unshare-uts", "--tmpfs", "/"]
+    for name in SYSTEM_DIRS:  # only the system, not /: no /run, /var, /home or their sockets
+        path = Path(name)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            args += ["--ro-bind", name, name]
+    args += ["--dev", "/dev", "--proc", "/proc",
+             "--perms", "1777", "--size", str(tmp_mb << 20), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(1 << 20), "--tmpfs", "/dev/shm"]
     made: set[Path] = set()
-    for root in _visible_roots(runtime or Runtime()):  # a venv or repo under /tmp or ~ stays, read-only
-        hider = next((h for h in hidden if h in root.parents), None)
-        if hider is None or not root.exists():
+    for root in _visible_roots(runtime or Runtime()):
+        if not root.exists() or any(root == Path(d) or Path(d) in root.parents for d in SYSTEM_DIRS):
             continue
-        # bwrap would copy the modes of the folders on the way (a 0700 pytest-of-root);
-        # make them traversable so an unprivileged worker can reach the bound folder
+        if root in (Path("/"), Path("/tmp"), Path("/dev"), Path("/proc")):
+            continue  # a script run from /tmp puts /tmp on sys.path: keep the private one
+        # parents are made on the empty root: traversable, so an unprivileged worker reaches it
         for parent in reversed(root.parents):
-            if hider in parent.parents and parent not in made:
+            if parent != Path("/") and parent not in made:
                 made.add(parent)
                 args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", str(root), str(root)]
-    args += ["--chdir", "/tmp", "--setenv", "HOME", str(home)]
-    if as_root:  # drop to an unprivileged uid so the process-count limit applies
-        uid = str(UNPRIVILEGED_UID_BASE + slot)
+    args += ["--remount-ro", "/", "--chdir", "/tmp", "--setenv", "HOME", "/tmp"]
+    if uid is not None:
         args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all"]
     else:
@@ -87,36 +150,58 @@ def bwrap_prefix(as_root: bool, slot: int, runtime: Runtime | None = None) -> li
     return args
 
 
-def worker_command(tier: str, slot: int, config_json: str, runtime: Runtime) -> list[str]:
+def worker_command(tier: str, uid: int | None, tmp_mb: int, config_json: str,
+                   runtime: Runtime) -> list[str]:
     # by path: the repository's own interpreter does not have our package installed
     python = [runtime.python, str(WORKER_SCRIPT), config_json]
     if tier == "bwrap":
-        return bwrap_prefix(os.geteuid() == 0, slot, runtime) + python
+        return bwrap_prefix(uid, tmp_mb, runtime) + python
     return python
 
 
 @lru_cache(maxsize=4)
 def probe(requested: str) -> Isolation:
-    """Decide the tier once per process for a requested level (auto, bwrap, process)."""
+    """Decide the tier once per process for a requested level. "bwrap" (the default) fails
+    with the probe's reason if bubblewrap does not work; only "auto" may fall back, and
+    the fallback is marked so every run and status shows it."""
     if requested == "process":
         return Isolation(tier="process", reason="sandbox.level = process")
     problem = _bwrap_problem()
+    if problem is not None and "timed out" in problem:
+        problem = _bwrap_problem(timeout=120)  # a loaded machine is not a broken one
     if problem is None:
         return Isolation(tier="bwrap", reason="bubblewrap probe succeeded")
     if requested == "bwrap":
-        raise RuntimeError(f"sandbox.level = bwrap but bubblewrap is not usable here: {problem}")
-    return Isolation(tier="process", reason=f"bubblewrap not usable ({problem}); "
-                     "running with rlimits, a temp dir and a stripped environment only")
+        raise SandboxUnavailable(
+            f"bubblewrap is not usable here: {problem}. Fix that, or accept the weaker process "
+            "tier knowingly with sandbox.level = \"process\" (or \"auto\" to fall back)")
+    return Isolation(tier="process", downgraded=True,
+                     reason=f"sandbox.level = auto and bubblewrap is not usable ({problem})")
 
 
-def _bwrap_problem() -> str | None:
+def _bwrap_problem(timeout: float = 20) -> str | None:
     if shutil.which("bwrap") is None:
         return "bwrap is not installed (Debian/Ubuntu: apt install bubblewrap)"
-    cmd = bwrap_prefix(os.geteuid() == 0, 0) + [sys.executable, "-c", "import prochemy.sandbox.worker"]
+    uid = UNPRIVILEGED_UID_BASE + UID_LEASES if os.geteuid() == 0 else None  # never leased
+    cmd = bwrap_prefix(uid, 16) + [sys.executable, "-c", "import prochemy.sandbox.worker"]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=worker_env({}))
     except subprocess.TimeoutExpired:
-        return "the bwrap probe timed out"
+        return f"the bwrap probe timed out after {timeout:g}s"
+    if done.returncode != 0:
+        return (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+    return None
+
+
+def uid_can_run(uid: int, python: str, module: str) -> str | None:
+    """Why uid cannot run `python -c "import module"` (a 0700 home holding the interpreter,
+    say), or None if it can."""
+    try:
+        done = subprocess.run([python, "-c", f"import {module}"], user=uid, group=uid,
+                              extra_groups=[], capture_output=True, text=True, timeout=60,
+                              env=worker_env({}), cwd="/")
+    except (OSError, subprocess.SubprocessError) as e:
+        return str(e)
     if done.returncode != 0:
         return (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
     return None

@@ -14,13 +14,15 @@ class SandboxSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    level: Literal["auto", "bwrap", "process"] = "auto"
+    # "bwrap" unless the user chooses otherwise: the weaker tier is never entered silently
+    level: Literal["auto", "bwrap", "process"] = "bwrap"
     timeout_s: float = Field(10.0, gt=0, description="wall clock per candidate")
     cpu_s: int = Field(10, ge=1)
     memory_mb: int = Field(1024, ge=64)
     max_procs: int = Field(32, ge=1)
     file_size_mb: int = Field(16, ge=1)
     output_bytes: int = Field(8192, ge=256)
+    tmp_mb: int = Field(256, ge=16, description="size of the candidate's /tmp (bwrap tier)")
     workers: int = Field(2, ge=1, description="warm worker processes")
 
 

@@ -8,8 +8,10 @@ import math
 import json
 import os
 
-from .isolation import UNPRIVILEGED_UID_BASE, Isolation, count_processes_of, probe, worker_command
+from .isolation import (Isolation, SandboxUnavailable, UidLease, count_processes_of, probe,
+                        uid_can_run, worker_command, worker_env)
 from .models import Outcome, RunResult, Runtime, SandboxSettings
+from .secrets import redact
 
 
 # A fixed hash seed: the order of a set of strings otherwise changes with every worker
@@ -31,13 +33,15 @@ class _Worker:
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
             *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, limit=1 << 24, env={**os.environ, **WORKER_ENV})
+            stderr=asyncio.subprocess.PIPE, limit=1 << 24, env=worker_env(WORKER_ENV))
 
-    async def request(self, job: dict) -> dict:
+    async def request(self, job: dict, tests: str | None = None) -> dict:
         if self.process is None or self.process.returncode is not None:
             await self.start()
         assert self.process and self.process.stdin and self.process.stdout
-        self.process.stdin.write((json.dumps(job) + "\n").encode())
+        self.process.stdin.write(_frame(json.dumps(job).encode()))
+        if tests is not None:  # read by the worker only after the candidate's process exists
+            self.process.stdin.write(_frame(tests.encode()))
         await self.process.stdin.drain()
         line = await self.process.stdout.readline()
         if not line:
@@ -63,6 +67,10 @@ class _Worker:
         self.process = None
 
 
+def _frame(data: bytes) -> bytes:
+    return b"%d\n" % len(data) + data
+
+
 class Sandbox:
     """Runs untrusted Python programs with limits; typed results; the tier is recorded."""
 
@@ -72,15 +80,14 @@ class Sandbox:
         self.isolation: Isolation = probe(settings.level)
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: list[_Worker] = []
+        self._leases: list[UidLease] = []
         self._ids = itertools.count()
 
     @property
     def tier(self) -> str:
         return self.isolation.tier
 
-    def _worker_config(self, slot: int) -> str:
-        as_root = os.geteuid() == 0
-        uid = UNPRIVILEGED_UID_BASE + slot
+    def _worker_config(self, uid: int | None) -> str:
         in_bwrap = self.tier == "bwrap"
         s = self.settings
         config = {
@@ -88,42 +95,80 @@ class Sandbox:
             "file_size_mb": s.file_size_mb, "max_procs": s.max_procs,
             "output_bytes": s.output_bytes,
             # bwrap drops root itself (setpriv); the process tier drops per candidate
-            "run_as_uid": uid if as_root and not in_bwrap else None,
-            "nproc_base": count_processes_of(uid if as_root else os.getuid()),
+            "run_as_uid": uid if not in_bwrap else None,
+            "nproc_base": count_processes_of(uid if uid is not None else os.getuid()),
             "preload": self.runtime.preload,
         }
         if self.runtime.repo_root:  # bwrap shows it read-only; elsewhere each run gets a copy
             config["repo_root" if in_bwrap else "copy_root"] = self.runtime.repo_root
         return json.dumps(config)
 
+    def _lease_uid(self) -> int | None:
+        """As root, a uid of this sandbox's own for one worker's candidates."""
+        if os.geteuid() != 0:
+            return None
+        lease = UidLease()
+        self._leases.append(lease)
+        if self.tier == "process" and self.runtime.repo_root:
+            # a repository's tests import what they like: refuse rather than run them as root
+            why = uid_can_run(lease.uid, self.runtime.python, "pytest")
+            if why is not None:
+                raise SandboxUnavailable(
+                    f"the process tier cannot run this repository's tests as an unprivileged "
+                    f"user (uid {lease.uid}: {why}), and will not run them as root. Use "
+                    "sandbox.level = \"bwrap\", or an interpreter for the tests that other "
+                    "users can read (test.python)")
+        return lease.uid
+
     async def start(self) -> Sandbox:
-        for slot in range(self.settings.workers):
-            worker = _Worker(slot, worker_command(self.tier, slot, self._worker_config(slot), self.runtime))
-            await worker.start()
-            self._workers.append(worker)
-            self._idle.put_nowait(worker)
+        try:
+            for slot in range(self.settings.workers):
+                uid = self._lease_uid()
+                command = worker_command(self.tier, uid, self.settings.tmp_mb,
+                                         self._worker_config(uid), self.runtime)
+                worker = _Worker(slot, command)
+                await worker.start()
+                self._workers.append(worker)
+                self._idle.put_nowait(worker)
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def run(self, program: str, timeout_s: float | None = None) -> RunResult:
+        """Run a whole program in one process (it reports for itself, or passes by ending)."""
+        return await self._request({"kind": "program", "program": program}, None, timeout_s)
+
+    async def judge(self, solution: str, tests: str, timeout_s: float | None = None) -> RunResult:
+        """Run the tests against the solution's functions, each in its own process: the
+        verdict comes from the tests' process, which the candidate cannot reach."""
+        return await self._request({"kind": "split", "solution": solution}, tests, timeout_s)
+
+    async def _request(self, job: dict, tests: str | None, timeout_s: float | None) -> RunResult:
         if not self._workers:
             await self.start()
         worker = await self._idle.get()
         try:
             timeout = timeout_s or self.settings.timeout_s
-            job = {"id": next(self._ids), "program": program, "timeout_s": timeout,
-                   "cpu_s": max(self.settings.cpu_s, math.ceil(timeout))}
+            job.update(id=next(self._ids), timeout_s=timeout,
+                       cpu_s=max(self.settings.cpu_s, math.ceil(timeout)))
             try:
-                raw = await worker.request(job)
+                raw = await worker.request(job, tests)
             except SandboxError as e:
-                return RunResult(outcome=Outcome.ERROR, detail=str(e), tier=self.tier)
+                return RunResult(outcome=Outcome.ERROR, detail=redact(str(e)), tier=self.tier)
         finally:
             self._idle.put_nowait(worker)
         raw.pop("id", None)
+        raw["detail"] = redact(str(raw.get("detail", "")))
+        raw["output_tail"] = redact(str(raw.get("output_tail", "")))
         return RunResult(tier=self.tier, **raw)
 
     async def close(self) -> None:
         await asyncio.gather(*(w.stop() for w in self._workers))
         self._workers.clear()
+        for lease in self._leases:
+            lease.release()
+        self._leases.clear()
         self._idle = asyncio.Queue()
 
     async def __aenter__(self) -> Sandbox:

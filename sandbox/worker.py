@@ -5,11 +5,24 @@ only and imports paid once: a fork of this warm process is far cheaper than a fr
 interpreter per candidate. The worker is a child subreaper, so daemons a candidate
 double-forks are re-parented here and killed when the candidate ends.
 
-Protocol: stdin gets {"id", "program", "timeout_s", "cpu_s"} lines; stdout gets one result line each.
-A program may set `__report__ = {"outcome", "detail", "data"}` to report for itself (the
-repository runner's pytest driver does). With `copy_root` in the config each candidate gets
-a fresh copy of that tree (the process tier's stand-in for bwrap's read-only view);
-`PROCHEMY_REPO_ROOT` tells the program where the tree is.
+Protocol: stdin gets frames `LENGTH\n` + that many bytes of JSON; stdout gets one result
+line each. Two kinds of job:
+- "split" {"id", "solution", "judge_len", "timeout_s", "cpu_s"}, then a second frame of
+  judge_len bytes, the tests: the candidate runs in one child (C) and the tests in another
+  (J), plain data between them (split.py). The verdict comes from J alone, over a pipe C
+  never holds; the tests are read only after C is forked, so C cannot read them either.
+- "program" {"id", "program", ...}: one child runs the whole program (the repository
+  runner's pytest driver, which imports the candidate). Its report is authenticated with a
+  per-run key, so a candidate that merely writes the result channel is caught; a candidate
+  that shares the process can still find the key by introspection (a documented limit,
+  narrowed by the repository runner's screen of candidate code).
+A program may set `__report__ = {"outcome", "detail", "data"}` to report for itself. With
+`copy_root` in the config each candidate gets a fresh copy of that tree (the process
+tier's stand-in for bwrap's read-only view); `PROCHEMY_REPO_ROOT` tells the program where
+the tree is.
+
+The worker is not dumpable, so a candidate running under the same uid cannot open its
+/proc entries (memory, file descriptors, environment) or ptrace it.
 """
 
 from __future__ import annotations
@@ -17,16 +30,25 @@ from __future__ import annotations
 import builtins
 import ctypes
 import errno
+import gc
+import hashlib
+import hmac
 import json
 import os
 import resource
 import select
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
 import traceback
+
+try:  # run by path under the repository's interpreter, or imported as a package module
+    from . import split  # type: ignore[import-not-found]
+except ImportError:
+    import split  # type: ignore[no-redef]
 
 # Modules candidates commonly import, loaded once in the warm parent (and readable even
 # after the child drops to an unprivileged uid that cannot read the interpreter's tree).
@@ -41,6 +63,8 @@ PRELOAD = (
 SAFE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONIOENCODING", "PYTHONHASHSEED")
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+_LIBC = ctypes.CDLL(None)
 FILENAME = "<candidate>"
 _REPORT_CAP = 8 << 20  # a baseline report maps every test to the functions it ran
 _OUTCOMES = ("passed", "failed", "error", "timeout", "resource-limit")
@@ -48,28 +72,48 @@ _OUTCOMES = ("passed", "failed", "error", "timeout", "resource-limit")
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    repo = config.get("copy_root") or config.get("repo_root")
-    if repo and config.get("run_as_uid") is not None and not _uid_can_import(config["run_as_uid"]):
-        # The interpreter lives where that uid cannot read (a pyenv under a 0700 /root), and
-        # a repo's tests import what they like: keep rlimits, the copy and a clean environment.
-        config["run_as_uid"] = None
     for name in PRELOAD + config.get("preload", []):
         _preload(name)
-    ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _LIBC.prctl(_PR_SET_DUMPABLE, 0)
+    gc.freeze()  # children's collections leave the warm heap alone: fewer copy-on-write faults
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     _sweep_stale_dirs()
     base = tempfile.mkdtemp(prefix=f"prochemy-sbx-{os.getpid()}-")
     os.chmod(base, 0o711)  # an unprivileged candidate may traverse to its own workdir
     out = sys.stdout
     try:
-        for line in sys.stdin:
-            job = json.loads(line)
+        while (frame := read_frame(0)) is not None:
+            job = json.loads(frame)
             result = run_job(job, config, base)
             result["id"] = job.get("id")
             out.write(json.dumps(result) + "\n")
             out.flush()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def read_frame(fd: int) -> bytearray | None:
+    """One `LENGTH\\n` + bytes frame, read without buffering ahead: what follows stays in
+    the pipe, out of this process's memory, until it is asked for."""
+    digits = b""
+    while not digits.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            return None
+        digits += byte
+        if len(digits) > 20:
+            raise ValueError("malformed frame header")
+    size = int(digits)
+    data = bytearray(size)
+    view = memoryview(data)
+    got = 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if n == 0:
+            return None
+        got += n
+    return data
 
 
 def _sweep_stale_dirs() -> None:
@@ -84,22 +128,6 @@ def _sweep_stale_dirs() -> None:
                 shutil.rmtree(os.path.join(root, name), ignore_errors=True)
             except PermissionError:
                 pass  # alive, someone else's
-
-
-def _uid_can_import(uid: int) -> bool:
-    """Whether a process under uid can read the standard library (checked in a fork)."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            with open(os.__file__, "rb"):
-                code = 0
-        finally:
-            os._exit(code)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
 def _preload(name: str) -> None:
@@ -133,32 +161,113 @@ def run_job(job: dict, config: dict, base: str) -> dict:
             for name in [folder] + [os.path.join(folder, f) for f in files]:
                 os.lchown(name, uid, uid)
     job = dict(job, repo_root=repo_root)
-    out_r, out_w = os.pipe()
-    res_r, res_w = os.pipe()
-    start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # the candidate
-        os.close(out_r)
-        os.close(res_r)
-        _child(job, config, workdir, out_w, res_w)
-    os.close(out_w)
-    os.close(res_w)
     timeout = float(job.get("timeout_s") or config["timeout_s"])
-    output, report, timed_out, status = _supervise(pid, out_r, res_r, timeout, config["output_bytes"])
+    start = time.monotonic()
+    out_r, out_w = os.pipe()
+    if job.get("kind") == "split":
+        pids, res_r, key = _start_split(job, config, workdir, out_r, out_w)
+    else:
+        key = os.urandom(32)
+        res_r, res_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the candidate, with the program that imports it
+            os.close(out_r)
+            os.close(res_r)
+            _child(config, workdir, out_w, res_w, job, lambda: _execute(job["program"]), key)
+        os.close(res_w)
+        pids = [pid]
+    os.close(out_w)
+    output, report, timed_out, status = _supervise(pids[0], out_r, res_r, timeout, config["output_bytes"])
+    candidate_status = _end(pids[1]) if len(pids) > 1 else None
     duration = time.monotonic() - start
-    _kill_leftovers(pid, uid)
+    _kill_leftovers(pids)
     shutil.rmtree(workdir, ignore_errors=True)
-    result = _classify(report, status, timed_out, timeout, config)
+    result = _classify(_verified(report, key), status, timed_out, timeout, candidate_status)
     result["output_tail"] = output.decode("utf-8", "replace")
     result["duration_s"] = round(duration, 4)
     return result
 
 
-def _child(job: dict, config: dict, workdir: str, out_w: int, res_w: int) -> None:
+def _start_split(job: dict, config: dict, workdir: str, out_r: int,
+                 out_w: int) -> tuple[list[int], int, bytes]:
+    """Fork C with the solution, then read the tests and fork J: ([J, C], J's pipe, key)."""
+    c_sock, j_sock = socket.socketpair()
+    c_pid = os.fork()
+    if c_pid == 0:  # C: the candidate; it never holds J's socket end, the tests or J's pipe
+        os.close(out_r)
+        j_sock.close()
+        _child(config, workdir, out_w, None, job,
+               lambda: split.serve(c_sock, job["solution"], FILENAME), None)
+    c_sock.close()
+    tests = read_frame(0)
+    if tests is None:
+        raise SystemExit("the host closed the job stream mid-job")
+    key = os.urandom(32)
+    res_r, res_w = os.pipe()
+    j_pid = os.fork()
+    if j_pid == 0:  # J: the trusted tests, with proxies for the candidate's functions
+        os.close(out_r)
+        os.close(res_r)
+        _LIBC.prctl(_PR_SET_DUMPABLE, 0)
+        _child(config, workdir, out_w, res_w, job, lambda: _judge(j_sock, tests.decode()), key)
+    os.close(res_w)
+    j_sock.close()
+    tests[:] = bytes(len(tests))  # nothing of the tests stays in memory a later C inherits
+    return [j_pid, c_pid], res_r, key
+
+
+def _judge(sock: socket.socket, tests: str) -> dict:
+    try:
+        names, load_error = split.proxies(sock)
+    except split.CandidateGone as e:
+        return {"outcome": "error", "detail": str(e), "gone": True}
+    if load_error is not None:
+        return _load_failure(load_error)
+    report = _execute(tests, names)
+    if report.get("outcome") == "error" and "CandidateGone" in report.get("detail", ""):
+        report["gone"] = True
+    return report
+
+
+def _load_failure(info: list) -> dict:
+    name, message, err = (list(info) + [None, None, None])[:3]
+    if name == "MemoryError":
+        return {"outcome": "resource-limit", "detail": "memory limit (MemoryError)"}
+    if err == errno.EFBIG:
+        return {"outcome": "resource-limit", "detail": "file size limit"}
+    if err == errno.EAGAIN:
+        return {"outcome": "resource-limit", "detail": f"process count limit ({message})"}
+    if name == "SystemExit":
+        return {"outcome": "error", "detail": f"the program called exit({message})"}
+    return {"outcome": "error", "detail": f"{name}: {message}"[:500]}
+
+
+def _end(pid: int) -> int | None:
+    """C's exit status once J is done, if C ended on its own (what it died of)."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == 0:
+            pidfd = os.pidfd_open(pid)
+            try:
+                select.select([pidfd], [], [], 0.2)
+            finally:
+                os.close(pidfd)
+            done, status = os.waitpid(pid, os.WNOHANG)
+        if done == 0:
+            _killpg(pid)
+            os.waitpid(pid, 0)
+            return None
+        return status
+    except ChildProcessError:
+        return None
+
+
+def _child(config: dict, workdir: str, out_w: int, res_w: int | None, job: dict,
+           body, key: bytes | None) -> None:
     code = 70
     try:
         os.setsid()
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with its worker
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with its worker
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
@@ -187,20 +296,21 @@ def _child(job: dict, config: dict, workdir: str, out_w: int, res_w: int) -> Non
         tempfile.tempdir = workdir
         sys.stdin = open(os.devnull)
         me = os.getpid()
-        report = _execute(job["program"])
+        report = body()
         sys.stdout.flush()
         sys.stderr.flush()
-        if os.getpid() == me:  # a process the candidate forked may not report
-            os.write(res_w, json.dumps(report).encode())
-            code = 0
+        if res_w is not None and key is not None and os.getpid() == me:  # not a fork of it
+            payload = json.dumps(report).encode()
+            os.write(res_w, hmac.new(key, payload, hashlib.sha256).hexdigest().encode() + payload)
+        code = 0
     except BaseException:  # noqa: BLE001 - nothing may escape the child
         code = 71
     finally:
         os._exit(code)
 
 
-def _execute(program: str) -> dict:
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
+def _execute(program: str, names: dict | None = None) -> dict:
+    namespace = {"__name__": "__main__", "__builtins__": builtins, **(names or {})}
     try:
         exec(compile(program, FILENAME, "exec"), namespace)  # noqa: S102 - that is the point
     except AssertionError as e:
@@ -219,6 +329,10 @@ def _execute(program: str) -> dict:
         return {"outcome": "error", "detail": f"{type(e).__name__}: {e}"}
     except SystemExit as e:
         return {"outcome": "error", "detail": f"the program called exit({e.code!r})"}
+    except split.CandidateGone as e:
+        return {"outcome": "error", "detail": f"CandidateGone: {e} before the tests ended"}
+    except split.CandidateError as e:
+        return {"outcome": "error", "detail": str(e)[:500]}
     except BaseException as e:  # noqa: BLE001
         return {"outcome": "error", "detail": f"{type(e).__name__}: {e}"[:500]}
     report = namespace.get("__report__")
@@ -295,11 +409,12 @@ def _killpg(pid: int) -> None:
         pass
 
 
-def _kill_leftovers(pid: int, uid: int | None) -> None:
-    """Kill the candidate's process group, and any daemon that escaped it."""
-    _killpg(pid)
-    if uid is not None:
-        _kill_all_of_uid(uid)
+def _kill_leftovers(pids: list[int]) -> None:
+    """Kill the candidate's process groups, and any daemon that escaped them: as a child
+    subreaper this worker inherits every orphan of its children, so its own children are
+    the whole inventory (never every process of a uid: those may be someone else's)."""
+    for pid in pids:
+        _killpg(pid)
     for _ in range(50):
         children = _children()
         for child in children:
@@ -317,20 +432,6 @@ def _kill_leftovers(pid: int, uid: int | None) -> None:
         time.sleep(0.002)
 
 
-def _kill_all_of_uid(uid: int) -> None:
-    """kill(-1) from a helper running as uid reaches every process of that uid."""
-    helper = os.fork()
-    if helper == 0:
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(helper, 0)
-
-
 def _children() -> list[int]:
     me = os.getpid()
     found: list[int] = []
@@ -343,14 +444,34 @@ def _children() -> list[int]:
     return found
 
 
-def _classify(report: bytes, status, timed_out: bool, timeout: float, config: dict) -> dict:
+def _verified(report: bytes, key: bytes) -> dict | None:
+    """The report, if it carries the run's key; a forged one is an error, never a verdict."""
+    if not report:
+        return None
+    mac, payload = bytes(report[:64]), bytes(report[64:])
+    if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).hexdigest().encode()):
+        return {"outcome": "error", "detail": "the result channel carried a report without the "
+                "run's key: the candidate tampered with the harness"}
+    try:
+        parsed = json.loads(payload)
+    except ValueError:
+        return {"outcome": "error", "detail": "the harness's report did not parse"}
+    if not isinstance(parsed, dict) or parsed.get("outcome") not in _OUTCOMES:
+        return {"outcome": "error", "detail": "the harness's report has no known outcome"}
+    return parsed
+
+
+def _classify(report: dict | None, status, timed_out: bool, timeout: float,
+              candidate_status=None) -> dict:
     if timed_out:
         return {"outcome": "timeout", "detail": f"wall-clock limit of {timeout:g}s"}
-    if report:
-        try:
-            return json.loads(report)
-        except ValueError:
-            pass
+    if report is not None and report.pop("gone", False) and candidate_status is not None:
+        status = candidate_status  # the tests stopped because the candidate died: of what?
+        if os.WIFEXITED(status):
+            return {"outcome": "error", "detail": "the candidate exited with code "
+                    f"{os.WEXITSTATUS(status)} before the tests ended"}
+    elif report is not None:
+        return report
     if status is not None and os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU:
@@ -358,6 +479,8 @@ def _classify(report: bytes, status, timed_out: bool, timeout: float, config: di
         if sig == signal.SIGKILL:
             return {"outcome": "resource-limit", "detail": "killed (out of memory?)"}
         return {"outcome": "error", "detail": f"killed by signal {signal.Signals(sig).name}"}
+    if report is not None:
+        return report
     code = os.WEXITSTATUS(status) if status is not None else -1
     return {"outcome": "error", "detail": f"the program exited with code {code} before the tests ended"}
 

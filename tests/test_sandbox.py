@@ -11,7 +11,7 @@ from typing import AsyncIterator
 import pytest
 
 from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus
-from prochemy.optimizer.harness import check_program, plus_program
+from prochemy.optimizer.harness import check_job, plus_job
 from prochemy.sandbox.models import Outcome, SandboxSettings
 from prochemy.sandbox.pool import Sandbox
 
@@ -37,7 +37,7 @@ def _alive(marker: str) -> bool:
 
 async def test_all_humaneval_canonical_solutions_pass(sandbox: Sandbox) -> None:
     tasks = load_humaneval()
-    results = await asyncio.gather(*(sandbox.run(check_program(t, t.reference or "")) for t in tasks))
+    results = await asyncio.gather(*(sandbox.judge(*check_job(t, t.reference or "")) for t in tasks))
     failures = {t.id: r.detail for t, r in zip(tasks, results) if not r.passed}
     assert not failures and len(results) == 164
 
@@ -45,7 +45,7 @@ async def test_all_humaneval_canonical_solutions_pass(sandbox: Sandbox) -> None:
 async def test_humaneval_plus_harness_accepts_every_canonical_solution() -> None:
     tasks = load_humaneval_plus()
     async with Sandbox(SandboxSettings(level="bwrap")) as box:
-        results = await asyncio.gather(*(box.run(plus_program(t, t.reference or ""), timeout_s=120)
+        results = await asyncio.gather(*(box.judge(*plus_job(t, t.reference or ""), timeout_s=120)
                                          for t in tasks))
     failures = {t.id: r.detail for t, r in zip(tasks, results) if not r.passed}
     assert not failures and len(results) == 164
@@ -56,15 +56,15 @@ async def test_humaneval_plus_harness_catches_what_the_base_tests_miss() -> None
     # right for exactly the inputs of the original tests, wrong elsewhere
     overfit = "def truncate_number(number):\n    return {3.5: 0.5, 1.33: 0.33, 123.456: 0.456}.get(number, 0.0)\n"
     async with Sandbox(SandboxSettings(level="bwrap")) as box:
-        base = await box.run(check_program(task, overfit))
-        plus = await box.run(plus_program(task, overfit), timeout_s=120)
+        base = await box.judge(*check_job(task, overfit))
+        plus = await box.judge(*plus_job(task, overfit), timeout_s=120)
     assert base.passed and plus.outcome is Outcome.FAILED and "expected" in plus.detail
 
 
 async def test_wrong_solution_fails_naming_the_assertion(sandbox: Sandbox) -> None:
     task = load_humaneval()[0]
     wrong = task.statement + "    return False\n"
-    result = await sandbox.run(check_program(task, wrong))
+    result = await sandbox.judge(*check_job(task, wrong))
     assert result.outcome is Outcome.FAILED
     assert result.detail.startswith("assert candidate(")
 
