@@ -100,7 +100,7 @@ def interpreter_roots(python: str) -> tuple[Path, ...]:
                                "[sys.prefix, sys.base_prefix, sys.exec_prefix] + sys.path))"],
                               capture_output=True, text=True, timeout=60, check=True)
         paths = json.loads(done.stdout)
-    roots = {Path(p) for p in paths if p and Path(p).is_dir()}
+    roots = {Path(p).resolve() for p in paths if p and Path(p).is_dir()}  # "." would bind over /
     roots.add(Path(python).resolve().parent.parent)
     return tuple(sorted(roots))
 

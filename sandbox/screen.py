@@ -20,7 +20,8 @@ ATTRIBUTES = {"f_back", "f_locals", "f_globals", "f_builtins", "f_code", "gi_fra
               "_getframe", "settrace", "setprofile", "_exit", "modules", "kill", "killpg",
               "write", "fork", "execv", "execve", "dup2", "__import__"}
 NAMES = {"__import__", "globals", "vars", "exec", "eval", "compile", "breakpoint",
-         "__builtins__", "__loader__", "__spec__"}
+         "__builtins__", "__loader__", "__spec__", "attrgetter", "methodcaller"}
+DYNAMIC_ACCESS = {"getattr", "setattr", "delattr", "hasattr"}
 
 
 def tamper_risk(code: str) -> str | None:
@@ -47,6 +48,13 @@ def _risk(node: ast.AST) -> str | None:
         return f"uses .{node.attr}"
     if isinstance(node, ast.Name) and node.id in NAMES:
         return f"uses {node.id}"
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in DYNAMIC_ACCESS and len(node.args) >= 2):
+        name = node.args[1]
+        if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+            return f"{node.func.id} with a computed attribute name"
+        if name.value.startswith("_") or name.value in ATTRIBUTES:
+            return f"{node.func.id}(..., {name.value!r})"
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and "/proc/" in node.value:
         return "reads /proc"
     return None

@@ -82,10 +82,11 @@ def main() -> None:
     base = tempfile.mkdtemp(prefix=f"prochemy-sbx-{os.getpid()}-")
     os.chmod(base, 0o711)  # an unprivileged candidate may traverse to its own workdir
     out = sys.stdout
+    judge = Judge(config)
     try:
         while (frame := read_frame(0)) is not None:
             job = json.loads(frame)
-            result = run_job(job, config, base)
+            result = run_job(job, config, base, judge)
             result["id"] = job.get("id")
             out.write(json.dumps(result) + "\n")
             out.flush()
@@ -148,7 +149,7 @@ def _preload(name: str) -> None:
         pass
 
 
-def run_job(job: dict, config: dict, base: str) -> dict:
+def run_job(job: dict, config: dict, base: str, judge: Judge) -> dict:
     workdir = tempfile.mkdtemp(dir=base)
     uid = config.get("run_as_uid")
     repo_root = config.get("repo_root")
@@ -165,7 +166,18 @@ def run_job(job: dict, config: dict, base: str) -> dict:
     start = time.monotonic()
     out_r, out_w = os.pipe()
     if job.get("kind") == "split":
-        pids, res_r, key = _start_split(job, config, workdir, out_r, out_w)
+        c_pid = _start_split(job, config, workdir, out_r, out_w, judge)
+        os.close(out_w)
+        output, report, timed_out, status = _supervise(judge.pidfd, out_r, judge.ctl.fileno(),
+                                                       timeout, config["output_bytes"], framed=True)
+        if timed_out or report is None:  # stuck or dead: a fresh judge for the next job
+            status = judge.stop()
+        candidate_status = _end(c_pid)
+        pids = [c_pid]
+        verdict = _parse(report) if report is not None else None
+        if verdict is None and not timed_out and (candidate_status is None or not
+                                                  os.WIFSIGNALED(candidate_status)):
+            verdict = {"outcome": "error", "detail": "the tests' process ended without a verdict"}
     else:
         key = os.urandom(32)
         res_r, res_w = os.pipe()
@@ -173,47 +185,141 @@ def run_job(job: dict, config: dict, base: str) -> dict:
         if pid == 0:  # the candidate, with the program that imports it
             os.close(out_r)
             os.close(res_r)
+            judge.forget()
             _child(config, workdir, out_w, res_w, job, lambda: _execute(job["program"]), key)
         os.close(res_w)
-        pids = [pid]
-    os.close(out_w)
-    output, report, timed_out, status = _supervise(pids[0], out_r, res_r, timeout, config["output_bytes"])
-    candidate_status = _end(pids[1]) if len(pids) > 1 else None
+        os.close(out_w)
+        pidfd = os.pidfd_open(pid)
+        try:
+            output, raw, timed_out, status = _supervise(pidfd, out_r, res_r, timeout,
+                                                        config["output_bytes"])
+        finally:
+            os.close(pidfd)
+            os.close(res_r)
+        if status is None:
+            _killpg(pid)
+            status = os.waitpid(pid, 0)[1]
+        candidate_status, pids, verdict = None, [pid], _verified(raw or b"", key)
+    output += _drain_rest(out_r, config["output_bytes"])
+    os.close(out_r)
     duration = time.monotonic() - start
-    _kill_leftovers(pids)
+    _kill_leftovers(pids, keep=judge.pid)
     shutil.rmtree(workdir, ignore_errors=True)
-    result = _classify(_verified(report, key), status, timed_out, timeout, candidate_status)
-    result["output_tail"] = output.decode("utf-8", "replace")
+    result = _classify(verdict, status, timed_out, timeout, candidate_status)
+    result["output_tail"] = output[-config["output_bytes"]:].decode("utf-8", "replace")
     result["duration_s"] = round(duration, 4)
     return result
 
 
-def _start_split(job: dict, config: dict, workdir: str, out_r: int,
-                 out_w: int) -> tuple[list[int], int, bytes]:
-    """Fork C with the solution, then read the tests and fork J: ([J, C], J's pipe, key)."""
+class Judge:
+    """This worker's judge process J: it runs the trusted tests of split jobs, one after
+    another, each against a fresh candidate process. Persistent, because a fork per job
+    for the tests as well as the candidate halved the throughput; restarted after any job
+    that did not end with a report. Not dumpable: a candidate cannot read its memory."""
+
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.pid: int | None = None
+        self.pidfd = -1
+        self.ctl: socket.socket | None = None
+
+    def ensure(self) -> socket.socket:
+        if self.ctl is None:
+            mine, theirs = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                mine.close()
+                _judge_loop(theirs, self.config)
+            theirs.close()
+            self.pid, self.pidfd, self.ctl = pid, os.pidfd_open(pid), mine
+        return self.ctl
+
+    def stop(self) -> int | None:
+        """Kill it; its wait status (what it died of, if it had died already)."""
+        if self.pid is None:
+            return None
+        done, status = os.waitpid(self.pid, os.WNOHANG)
+        if done == 0:
+            _killpg(self.pid)
+            status = os.waitpid(self.pid, 0)[1]
+            status = None  # killed by us: the timeout, not the judge, is the story
+        self.forget()
+        return status
+
+    def forget(self) -> None:
+        """Drop our handles (also in a freshly forked candidate, which must not hold them)."""
+        if self.ctl is not None:
+            self.ctl.close()
+            os.close(self.pidfd)
+        self.pid, self.pidfd, self.ctl = None, -1, None
+
+
+def _start_split(job: dict, config: dict, workdir: str, out_r: int, out_w: int,
+                 judge: Judge) -> int:
+    """Fork C with the solution, then read the tests and hand them to J; C's pid."""
+    ctl = judge.ensure()
     c_sock, j_sock = socket.socketpair()
     c_pid = os.fork()
-    if c_pid == 0:  # C: the candidate; it never holds J's socket end, the tests or J's pipe
+    if c_pid == 0:  # C: never holds J's socket end, J's control socket or the tests
         os.close(out_r)
         j_sock.close()
+        judge.forget()
         _child(config, workdir, out_w, None, job,
                lambda: split.serve(c_sock, job["solution"], FILENAME), None)
     c_sock.close()
     tests = read_frame(0)
     if tests is None:
         raise SystemExit("the host closed the job stream mid-job")
-    key = os.urandom(32)
-    res_r, res_w = os.pipe()
-    j_pid = os.fork()
-    if j_pid == 0:  # J: the trusted tests, with proxies for the candidate's functions
-        os.close(out_r)
-        os.close(res_r)
+    memfd = os.memfd_create("tests")
+    try:
+        os.write(memfd, tests)
+        tests[:] = bytes(len(tests))  # nothing of the tests stays in memory a later C inherits
+        os.lseek(memfd, 0, os.SEEK_SET)
+        header = json.dumps({"cpu_s": job.get("cpu_s"), "workdir": workdir}).encode()
+        socket.send_fds(ctl, [header], [j_sock.fileno(), out_w, memfd])
+    finally:
+        os.close(memfd)
+        j_sock.close()
+    return c_pid
+
+
+def _judge_loop(ctl: socket.socket, config: dict) -> None:
+    """J's life: confined once, then one split job per control message until EOF."""
+    code = 0
+    try:
         _LIBC.prctl(_PR_SET_DUMPABLE, 0)
-        _child(config, workdir, out_w, res_w, job, lambda: _judge(j_sock, tests.decode()), key)
-    os.close(res_w)
-    j_sock.close()
-    tests[:] = bytes(len(tests))  # nothing of the tests stays in memory a later C inherits
-    return [j_pid, c_pid], res_r, key
+        quiet = os.open(os.devnull, os.O_RDWR)
+        _confine(config, quiet, None, "/")
+        while True:
+            message, fds, _, _ = socket.recv_fds(ctl, 65536, 3)
+            if not message or len(fds) != 3:
+                break
+            header = json.loads(message)
+            sock_fd, out_fd, tests_fd = fds
+            used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+            cpu = int(header.get("cpu_s") or config["cpu_s"])
+            resource.setrlimit(resource.RLIMIT_CPU, (int(used) + cpu + 1, resource.RLIM_INFINITY))
+            os.dup2(out_fd, 1)
+            os.dup2(out_fd, 2)
+            os.close(out_fd)
+            with os.fdopen(tests_fd, "rb") as f:
+                tests = f.read().decode()
+            os.chdir(header["workdir"])
+            os.environ.update(HOME=header["workdir"], TMPDIR=header["workdir"])
+            tempfile.tempdir = header["workdir"]
+            with socket.socket(fileno=sock_fd) as sock:
+                report = _judge(sock, tests)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            os.chdir("/")
+            payload = json.dumps(report).encode()
+            ctl.sendall(b"%d\n" % len(payload) + payload)
+    except BaseException:  # noqa: BLE001 - a dead judge is restarted by the worker
+        code = 71
+    finally:
+        os._exit(code)
 
 
 def _judge(sock: socket.socket, tests: str) -> dict:
@@ -262,39 +368,50 @@ def _end(pid: int) -> int | None:
         return None
 
 
+def _confine(config: dict, stdin_fd: int, out_w: int | None, workdir: str, cpu_s: int | None = None) -> None:
+    """Everything that limits a sandboxed process: its own session, death with the worker,
+    rlimits, an unprivileged uid (process tier as root), a clean environment."""
+    os.setsid()
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with its worker
+    os.dup2(stdin_fd, 0)
+    if out_w is not None:
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.close(out_w)
+    else:
+        os.dup2(stdin_fd, 1)
+        os.dup2(stdin_fd, 2)
+    os.chdir(workdir)
+    mb = 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (config["memory_mb"] * mb,) * 2)
+    if cpu_s is not None:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (config["file_size_mb"] * mb,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    nproc = config["nproc_base"] + config["max_procs"]
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    uid = config.get("run_as_uid")
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    env = {k: os.environ[k] for k in SAFE_ENV_KEYS if k in os.environ}
+    env.update(HOME=workdir, TMPDIR=workdir)
+    os.environ.clear()
+    os.environ.update(env)
+    tempfile.tempdir = workdir
+    sys.stdin = open(os.devnull)
+
+
 def _child(config: dict, workdir: str, out_w: int, res_w: int | None, job: dict,
            body, key: bytes | None) -> None:
     code = 70
     try:
-        os.setsid()
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with its worker
+        gc.disable()  # short-lived and memory-capped: collections would only copy pages
         devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(out_w, 1)
-        os.dup2(out_w, 2)
-        os.close(out_w)
-        os.chdir(workdir)
-        mb = 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (config["memory_mb"] * mb,) * 2)
-        cpu = int(job.get("cpu_s") or config["cpu_s"])
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (config["file_size_mb"] * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        nproc = config["nproc_base"] + config["max_procs"]
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        uid = config.get("run_as_uid")
-        if uid is not None:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-        env = {k: os.environ[k] for k in SAFE_ENV_KEYS if k in os.environ}
-        env.update(HOME=workdir, TMPDIR=workdir)
+        _confine(config, devnull, out_w, workdir, int(job.get("cpu_s") or config["cpu_s"]))
         if job.get("repo_root"):
-            env["PROCHEMY_REPO_ROOT"] = job["repo_root"]
-        os.environ.clear()
-        os.environ.update(env)
-        tempfile.tempdir = workdir
-        sys.stdin = open(os.devnull)
+            os.environ["PROCHEMY_REPO_ROOT"] = job["repo_root"]
         me = os.getpid()
         report = body()
         sys.stdout.flush()
@@ -352,54 +469,77 @@ def _assertion(error: AssertionError, program: str) -> str:
     return (where + (f"  ({message})" if message else "")).strip()[:500] or "AssertionError"
 
 
-def _supervise(pid: int, out_r: int, res_r: int, timeout: float, cap: int):
-    """Collect output and the report until the child exits or the deadline passes."""
+def _supervise(pidfd: int, out_r: int, res_r: int, timeout: float, cap: int,
+               framed: bool = False) -> tuple[bytearray, bytes | None, bool, int | None]:
+    """Collect output and the report until the report is complete (framed: J's
+    `LENGTH\\n` + JSON on its control socket) or the process exits (pidfd), or the deadline
+    passes. Returns (output, report or None, timed out, wait status if it exited)."""
     deadline = time.monotonic() + timeout
-    pidfd = os.pidfd_open(pid)
     output = bytearray()
     report = bytearray()
-    open_fds = {out_r, res_r}
     timed_out = False
-    status = None
+    exited = False
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([pidfd, out_r, res_r], [], [], remaining)
+        if out_r in ready:
+            _drain_into(out_r, output, cap)
+        if res_r in ready:
+            chunk = os.read(res_r, 1 << 20)
+            if not chunk:
+                exited = True  # EOF: the writer is gone
+            report.extend(chunk)
+            if len(report) > _REPORT_CAP + 64:
+                return output, None, False, None
+            if framed and _frame_complete(report):
+                return output, bytes(report), False, None
+        if pidfd in ready or exited:
+            break
+    if framed:
+        return output, (bytes(report) if _frame_complete(report) else None), timed_out, None
+    return output, bytes(report), timed_out, None
+
+
+def _frame_complete(data: bytearray) -> bool:
+    head, sep, rest = bytes(data[:24]).partition(b"\n")
+    return bool(sep) and head.isdigit() and len(data) - len(head) - 1 >= int(head)
+
+
+def _parse(report: bytes) -> dict:
+    head, _, payload = report.partition(b"\n")
     try:
-        while True:  # until the child exits or the deadline passes
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                _killpg(pid)
-                break
-            ready, _, _ = select.select([pidfd, *open_fds], [], [], remaining)
-            for fd in ready:
-                if fd == pidfd:
-                    continue
-                _drain(fd, output if fd == out_r else report, cap if fd == out_r else _REPORT_CAP, open_fds)
-            if pidfd in ready:
-                break
-        _, status = os.waitpid(pid, 0)
-        for fd in list(open_fds):  # what the child wrote just before exiting
-            os.set_blocking(fd, False)
-            _drain(fd, output if fd == out_r else report, cap if fd == out_r else _REPORT_CAP, open_fds)
-    finally:
-        os.close(pidfd)
-        for fd in (out_r, res_r):
-            os.close(fd)
-    return bytes(output[-cap:]), bytes(report), timed_out, status
+        parsed = json.loads(payload[: int(head)])
+    except ValueError:
+        return {"outcome": "error", "detail": "the judge's report did not parse"}
+    if not isinstance(parsed, dict) or parsed.get("outcome") not in _OUTCOMES:
+        return {"outcome": "error", "detail": "the judge's report has no known outcome"}
+    return parsed
 
 
-def _drain(fd: int, sink: bytearray, cap: int, open_fds: set[int]) -> None:
+def _drain_into(fd: int, sink: bytearray, cap: int) -> None:
+    chunk = os.read(fd, 1 << 16)
+    sink.extend(chunk)
+    if len(sink) > 4 * cap:  # keep the tail only
+        del sink[: len(sink) - cap]
+
+
+def _drain_rest(fd: int, cap: int) -> bytearray:
+    """What is left in the output pipe once its writers are gone (never blocks)."""
+    os.set_blocking(fd, False)
+    rest = bytearray()
     while True:
         try:
-            chunk = os.read(fd, 65536)
+            chunk = os.read(fd, 1 << 16)
         except BlockingIOError:
-            return
+            return rest
         if not chunk:
-            open_fds.discard(fd)
-            return
-        sink.extend(chunk)
-        if len(sink) > 4 * cap:  # keep the tail only
-            del sink[: len(sink) - cap]
-        if os.get_blocking(fd):
-            return
+            return rest
+        rest.extend(chunk)
+        if len(rest) > 4 * cap:
+            del rest[: len(rest) - cap]
 
 
 def _killpg(pid: int) -> None:
@@ -409,24 +549,24 @@ def _killpg(pid: int) -> None:
         pass
 
 
-def _kill_leftovers(pids: list[int]) -> None:
+def _kill_leftovers(pids: list[int], keep: int | None = None) -> None:
     """Kill the candidate's process groups, and any daemon that escaped them: as a child
     subreaper this worker inherits every orphan of its children, so its own children are
     the whole inventory (never every process of a uid: those may be someone else's)."""
     for pid in pids:
         _killpg(pid)
     for _ in range(50):
-        children = _children()
+        children = [c for c in _children() if c != keep]
         for child in children:
             try:
                 os.kill(child, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+        for child in children:
+            try:
+                os.waitpid(child, os.WNOHANG)
+            except ChildProcessError:
                 pass
-        except ChildProcessError:
-            pass
         if not children:
             return
         time.sleep(0.002)
