@@ -80,7 +80,8 @@ class Settings(_Strict):
     endpoint: Endpoint = Endpoint()
     mutation: Endpoint | None = Field(None, description="separate endpoint for the mutation role")
     concurrency: int = Field(4, ge=1)
-    request_timeout_s: float = Field(600.0, gt=0)
+    # per request; an editor user hears of a hanging endpoint after the first one
+    request_timeout_s: float = Field(180.0, gt=0)
     max_tokens: int = Field(768, ge=16)
     retries: int = Field(4, ge=0, description="per request, on 429/5xx/timeouts")
     max_consecutive_failures: int = Field(6, ge=1)

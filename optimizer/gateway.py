@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import random
 from pathlib import Path
@@ -25,6 +26,11 @@ from .local_model import ModelMissing, model_file, require_model_file
 from .store import RecordStore
 
 Role = Literal["task", "mutation", "synthesis"]
+log = logging.getLogger("prochemy.gateway")
+
+
+class _Malformed(Exception):
+    """The endpoint answered 200 with something that is not a usable chat completion."""
 
 
 class ChatRequest(BaseModel):
@@ -213,27 +219,27 @@ class LLMGateway:
             # llama-server: reusing another request's cached prefix, or another slot, changes
             # the arithmetic; one slot and no prefix reuse make greedy answers repeat
             extra["extra_body"] = {"cache_prompt": False, "id_slot": 0}
-        last: openai.APIError | None = None
+        last: Exception | None = None
         for attempt in range(self.settings.retries + 1):
             try:
                 response = await r.client.chat.completions.create(
                     model=r.model, messages=request.messages, temperature=request.temperature,
                     max_tokens=max_tokens, **extra)
+                result = _parse(response, r.model)
             except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                    openai.APIConnectionError) as e:
+                    openai.APIConnectionError, openai.APIResponseValidationError, _Malformed,
+                    json.JSONDecodeError) as e:
                 last = e
                 if attempt < self.settings.retries:
+                    # say so at once: a hanging or broken endpoint must not look like a slow one
+                    log.warning("%s; retrying (%d of %d)", self._explain(e, r), attempt + 1,
+                                self.settings.retries)
                     await asyncio.sleep(self._delay(e, attempt))
                 continue
             except openai.APIError as e:
                 raise self._explain(e, r) from None
             self._consecutive_failures = 0
-            choice = response.choices[0]
-            return ChatResult(
-                text=choice.message.content or "", finish_reason=choice.finish_reason,
-                prompt_tokens=response.usage.prompt_tokens if response.usage else 0,
-                completion_tokens=response.usage.completion_tokens if response.usage else 0,
-                model=r.model)
+            return result
         assert last is not None
         error = self._explain(last, r)
         self._consecutive_failures += 1
@@ -254,7 +260,7 @@ class LLMGateway:
         if self.budget.max_tokens_total is not None and tokens >= self.budget.max_tokens_total:
             raise BudgetExhausted(f"token budget of {self.budget.max_tokens_total:,} spent")
 
-    def _delay(self, error: openai.APIError, attempt: int) -> float:
+    def _delay(self, error: Exception, attempt: int) -> float:
         response = getattr(error, "response", None)
         retry_after = response.headers.get("retry-after") if response is not None else None
         if retry_after:
@@ -264,8 +270,12 @@ class LLMGateway:
                 pass
         return min(self.backoff_base_s * 2 ** attempt, 30.0) * (0.5 + random.random() / 2)
 
-    def _explain(self, error: openai.APIError, r: _Resolved) -> GatewayError:
+    def _explain(self, error: Exception, r: _Resolved) -> GatewayError:
         url = r.url
+        if isinstance(error, (_Malformed, json.JSONDecodeError, openai.APIResponseValidationError)):
+            what = str(error) if isinstance(error, _Malformed) else "a body that is not chat-completion JSON"
+            return GatewayError("malformed", f"{url} answered with {what}: is it an "
+                                "OpenAI-compatible endpoint (base URL ending in /v1)?")
         if isinstance(error, openai.APITimeoutError):
             return GatewayError("timeout", f"{url} did not answer within "
                                 f"{self.settings.request_timeout_s:.0f}s (request_timeout_s)")
@@ -301,6 +311,25 @@ class LLMGateway:
         self._resolved.clear()
         if self.cache is not None:
             self.cache.close()
+
+
+def _parse(response: object, model: str) -> ChatResult:
+    """A chat completion as we use it, or _Malformed saying what came instead (an HTML
+    page, `choices: []`, no message, an empty answer): never cached, never judged."""
+    if isinstance(response, (str, bytes)):
+        raise _Malformed(f"a non-JSON body ({str(response)[:80]!r})")
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise _Malformed("no choices")
+    message = getattr(choices[0], "message", None)
+    text = getattr(message, "content", None)
+    if not isinstance(text, str) or not text.strip():
+        raise _Malformed("an empty answer" if message is not None else "a choice without a message")
+    usage = getattr(response, "usage", None)
+    return ChatResult(text=text, finish_reason=str(getattr(choices[0], "finish_reason", None) or ""),
+                      prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                      completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                      model=model)
 
 
 def endpoint_identity(settings: Settings, endpoint: Endpoint) -> tuple[str, str]:

@@ -31,11 +31,15 @@ class RefineConfig(BaseModel):
     patience: int = Field(3, ge=1, description="stop when the best is unchanged this long")
     seed: int = 0
     recipe: Recipe = "robust"
-    max_calls: int | None = Field(None, description="paid LLM calls the loop may make")
-    max_tokens_total: int | None = None
+    max_calls: int | None = Field(None, ge=0, description="paid LLM calls the whole refinement "
+                                  "may make (synthesis, loop and held-out check)")
+    max_tokens_total: int | None = Field(None, ge=0)
     mutation_attempts: int = Field(3, ge=1, description="retries of an unusable variant")
     held_out_serial: bool = Field(True, description="held-out answers one request at a time, "
                                   "so seed and P* are compared without batching noise")
+
+    def budget(self) -> Budget:
+        return Budget(max_calls=self.max_calls, max_tokens_total=self.max_tokens_total)
 
 
 class Progress(BaseModel):
@@ -174,7 +178,8 @@ class Refiner:
         iterations: list[IterationRecord] = []
         best_history: list[float] = []
         stop_reason = "k_max"
-        self.gateway.budget = Budget(max_calls=cfg.max_calls, max_tokens_total=cfg.max_tokens_total)
+        if self.gateway.budget is None:  # a caller's budget also covers synthesis: keep it
+            self.gateway.budget = cfg.budget()
         try:
             for k in range(1, cfg.k_max + 1):
                 tk = time.monotonic()
@@ -210,15 +215,17 @@ class Refiner:
                     break
         except BudgetExhausted:
             stop_reason = "budget"  # the iteration in flight is dropped; the last one stands
-        finally:
-            self.gateway.budget = None
         best_prompt = self._best(iterations, seed_prompt)
         comparison = None
         if held_out.tasks:
             self.report(Progress(phase="held-out", k=len(iterations), k_max=cfg.k_max,
                                  best_plain=max(best_history, default=None),
                                  tokens=_tokens(self.gateway), message="seed vs refined"))
-            comparison = await self._compare(seed_prompt, best_prompt, held_out)
+            try:
+                comparison = await self._compare(seed_prompt, best_prompt, held_out)
+            except BudgetExhausted:  # no check, no adoption: the seed stays
+                comparison = None
+                stop_reason = "budget"
         adopted = "refined" if (best_prompt != seed_prompt and comparison is not None
                                 and comparison.best_passed >= comparison.seed_passed) else "seed"
         result = RefineResult(

@@ -99,6 +99,7 @@ async def refine_repo(settings: Settings, root: Path, config: RefineConfig, k_re
     held = held[:held_out_limit] if held_out_limit is not None else held
     modules = {module_name(f): f for f in python_files(Path(report.root))}
     gateway = LLMGateway(settings)
+    gateway.budget = config.budget()  # every paid call counts, synthesis and held-out included
     outcomes = OutcomeStore(settings.cache_dir / "outcomes")
     projects = _project_store(settings)
     try:

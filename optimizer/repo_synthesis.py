@@ -20,7 +20,7 @@ from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import find_function, first_line
 
 from .aio import gather_or_cancel
-from .gateway import ChatRequest, LLMGateway
+from .gateway import BudgetExhausted, ChatRequest, LLMGateway
 from .mutation import normalise
 from .repo_statement import build_statement, docstring_node
 from .tasks import Task
@@ -68,7 +68,10 @@ async def synthesize_repo_tasks(gateway: LLMGateway, runner: RepoRunner, real: l
     if not real or count == 0:
         return [], report
     jobs = [(real[i % len(real)], i) for i in range(count)]
-    replies = await gather_or_cancel(*(_ask(gateway, task, i, seed) for task, i in jobs))
+    try:
+        replies = await gather_or_cancel(*(_ask(gateway, task, i, seed) for task, i in jobs))
+    except BudgetExhausted:  # the budget covers synthesis too: train on the real tasks
+        return [], report
     report.generated = len(replies)
     checks = await gather_or_cancel(*(_validate(runner, task, reply, i, modules)
                                       for (task, i), reply in zip(jobs, replies)))

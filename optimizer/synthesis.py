@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from prochemy.sandbox.pool import Sandbox
 
 from .aio import gather_or_cancel
-from .gateway import ChatRequest, LLMGateway
+from .gateway import BudgetExhausted, ChatRequest, LLMGateway
 from .harness import check_job
 from .tasks import Task
 
@@ -119,10 +119,14 @@ async def synthesize(gateway: LLMGateway, sandbox: Sandbox, real: list[Task], kn
     while len(kept) < count and attempt < limit:
         # write a batch concurrently, then validate in order (dedup needs what was kept)
         batch = range(attempt, min(attempt + count - len(kept), limit))
-        replies = await gather_or_cancel(*(gateway.chat(ChatRequest(
-            role="synthesis", messages=synthesis_messages(rng.sample(real, min(examples_per_prompt, len(real)))),
-            temperature=1.0, sample=seed * 1000 + a, max_tokens=700, response_format=SCHEMA))
-            for a in batch))
+        try:
+            replies = await gather_or_cancel(*(gateway.chat(ChatRequest(
+                role="synthesis", messages=synthesis_messages(rng.sample(real, min(examples_per_prompt, len(real)))),
+                temperature=1.0, sample=seed * 1000 + a, max_tokens=700, response_format=SCHEMA))
+                for a in batch))
+        except BudgetExhausted:
+            report.rejected["budget spent"] += 1
+            break
         attempt = batch.stop
         for a, reply in zip(batch, replies):
             report.generated += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import asyncio
 import signal
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from prochemy.optimizer.bench import run_bench
@@ -28,8 +30,25 @@ from prochemy.optimizer.diagnosis import local_checks
 from prochemy.optimizer.repo_env import RepoError
 from prochemy.sandbox.pool import Sandbox, SandboxError
 
-from .cli_common import estimate, read_prompt, refine_bar, refine_config
+from .cli_common import crash_log, estimate, read_prompt, refine_bar, refine_config
 from .cli_repo import cmd_generate_function, cmd_mine, cmd_refine_repo
+
+
+def _at_least(low: int):
+    """An argparse type: an integer >= low, with a message instead of a traceback."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is too small (at least {low})")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+POSITIVE, COUNT = _at_least(1), _at_least(0)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -43,8 +62,8 @@ def _common() -> argparse.ArgumentParser:
                    help="embedded model: the 0.5B one")
     g.add_argument("--model-path", dest="model.path", metavar="GGUF")
     g.add_argument("--cache-dir", dest="cache_dir", metavar="DIR")
-    g.add_argument("--concurrency", dest="concurrency", type=int)
-    g.add_argument("--max-tokens", dest="max_tokens", type=int)
+    g.add_argument("--concurrency", dest="concurrency", type=POSITIVE)
+    g.add_argument("--max-tokens", dest="max_tokens", type=_at_least(16))
     g.add_argument("--sandbox-level", dest="sandbox.level", choices=["auto", "bwrap", "process"])
     g.add_argument("--project", type=Path, default=Path.cwd(),
                    help="project root whose pyproject.toml [tool.prochemy] applies")
@@ -88,19 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the paper's setting: train on MBPP, measure on HumanEval")
     refine.add_argument("--train-from", choices=["mbpp", "humaneval"], default="mbpp",
                         help="real training tasks: MBPP (paper) or a split of HumanEval")
-    refine.add_argument("--k-real", type=int, default=10, help="real training tasks")
-    refine.add_argument("--k-synthetic", type=int, default=10)
-    refine.add_argument("--held-out", type=int, metavar="N", help="measure on the first N held-out tasks")
+    refine.add_argument("--k-real", type=POSITIVE, default=10, help="real training tasks")
+    refine.add_argument("--k-synthetic", type=COUNT, default=10)
+    refine.add_argument("--held-out", type=COUNT, metavar="N", help="measure on the first N held-out tasks")
     refine.add_argument("--plus", action="store_true", help="judge held-out tasks on HumanEval+ too")
     refine.add_argument("--batched-held-out", action="store_true",
                         help="measure held-out tasks with batched requests (faster, noisier)")
-    refine.add_argument("--n", type=int, default=10, help="prompts per iteration")
-    refine.add_argument("--k-max", type=int, default=10)
-    refine.add_argument("--patience", type=int, default=3)
+    refine.add_argument("--n", type=POSITIVE, default=10, help="prompts per iteration")
+    refine.add_argument("--k-max", type=POSITIVE, default=10)
+    refine.add_argument("--patience", type=POSITIVE, default=3)
     refine.add_argument("--seed", type=int, default=0)
     refine.add_argument("--recipe", choices=["robust", "paper"], default="robust")
-    refine.add_argument("--max-calls", type=int)
-    refine.add_argument("--max-tokens-total", type=int)
+    refine.add_argument("--max-calls", type=COUNT)
+    refine.add_argument("--max-tokens-total", type=COUNT)
     refine.add_argument("--prompt", type=Path, metavar="FILE", help="seed prompt (default: the paper's)")
     refine.add_argument("--plot", type=Path, help="trajectory plot (default: next to the stored run)")
 
@@ -136,7 +155,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _load_task(args: argparse.Namespace) -> Task:
     if args.task is not None:
-        return Task.model_validate_json(args.task.read_text())
+        try:
+            return Task.model_validate_json(args.task.read_text())
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "the file"
+            raise SystemExit(f"prochemy: error: {args.task} is not a task: {where}: {first['msg']} "
+                             "(fields: see optimizer/tasks.py)") from None
     tasks = load_humaneval_plus() if args.plus else load_humaneval()
     for task in tasks:
         if task.id == args.humaneval:
@@ -217,6 +242,7 @@ async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     held = args.held_out or (164 if args.train_from == "mbpp" else 164 - args.k_real)
     print(estimate(settings, rc, tc.k_real, tc.k_synthetic, held), file=sys.stderr)
     gateway = LLMGateway(settings)
+    gateway.budget = rc.budget()  # every paid call counts, synthesis and held-out included
     store = OutcomeStore(settings.cache_dir / "outcomes")
     try:
         async with Sandbox(settings.sandbox) as sandbox:
@@ -288,6 +314,7 @@ async def cmd_doctor(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     # SIGTERM -> SystemExit, so atexit stops an embedded llama-server like Ctrl-C does
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    logging.basicConfig(level=logging.WARNING, format="prochemy: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_combinations(parser, args)
@@ -318,6 +345,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("prochemy: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        print(f"prochemy: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - no traceback reaches a user; the log keeps it
+        log = crash_log(e)
+        print(f"prochemy: internal error ({type(e).__name__}: {e}); details in {log}; "
+              "please report it", file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

@@ -58,3 +58,16 @@ def refine_bar(rc: RefineConfig) -> Iterator[Callable[[Progress], None]]:
             bar.set_postfix_str(f"k={p.k}/{p.k_max} {p.message} best={best} tokens={p.tokens:,}")
 
         yield on_progress
+
+
+def crash_log(error: BaseException) -> Path:
+    """Write an unexpected error's traceback where a bug report can quote it."""
+    import traceback
+
+    import platformdirs
+
+    path = Path(platformdirs.user_log_dir("prochemy")) / "prochemy-cli-crash.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write("".join(traceback.format_exception(error)) + "\n")
+    return path

@@ -23,6 +23,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # sleep before answering (a slow answer, or a timeout)
     body: dict | None = None
+    raw: bytes | None = None  # answer these bytes as they are (a malformed answer)
+    content_type: str = "application/json"
 
 
 def echo_responder(messages: list[dict]) -> str:
@@ -83,7 +85,14 @@ class StubLLM:
                 if stub.faults:
                     fault = stub.faults.popleft()
                     time.sleep(fault.delay_s)
-                    if fault.status != 200:
+                    if fault.raw is not None:
+                        self.send_response(fault.status)
+                        self.send_header("Content-Type", fault.content_type)
+                        self.send_header("Content-Length", str(len(fault.raw)))
+                        self.end_headers()
+                        self.wfile.write(fault.raw)
+                        return False
+                    if fault.status != 200 or fault.body is not None:
                         self._send(fault.status, fault.body or {"error": {"message": f"injected {fault.status}"}},
                                    fault.headers)
                         return False

@@ -89,7 +89,8 @@ def test_bad_endpoint_is_one_clear_error(tmp_path: Path) -> None:
     stub.stop()  # nothing listens there any more
     done = prochemy(stub, tmp_path, "generate", "--humaneval", "HumanEval/0")
     assert done.returncode == 2
-    assert done.stderr.strip().startswith("prochemy: error: cannot connect to")
+    assert done.stderr.strip().splitlines()[-1].startswith("prochemy: error: cannot connect to")
+    assert "Traceback" not in done.stderr
     assert "Traceback" not in done.stderr
 
 

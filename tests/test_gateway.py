@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -162,3 +163,42 @@ async def test_mutation_role_uses_its_own_endpoint(stub: StubLLM, stub_settings:
         other.stop()
     assert task.text == "echo: hello" and mutation.text == "from the mutator"
     assert set(gw.ledger) == {"task", "mutation"}
+
+
+def _completion(content: object) -> bytes:
+    return json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "stub-model",
+                       "choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": content}}]}).encode()
+
+
+MALFORMED = {
+    "html": Fault(200, raw=b"<html><body>Welcome to nginx!</body></html>", content_type="text/html"),
+    "broken-json": Fault(200, raw=b'{"choices": [', content_type="application/json"),
+    "no-choices": Fault(200, raw=b'{"id": "x", "object": "chat.completion", "choices": []}'),
+    "empty-answer": Fault(200, raw=_completion("")),
+    "null-content": Fault(200, raw=_completion(None)),
+    "truncated": Fault(200, raw=_completion("x")[:-7]),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+async def test_a_malformed_answer_is_one_clear_error_and_never_cached(
+        stub: StubLLM, stub_settings: Settings, name: str) -> None:
+    stub_settings.retries = 1
+    stub.faults.extend([MALFORMED[name], MALFORMED[name]])
+    gw = LLMGateway(stub_settings, backoff_base_s=0.01)
+    with pytest.raises(GatewayError) as caught:
+        await gw.chat(ask())
+    assert caught.value.kind == "malformed" and stub.url in str(caught.value)
+    assert "OpenAI-compatible" in str(caught.value)
+    again = await gw.chat(ask())  # the endpoint is back: the bad answer was not cached
+    await gw.aclose()
+    assert again.text == "echo: hello" and not again.cached
+
+
+async def test_a_malformed_answer_then_a_good_one_is_retried(stub: StubLLM, stub_settings: Settings) -> None:
+    stub.faults.append(MALFORMED["no-choices"])
+    gw = LLMGateway(stub_settings, backoff_base_s=0.01)
+    result = await gw.chat(ask())
+    await gw.aclose()
+    assert result.text == "echo: hello" and len(stub.completions) == 2

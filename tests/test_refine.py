@@ -178,9 +178,17 @@ async def test_budget_stops_cleanly_with_the_best_so_far(parts) -> None:
     result = await refiner.run(SEED, TRAIN, HELD)
     assert result.stop_reason == "budget"
     assert len(result.iterations) >= 1 and "edge" in result.best_prompt
-    assert result.held_out_comparison is not None  # the guard still runs after the loop
-    loop_calls = len(stub.completions) - 8  # held-out: 2 prompts x 4 tasks, after the budget
-    assert loop_calls <= 25 + gateway.settings.concurrency
+    # the budget covers every paid call: no held-out check is left to pay for, so no adoption
+    assert result.held_out_comparison is None and result.adopted == "seed"
+    assert len(stub.completions) <= 25 + gateway.settings.concurrency
+
+
+async def test_a_budget_of_zero_pays_for_nothing(parts) -> None:
+    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: "edge" in s),
+                                      RefineConfig(n=4, k_max=5, patience=5, max_calls=0))
+    result = await refiner.run(SEED, TRAIN, HELD)
+    assert len(stub.completions) == 0
+    assert result.stop_reason == "budget" and result.adopted == "seed"
 
 
 async def test_resume_after_a_kill_repeats_no_call(parts, tmp_path: Path) -> None:
