@@ -88,3 +88,11 @@ async def test_the_example_repository(tmp_path: Path) -> None:
     assert _skips(report)["shelfkit/inventory.py::Inventory.by_tag"].startswith("tests do not depend")
     remove = next(t for t in report.tasks if t.id == "shelfkit/inventory.py::Inventory.remove")
     assert remove.reference.startswith("def remove(self, isbn: str, copies: int = 1) -> int:")
+
+
+async def test_a_test_file_that_does_not_import_is_reported_and_the_rest_mined(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "broken", {**FLAT, "tests/test_broken.py": "def test_x(:\n    pass\n"})
+    report = await mine(repo, CFG, SANDBOX)
+    assert sorted(t.id for t in report.tasks) == ["calc.py::add", "calc.py::mul"]
+    assert [node for node, _ in report.collect_errors] == ["tests/test_broken.py"]
+    assert "SyntaxError" in report.collect_errors[0][1]
