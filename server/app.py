@@ -23,6 +23,11 @@ VERSION = "0.1.0"
 log = logging.getLogger("prochemy.lsp")
 
 
+class OutsideWorkspace(ValueError):
+    """A path or URI the server will not touch: it reads and writes only inside the
+    workspace folders the editor opened."""
+
+
 class ProchemyServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("prochemy-lsp", VERSION)
@@ -43,17 +48,33 @@ class ProchemyServer(LanguageServer):
         return [Path(root)] if root else []
 
     def root_for(self, uri: str | None = None) -> Path:
-        """The workspace folder holding `uri` (or the first folder)."""
-        roots = self.roots()
-        if uri:
-            path = Path(to_fs_path(uri))
-            inside = [r for r in roots if r == path or r in path.parents]
-            if inside:
-                return max(inside, key=lambda r: len(r.parts))
-            return path.parent
+        """The workspace folder holding `uri` (or the first folder); OutsideWorkspace for
+        anything else, so no request can make us read, run or write outside them."""
+        roots = [r.resolve() for r in self.roots()]
         if not roots:
-            raise ValueError("no workspace folder is open")
-        return roots[0]
+            raise OutsideWorkspace("no workspace folder is open: open the project's folder")
+        if not uri:
+            return roots[0]
+        path = self.confine(uri)
+        return max((r for r in roots if r == path or r in path.parents), key=lambda r: len(r.parts))
+
+    def confine(self, where: str) -> Path:
+        """A file: URI or an absolute path, resolved, if it lies inside a workspace folder."""
+        try:
+            path = Path(to_fs_path(where) if where.startswith("file:") else where)
+            if not path.is_absolute():
+                raise OutsideWorkspace(f"{where!r} is neither a file:// URI nor an absolute path")
+            path = path.resolve()
+        except (OSError, ValueError, TypeError) as e:
+            if isinstance(e, OutsideWorkspace):
+                raise
+            raise OutsideWorkspace(f"{where[:200]!r} is not a usable path ({e})") from None
+        roots = [r.resolve() for r in self.roots()]
+        if not any(r == path or r in path.parents for r in roots):
+            shown = ", ".join(str(r) for r in roots) or "none open"
+            raise OutsideWorkspace(f"{path} is outside the workspace folders ({shown}); Prochemy "
+                                   "reads, runs and writes only inside them")
+        return path
 
     def settings(self, root: Path | None) -> Settings:
         """Effective settings for a folder; each bad editor setting is reported once."""

@@ -14,7 +14,7 @@ from pygls.uris import from_fs_path
 
 from prochemy.optimizer.repo_refine import clear_caches, project_state
 
-from .app import ProchemyServer
+from .app import OutsideWorkspace, ProchemyServer
 from .diagnosis import doctor_report, prompt_report
 from .implementing import implement_and_apply
 from .refining import start_refine
@@ -45,12 +45,16 @@ def parse(model: type[BaseModel], args: tuple[Any, ...]) -> Any:
 
 
 def _root(server: ProchemyServer, given: str | None) -> Path:
-    if given is None:
-        try:
+    """The project folder a command is about: a workspace folder, or a folder inside one."""
+    try:
+        if given is None:
             return server.root_for(None)
-        except ValueError as e:
-            raise JsonRpcInvalidParams(str(e)) from None
-    return server.root_for(given) if given.startswith("file:") else Path(given).resolve()
+        path = server.confine(given)
+    except OutsideWorkspace as e:
+        raise JsonRpcInvalidParams(str(e)) from None
+    if not path.is_dir():
+        raise JsonRpcInvalidParams(f"{path} is not a folder")
+    return path
 
 
 def register(server: ProchemyServer) -> None:
@@ -62,6 +66,10 @@ def register(server: ProchemyServer) -> None:
     @server.command("prochemy.generate")
     async def generate(ls: ProchemyServer, *args: Any) -> dict:
         a = parse(PositionArgs, args)
+        try:
+            ls.confine(a.uri)
+        except OutsideWorkspace as e:
+            raise JsonRpcInvalidParams(str(e)) from None
         return await implement_and_apply(ls, a.uri, a.line, check=a.check)
 
     @server.command("prochemy.showPrompt")

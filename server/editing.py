@@ -7,7 +7,7 @@ from lsprotocol import types
 
 from prochemy.optimizer.functions import function_at
 
-from .app import ProchemyServer
+from .app import OutsideWorkspace, ProchemyServer
 from .implementing import UserError, function_text, implement_at, tell, warn, whole_document_edit
 
 TITLE = "Implement with refined prompt"
@@ -23,6 +23,10 @@ def register(server: ProchemyServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
         code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True))
     def code_actions(ls: ProchemyServer, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
+        try:
+            ls.root_for(params.text_document.uri)
+        except OutsideWorkspace:
+            return []  # a file outside the workspace: nothing to offer
         source = ls.workspace.get_text_document(params.text_document.uri).source
         span = function_at(source, params.range.start.line)
         if span is None or not span.is_stub:
@@ -52,9 +56,9 @@ def register(server: ProchemyServer) -> None:
     async def inline(ls: ProchemyServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         uri = params.text_document.uri
         explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        if not explicit and not ls.settings(ls.root_for(uri)).editor.inline_on_typing:
-            return None
         try:
+            if not explicit and not ls.settings(ls.root_for(uri)).editor.inline_on_typing:
+                return None
             outcome = await implement_at(ls, uri, params.position.line, check=False)
         except UserError:
             return None

@@ -12,7 +12,7 @@ from pygls.uris import to_fs_path
 from prochemy.optimizer.functions import FunctionSpan, function_at, functions_in
 from prochemy.optimizer.repo_refine import Implementation, implement_in_source
 
-from .app import ProchemyServer
+from .app import OutsideWorkspace, ProchemyServer
 from .progress import ProgressReporter
 
 
@@ -34,12 +34,11 @@ def locate(server: ProchemyServer, uri: str, line: int) -> tuple[Path, Path, str
     span = function_at(doc.source, line)
     if span is None:
         raise UserError(f"no function or method at line {line + 1} of {Path(to_fs_path(uri)).name}")
-    root = server.root_for(uri)
-    path = Path(to_fs_path(uri))
     try:
-        rel = path.relative_to(root)
-    except ValueError:
-        raise UserError(f"{path} is outside the workspace folders") from None
+        root = server.root_for(uri)
+    except OutsideWorkspace as e:
+        raise UserError(str(e)) from None
+    rel = Path(to_fs_path(uri)).resolve().relative_to(root)
     return root, rel, doc.source, span
 
 

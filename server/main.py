@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -20,8 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(filename=log_file, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # SIGTERM -> SystemExit, so atexit stops an embedded llama-server
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _terminate)
     from .app import create_server
 
     server = create_server()
@@ -32,6 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     else:
         server.start_io()
     return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM: stop now, with everything we started. Raising SystemExit is not enough:
+    pygls then waits for its stdin reader thread, which waits for the editor to close the
+    pipe. The atexit handlers stop an embedded llama-server; sandbox workers and their
+    candidates die with us (bwrap --die-with-parent, PR_SET_PDEATHSIG, EOF on stdin)."""
+    logging.getLogger("prochemy.lsp").info("SIGTERM: stopping")
+    try:
+        atexit._run_exitfuncs()
+        logging.shutdown()
+    finally:
+        os._exit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ A client-side cancel (window/workDoneProgress/cancel) calls the job's cancel cal
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Callable
@@ -11,6 +12,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger(__name__)
+CREATE_TIMEOUT_S = 5.0
 
 
 class ProgressReporter:
@@ -28,7 +30,9 @@ class ProgressReporter:
             return
         self.token = f"prochemy-{uuid.uuid4().hex[:12]}"
         try:
-            await self.server.work_done_progress.create_async(self.token)
+            # a client that never answers must not hold the job: fall back to log messages
+            await asyncio.wait_for(self.server.work_done_progress.create_async(self.token),
+                                   CREATE_TIMEOUT_S)
         except Exception as e:  # noqa: BLE001 - a client that refuses progress still gets logs
             log.warning("work done progress refused: %s", e)
             self.supported, self.token = False, None

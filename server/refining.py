@@ -48,10 +48,10 @@ def start_refine(server: ProchemyServer, root: Path, kind: str = "refine") -> Jo
         reporter = ProgressReporter(server, f"Prochemy: refining the prompt for {root.name}",
                                     on_cancel=job.cancel)
         await reporter.begin("mining tasks from the tests")
-        settings = server.settings(root)
-        e = settings.editor
-        config = RefineConfig(n=e.n, k_max=e.k_max, patience=e.patience)
-        try:
+        try:  # everything after begin is inside: whatever fails, the progress ends
+            settings = server.settings(root)
+            e = settings.editor
+            config = RefineConfig(n=e.n, k_max=e.k_max, patience=e.patience)
             done = await refine_repo(settings, root, config, k_real=e.k_real, k_synthetic=e.k_synthetic,
                                      held_out_limit=e.held_out,
                                      on_progress=lambda p: reporter.report(*describe_progress(p)))

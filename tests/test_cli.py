@@ -125,3 +125,20 @@ def test_lsp_entry_point_serves_stdio_and_exits_at_eof(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "prochemy.server.main", "--log-file", str(tmp_path / "l.log")],
                           input="", capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and (tmp_path / "l.log").is_file()
+
+
+def test_lsp_stops_on_sigterm_with_its_stdin_still_open(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    server = subprocess.Popen([sys.executable, "-m", "prochemy.server.main", "--log-file",
+                               str(tmp_path / "l.log")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.5)  # serving, the editor's pipe open
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=10) == 128 + signal.SIGTERM
+    finally:
+        server.kill()
+        server.wait()
+    assert "SIGTERM: stopping" in (tmp_path / "l.log").read_text()

@@ -188,6 +188,27 @@ async def test_cancel_command_and_malformed_arguments(client: LanguageClient) ->
     assert "jobs" in await command(client, "prochemy.status")  # still alive
 
 
+async def test_nothing_outside_the_workspace_is_touched(client: LanguageClient, repo: Path,
+                                                        tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere" / "ops.py"
+    outside.parent.mkdir()
+    outside.write_text(STUB_OPS)
+    uri = open_doc(client, outside, STUB_OPS)
+    line = STUB_OPS.splitlines().index("def mul(a, b):")
+    with pytest.raises(JsonRpcInvalidParams, match="outside the workspace"):
+        await command(client, "prochemy.generate", {"uri": uri, "line": line})
+    for root in ["/etc", str(repo / ".." / ".." / ".."), "../../../../etc", "untitled:x", "x" * 5000]:
+        with pytest.raises(JsonRpcInvalidParams):
+            await command(client, "prochemy.refinePrompt", {"root": root})
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=types.Position(line=line, character=0), end=types.Position(line=line, character=0)),
+        context=types.CodeActionContext(diagnostics=[])))
+    assert not actions
+    assert outside.read_text() == STUB_OPS and not client.applied
+    assert (await command(client, "prochemy.status"))["jobs"] == []  # no job was started
+
+
 async def test_code_action_resolves_to_an_edit(client: LanguageClient, repo: Path) -> None:
     uri = open_doc(client, repo / "ops.py", STUB_OPS)
     line = STUB_OPS.splitlines().index("def add(a, b):")
