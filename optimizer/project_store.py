@@ -51,11 +51,11 @@ class ProjectStore(RecordStore[ProjectRecord]):
         return self.get(self.key(root, model))
 
     def remember(self, root: Path, model: str, prompt: StoredPrompt) -> ProjectRecord:
-        record = self.load(root, model)
-        if record is None:
-            record = ProjectRecord(root=str(root.resolve()), model=model, current=prompt)
-        else:
+        def change(record: ProjectRecord | None) -> ProjectRecord:
+            if record is None:
+                return ProjectRecord(root=str(root.resolve()), model=model, current=prompt)
             record.history.append(record.current)
             record.current = prompt
-        self.put(self.key(root, model), record)
-        return record
+            return record
+
+        return self.update(self.key(root, model), change)

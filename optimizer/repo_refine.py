@@ -22,6 +22,7 @@ from prochemy.sandbox.pool import Sandbox
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import SpliceError, find_function, splice_function
 
+from .locks import project_lock
 from .config import Settings
 from .evaluation import Evaluator, OutcomeStore, model_identity
 from .gateway import LLMGateway, ResponseCache
@@ -61,15 +62,16 @@ async def mine_cached(settings: Settings, root: Path,
         lambda: (find_interpreter(root, settings.test.python), tree_fingerprint(root, python_files(root))))
     key = hashlib.sha256(json.dumps([str(root), tree, interpreter.path, settings.test.model_dump(mode="json"),
                                      settings.sandbox.level]).encode()).hexdigest()
-    cache = _mining_store(settings)
-    try:
-        if (known := cache.get(key)) is not None:
-            return known
-        report = await mine(root, settings.test, settings.sandbox, on_progress)
-        cache.put(key, report)
-        return report
-    finally:
-        cache.close()
+    async with project_lock(settings.cache_dir, "mine", key):  # a second asker waits, then reuses
+        cache = _mining_store(settings)
+        try:
+            if (known := cache.get(key)) is not None:
+                return known
+            report = await mine(root, settings.test, settings.sandbox, on_progress)
+            cache.put(key, report)
+            return report
+        finally:
+            cache.close()
 
 
 def split(tasks: list[Task], held_out_fraction: float, k_real: int, seed: int) -> tuple[list[Task], list[Task]]:
@@ -90,6 +92,16 @@ async def refine_repo(settings: Settings, root: Path, config: RefineConfig, k_re
                       held_out_limit: int | None = None,
                       on_progress: Callable[[Progress], None] | None = None) -> RepoRefinement:
     say = on_progress or (lambda p: None)
+    # one refinement of a project and model at a time, across processes: a second one waits,
+    # then replays the first's answers and outcomes from the caches
+    async with project_lock(settings.cache_dir, "refine", str(root.resolve()), model_identity(settings)):
+        return await _refine_repo(settings, root, config, k_real, k_synthetic, seed_prompt,
+                                  held_out_limit, say)
+
+
+async def _refine_repo(settings: Settings, root: Path, config: RefineConfig, k_real: int,
+                       k_synthetic: int, seed_prompt: str, held_out_limit: int | None,
+                       say: Callable[[Progress], None]) -> RepoRefinement:
     report = await mine_cached(settings, root, lambda m: say(Progress(phase="mining", message=m)))
     if len(report.tasks) < 2:
         raise RepoError(f"only {len(report.tasks)} task(s) could be mined from {report.root}; at "
@@ -224,15 +236,18 @@ class ProjectState(BaseModel):
         return self.record is not None and self.record.is_stale(self.tree)
 
 
-def project_state(settings: Settings, root: Path) -> ProjectState:
-    """The stored prompt for this project and model, and whether the tests changed since."""
+def project_state(settings: Settings, root: Path, tree: str | None = None) -> ProjectState:
+    """The stored prompt for this project and model, and whether the tests changed since
+    (`tree`: a fingerprint the caller already has, to skip walking the tree)."""
     root = root.resolve()
     projects = _project_store(settings)
     try:
         record = projects.load(root, model_identity(settings))
     finally:
         projects.close()
-    return ProjectState(root=str(root), tree=tree_fingerprint(root, python_files(root)), record=record)
+    if tree is None:
+        tree = tree_fingerprint(root, python_files(root))
+    return ProjectState(root=str(root), tree=tree, record=record)
 
 
 def clear_caches(settings: Settings) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 import diskcache
 from pydantic import BaseModel
@@ -24,6 +24,14 @@ class RecordStore(Generic[Record]):
 
     def put(self, key: str, value: Record) -> None:
         self._cache.set(key, value.model_dump())
+
+    def update(self, key: str, change: Callable[[Record | None], Record]) -> Record:
+        """Read, change and write one record as one transaction across processes."""
+        with self._cache.transact():
+            raw = self._cache.get(key)
+            new = change(None if raw is None else self._record.model_validate(raw))
+            self._cache.set(key, new.model_dump())
+        return new
 
     def clear(self) -> int:
         return self._cache.clear()

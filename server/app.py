@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from prochemy.optimizer.config import Settings
+from prochemy.optimizer.repo_refine import ProjectState, project_state
 from prochemy.sandbox.isolation import probe
 
 from .failures import FailureReporter
@@ -20,6 +22,7 @@ from .jobs import JobManager
 from .lsp_settings import settings_for
 
 VERSION = "0.1.0"
+TREE_TTL_S = 30.0
 log = logging.getLogger("prochemy.lsp")
 
 
@@ -39,6 +42,7 @@ class ProchemyServer(LanguageServer):
         self.debounce: dict[str, asyncio.TimerHandle] = {}  # root -> pending "tests changed"
         self.log_file: Path | None = None
         self._reported: set[str] = set()
+        self._trees: dict[str, tuple[float, str]] = {}  # root -> (when, fingerprint)
 
     def roots(self) -> list[Path]:
         folders = list(self.workspace.folders.values())
@@ -75,6 +79,20 @@ class ProchemyServer(LanguageServer):
             raise OutsideWorkspace(f"{path} is outside the workspace folders ({shown}); Prochemy "
                                    "reads, runs and writes only inside them")
         return path
+
+    def state(self, root: Path) -> ProjectState:
+        """The project's stored prompt and staleness, cheap enough to poll: the tree is
+        walked at most every TREE_TTL_S, and again after any save or watched change."""
+        settings = self.settings(root)
+        known = self._trees.get(str(root))
+        fresh = known is not None and time.monotonic() - known[0] < TREE_TTL_S
+        state = project_state(settings, root, known[1] if fresh and known else None)
+        if not fresh:
+            self._trees[str(root)] = (time.monotonic(), state.tree)
+        return state
+
+    def files_changed(self) -> None:
+        self._trees.clear()
 
     def settings(self, root: Path | None) -> Settings:
         """Effective settings for a folder; each bad editor setting is reported once."""

@@ -4,6 +4,7 @@ clearCache, doctor, status. Handlers validate their arguments and call the featu
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
 
-from prochemy.optimizer.repo_refine import clear_caches, project_state
+from prochemy.optimizer.repo_refine import clear_caches
 
 from .app import OutsideWorkspace, ProchemyServer
 from .diagnosis import doctor_report, prompt_report
@@ -76,8 +77,10 @@ def register(server: ProchemyServer) -> None:
     async def show_prompt(ls: ProchemyServer, *args: Any) -> dict:
         root = _root(ls, parse(RootArgs, args).root)
         settings = ls.settings(root)
-        text = prompt_report(await asyncio.to_thread(project_state, settings, root))
-        path = settings.cache_dir / "prompts" / f"{root.name}-prompt.md"
+        text = prompt_report(await asyncio.to_thread(ls.state, root))
+        # named after the folder and a hash of its path: two projects named alike stay apart
+        digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+        path = settings.cache_dir / "prompts" / f"{root.name}-{digest}-prompt.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         shown = False
@@ -110,7 +113,7 @@ def register(server: ProchemyServer) -> None:
     @server.command("prochemy.status")
     async def status(ls: ProchemyServer, *args: Any) -> dict:
         root = _root(ls, parse(RootArgs, args).root)
-        state = await asyncio.to_thread(project_state, ls.settings(root), root)
+        state = await asyncio.to_thread(ls.state, root)
         current = state.record.current if state.record else None
         return {"jobs": ls.jobs.status(), "root": str(root),
                 "prompt": None if current is None else {

@@ -1,7 +1,11 @@
-"""Code actions ("Implement with refined prompt" on a stub, resolved lazily) and inline
-completion (explicit invocations; automatic triggers only when enabled)."""
+"""Code actions ("Implement with the refined prompt", or "... the seed prompt" until a
+refinement is adopted, on a stub; resolved lazily) and inline completion (explicit
+invocations; automatic triggers only when enabled)."""
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 from lsprotocol import types
 
@@ -10,7 +14,14 @@ from prochemy.optimizer.functions import function_at
 from .app import OutsideWorkspace, ProchemyServer
 from .implementing import UserError, function_text, implement_at, tell, warn, whole_document_edit
 
-TITLE = "Implement with refined prompt"
+MAX_PARSE_CHARS = 2_000_000  # a larger buffer is not parsed per request (it held the loop)
+
+
+def title(ls: ProchemyServer, root: Path) -> str:
+    """Says which prompt will write the code: never "refined" when only the seed exists."""
+    record = ls.state(root).record
+    adopted = record is not None and record.current.adopted == "refined"
+    return f"Implement with the {'refined' if adopted else 'seed'} prompt"
 
 
 def _supports_resolve(server: ProchemyServer) -> bool:
@@ -22,20 +33,24 @@ def _supports_resolve(server: ProchemyServer) -> bool:
 def register(server: ProchemyServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
         code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True))
-    def code_actions(ls: ProchemyServer, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
+    async def code_actions(ls: ProchemyServer, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
         try:
-            ls.root_for(params.text_document.uri)
+            root = ls.root_for(params.text_document.uri)
         except OutsideWorkspace:
             return []  # a file outside the workspace: nothing to offer
         source = ls.workspace.get_text_document(params.text_document.uri).source
-        span = function_at(source, params.range.start.line)
+        if len(source) > MAX_PARSE_CHARS:
+            return []
+        # parsing and the prompt lookup run off the event loop: other requests go on
+        span = await asyncio.to_thread(function_at, source, params.range.start.line)
         if span is None or not span.is_stub:
             return []
+        name = await asyncio.to_thread(title, ls, root)
         data = {"uri": params.text_document.uri, "line": params.range.start.line}
         if _supports_resolve(ls):
-            return [types.CodeAction(title=TITLE, kind=types.CodeActionKind.RefactorRewrite, data=data)]
+            return [types.CodeAction(title=name, kind=types.CodeActionKind.RefactorRewrite, data=data)]
         # no lazy resolve: a plain command, run only when chosen (never an LLM call per request)
-        return [types.Command(title=TITLE, command="prochemy.generate", arguments=[data])]
+        return [types.Command(title=name, command="prochemy.generate", arguments=[data])]
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(ls: ProchemyServer, action: types.CodeAction) -> types.CodeAction:

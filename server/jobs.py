@@ -15,6 +15,8 @@ from pydantic import BaseModel
 log = logging.getLogger(__name__)
 
 
+KEEP_FINISHED = 20  # what status lists of past jobs
+
 class JobInfo(BaseModel):
     id: str
     kind: str  # "refine", "background-refine", "generate"
@@ -54,6 +56,7 @@ class JobManager:
         """Run `work` as a task; its return value is the job's final message."""
         job = Job(JobInfo(id=f"{kind}-{next(self._ids)}", kind=kind, root=str(root), started=time.time()))
         self.jobs[job.info.id] = job
+        self._prune()
 
         async def run() -> None:
             try:
@@ -69,6 +72,12 @@ class JobManager:
 
         job.task = asyncio.ensure_future(run())
         return job
+
+    def _prune(self) -> None:
+        """Keep every running job and the last KEEP_FINISHED finished ones."""
+        finished = [k for k, j in self.jobs.items() if j.info.state != "running"]
+        for key in finished[:-KEEP_FINISHED]:
+            del self.jobs[key]
 
     def cancel(self, job_id: str | None = None) -> list[str]:
         """Cancel one job, or every running one; the ids actually cancelled."""

@@ -80,10 +80,12 @@ async def tests_changed(server: ProchemyServer, root: Path) -> None:
 def register(server: ProchemyServer) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched(ls: ProchemyServer, params: types.DidChangeWatchedFilesParams) -> None:
+        ls.files_changed()
         for root in {r for c in params.changes if (r := _is_test(ls, c.uri)) is not None}:
             schedule(ls, root)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def saved(ls: ProchemyServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.files_changed()
         if (root := _is_test(ls, params.text_document.uri)) is not None:
             schedule(ls, root)

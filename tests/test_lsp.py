@@ -216,7 +216,7 @@ async def test_code_action_resolves_to_an_edit(client: LanguageClient, repo: Pat
         text_document=types.TextDocumentIdentifier(uri=uri),
         range=types.Range(start=types.Position(line=line + 2, character=4), end=types.Position(line=line + 2, character=4)),
         context=types.CodeActionContext(diagnostics=[])))
-    assert [a.title for a in actions] == ["Implement with refined prompt"]
+    assert [a.title for a in actions] == ["Implement with the seed prompt"]  # nothing refined yet
     action = actions[0]
     if isinstance(action, types.CodeAction):
         assert action.kind == types.CodeActionKind.RefactorRewrite and action.edit is None  # lazy

@@ -3,6 +3,7 @@ function with it: stub LLM, real pytest runs in the sandbox."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sys
@@ -133,3 +134,42 @@ def test_cli_refine_repo_prints_the_report_and_stores_the_prompt(llm: StubLLM, t
     with pytest.raises(SystemExit):
         cli(["refine", *base])
     assert "needs either a repository PATH or --benchmark humaneval" in capsys.readouterr().err
+
+
+def _remember_many(directory: str, start: int) -> None:
+    from prochemy.optimizer.project_store import ProjectStore, StoredPrompt
+    store = ProjectStore(Path(directory))
+    for i in range(start, start + 50):
+        store.remember(Path("/p"), "m", StoredPrompt(
+            prompt=f"p{i}", adopted="seed", best_prompt="b", seed_prompt="s", tree="t", run_id=str(i),
+            train_pass=None, held_out=None, stop_reason="k_max", usage={}, wall_s=0.0))
+    store.close()
+
+
+def test_project_store_updates_are_atomic_across_processes(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from prochemy.optimizer.project_store import ProjectStore
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_remember_many, args=(str(tmp_path / "s"), k * 100)) for k in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    record = ProjectStore(tmp_path / "s").load(Path("/p"), "m")
+    assert record is not None and len(record.history) + 1 == 100  # none of the 100 lost
+
+
+async def test_two_refinements_of_one_project_pay_once(llm: StubLLM, tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo", REPO)
+    settings = _settings(llm, tmp_path)
+    config = RefineConfig(n=2, k_max=1, patience=1)
+    first, second = await asyncio.gather(
+        refine_repo(settings, repo, config, k_real=2, k_synthetic=0),
+        refine_repo(settings, repo, config, k_real=2, k_synthetic=0))
+    paid = len(llm.completions)
+    alone = await refine_repo(settings, repo, config, k_real=2, k_synthetic=0)
+    assert first.result.adopted_prompt == second.result.adopted_prompt == alone.result.adopted_prompt
+    assert len(llm.completions) == paid  # the third replays everything from the caches
+    paid_each = [sum(u.calls for u in done.result.usage.values()) for done in (first, second)]
+    assert min(paid_each) == 0 and max(paid_each) > 0  # the second waited and paid for nothing
