@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from prochemy.sandbox.isolation import probe
+from prochemy.sandbox.isolation import SandboxUnavailable, probe
 
 from .config import LoadedSettings
 from .llama_server import server_binary
@@ -26,8 +26,14 @@ def local_checks(loaded: LoadedSettings, project: Path) -> list[str]:
                   f"  weights: {gguf} ({'present' if gguf.is_file() else 'MISSING: prochemy model fetch'})",
                   f"  llama-server: {binary} "
                   f"({'built' if binary.is_file() else 'NOT BUILT: prochemy model build-server'})"]
-    isolation = probe(settings.sandbox.level)
-    lines.append(f"sandbox: tier {isolation.tier} ({isolation.reason})")
+    try:
+        isolation = probe(settings.sandbox.level)
+    except SandboxUnavailable as e:
+        lines.append(f"sandbox: NOT USABLE: {e}")
+    else:
+        lines.append(f"sandbox: tier {isolation.tier} ({isolation.reason})"
+                     + (" - DOWNGRADED from bwrap" if isolation.downgraded else ""))
+        lines += [f"  limit: {limit}" for limit in isolation.limits]
     try:
         py = find_interpreter(project, settings.test.python)
         lines.append(f"repository tests in {project}: {py.path} (pytest {py.pytest_version}; {py.reason})")

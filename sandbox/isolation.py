@@ -42,11 +42,35 @@ class Isolation(BaseModel):
     downgraded: bool = False  # "auto" fell back to "process": say so wherever results show
 
     @property
+    def limits(self) -> list[str]:
+        return LIMITS[self.tier]
+
+    @property
     def banner(self) -> str:
         """One line for every run: the tier in force, and why if it is the weaker one."""
         if self.tier == "bwrap":
             return "sandbox: bwrap"
         return f"sandbox: process tier (weaker: no network or filesystem isolation) - {self.reason}"
+
+
+# What each tier cannot stop (asserted by tests/hostile; shown by `prochemy doctor`).
+LIMITS = {
+    "bwrap": [
+        "repository tests share pytest's process with the candidate: its report is keyed and "
+        "code that could reach the harness is refused by a static screen, but in-process "
+        "tampering the screen does not recognise could still forge a pass (function-level "
+        "tasks are judged in a separate process and cannot be forged)",
+    ],
+    "process": [
+        "no network isolation: a candidate can reach the network and loopback listeners",
+        "no mount isolation: host Unix sockets (/run, /var/tmp) stay reachable, and /tmp is "
+        "the host's (only the per-file size limit and the wall clock bound what it writes)",
+        "as a non-root user, candidates run as you: they can read and write your files and "
+        "the /proc entries of your other processes",
+        "repository tests as root run only if an unprivileged uid can run their interpreter; "
+        "otherwise the tier refuses",
+    ],
+}
 
 
 class SandboxUnavailable(RuntimeError):

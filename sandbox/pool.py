@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import math
 import json
+import logging
 import os
 
 from .isolation import (Isolation, SandboxUnavailable, UidLease, count_processes_of, probe,
@@ -18,6 +19,9 @@ from .secrets import redact
 # start, and an answer like `list(set(a) & set(b))` passed or failed by chance (measured:
 # one training task's verdict differed between two sessions for 7 prompts).
 WORKER_ENV = {"PYTHONHASHSEED": "0"}
+
+
+log = logging.getLogger("prochemy.sandbox")
 
 
 class SandboxError(Exception):
@@ -78,6 +82,8 @@ class Sandbox:
         self.settings = settings
         self.runtime = runtime or Runtime()
         self.isolation: Isolation = probe(settings.level)
+        if self.isolation.downgraded:  # on every run, where the user is looking
+            log.warning(self.isolation.banner)
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: list[_Worker] = []
         self._leases: list[UidLease] = []

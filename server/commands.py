@@ -14,6 +14,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
 
 from prochemy.optimizer.repo_refine import clear_caches
+from prochemy.sandbox.isolation import SandboxUnavailable, probe
 
 from .app import OutsideWorkspace, ProchemyServer
 from .diagnosis import doctor_report, prompt_report
@@ -56,6 +57,15 @@ def _root(server: ProchemyServer, given: str | None) -> Path:
     if not path.is_dir():
         raise JsonRpcInvalidParams(f"{path} is not a folder")
     return path
+
+
+def _sandbox(server: ProchemyServer, root: Path) -> dict:
+    """The tier in force, in every status: the weaker one is never entered unseen."""
+    try:
+        isolation = probe(server.settings(root).sandbox.level)
+    except SandboxUnavailable as e:
+        return {"tier": None, "problem": str(e)}
+    return {"tier": isolation.tier, "downgraded": isolation.downgraded, "reason": isolation.reason}
 
 
 def register(server: ProchemyServer) -> None:
@@ -115,7 +125,7 @@ def register(server: ProchemyServer) -> None:
         root = _root(ls, parse(RootArgs, args).root)
         state = await asyncio.to_thread(ls.state, root)
         current = state.record.current if state.record else None
-        return {"jobs": ls.jobs.status(), "root": str(root),
+        return {"jobs": ls.jobs.status(), "root": str(root), "sandbox": _sandbox(ls, root),
                 "prompt": None if current is None else {
                     "adopted": current.adopted, "stale": state.stale, "run_id": current.run_id,
                     "held_out": None if current.held_out is None else current.held_out.model_dump()}}
