@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from pathlib import Path
 from typing import Callable, Generic, TypeVar
 
@@ -9,14 +12,23 @@ import diskcache
 from pydantic import BaseModel
 
 Record = TypeVar("Record", bound=BaseModel)
+log = logging.getLogger("prochemy.store")
 
 
 class RecordStore(Generic[Record]):
     """key -> one pydantic record; atomic writes, safe across processes."""
 
     def __init__(self, directory: Path, record: type[Record]) -> None:
-        self._cache = diskcache.Cache(str(directory))
         self._record = record
+        try:
+            self._cache = diskcache.Cache(str(directory))
+        except sqlite3.DatabaseError as e:
+            # a corrupt store is set aside (kept for a bug report) and rebuilt empty: the
+            # run goes on, paying again only for what that store held
+            aside = directory.with_name(f"{directory.name}.corrupt-{int(time.time())}")
+            directory.rename(aside)
+            log.warning("the cache %s was corrupt (%s); moved to %s and rebuilt", directory, e, aside)
+            self._cache = diskcache.Cache(str(directory))
 
     def get(self, key: str) -> Record | None:
         raw = self._cache.get(key)

@@ -202,3 +202,18 @@ async def test_a_malformed_answer_then_a_good_one_is_retried(stub: StubLLM, stub
     result = await gw.chat(ask())
     await gw.aclose()
     assert result.text == "echo: hello" and len(stub.completions) == 2
+
+
+async def test_a_corrupt_cache_is_set_aside_and_rebuilt(stub: StubLLM, stub_settings: Settings,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    gw = LLMGateway(stub_settings)
+    await gw.chat(ask())
+    await gw.aclose()
+    db = stub_settings.cache_dir / "llm" / "cache.db"
+    db.write_bytes(b"this is not a database" * 100)
+    gw = LLMGateway(stub_settings)
+    again = await gw.chat(ask())
+    await gw.aclose()
+    assert again.text == "echo: hello" and not again.cached  # paid again, did not fail
+    assert any("corrupt" in r.message for r in caplog.records)
+    assert list(stub_settings.cache_dir.glob("llm.corrupt-*"))
