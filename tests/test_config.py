@@ -71,4 +71,4 @@ def test_broken_toml_is_reported(user_file: Path) -> None:
 
 def test_defaults_need_no_file(user_file: Path) -> None:
     s = load_settings(None, env={}).settings
-    assert s.endpoint.base_url is None and s.model.choice == "default" and s.sandbox.level == "auto"
+    assert s.endpoint.base_url is None and s.model.choice == "default" and s.sandbox.level == "bwrap"  # never the weaker tier unasked
