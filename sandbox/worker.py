@@ -204,7 +204,10 @@ def run_job(job: dict, config: dict, base: str, judge: Judge) -> dict:
     os.close(out_r)
     duration = time.monotonic() - start
     _kill_leftovers(pids, keep=judge.pid)
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        os.rmdir(workdir)  # the common case: the candidate left nothing
+    except OSError:
+        shutil.rmtree(workdir, ignore_errors=True)
     result = _classify(verdict, status, timed_out, timeout, candidate_status)
     result["output_tail"] = output[-config["output_bytes"]:].decode("utf-8", "replace")
     result["duration_s"] = round(duration, 4)
