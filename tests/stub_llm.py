@@ -33,7 +33,8 @@ def echo_responder(messages: list[dict]) -> str:
 
 class StubLLM:
     def __init__(self, responder: Callable[[list[dict]], str] = echo_responder,
-                 models: tuple[str, ...] = ("stub-model",), api_key: str | None = None) -> None:
+                 models: tuple[str, ...] = ("stub-model",), api_key: str | None = None,
+                 port: int = 0) -> None:
         self.responder = responder
         self.models = models
         self.api_key = api_key
@@ -42,7 +43,8 @@ class StubLLM:
         self.in_flight = 0
         self.max_in_flight = 0  # how many completions were ever answered at once
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        ThreadingHTTPServer.allow_reuse_address = True  # restart on the same port (endpoint back)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

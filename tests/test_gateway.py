@@ -217,3 +217,31 @@ async def test_a_corrupt_cache_is_set_aside_and_rebuilt(stub: StubLLM, stub_sett
     assert again.text == "echo: hello" and not again.cached  # paid again, did not fail
     assert any("corrupt" in r.message for r in caplog.records)
     assert list(stub_settings.cache_dir.glob("llm.corrupt-*"))
+
+
+async def test_an_endpoint_down_then_back_is_waited_for(tmp_path: Path) -> None:
+    """The server goes away mid-run and comes back on the same port within the retries."""
+    import asyncio
+
+    first = StubLLM().start()
+    port = int(first.url.rsplit(":", 1)[1].split("/")[0])
+    settings = Settings(endpoint=Endpoint(base_url=first.url, model="stub-model"),
+                        cache_dir=tmp_path / "cache", retries=4, request_timeout_s=5)
+    gw = LLMGateway(settings, backoff_base_s=0.3)
+    assert (await gw.chat(ask("before"))).text == "echo: before"
+    first.stop()
+    back: list[StubLLM] = []
+
+    async def restart() -> None:
+        await asyncio.sleep(0.6)
+        back.append(StubLLM(port=port).start())
+
+    restarting = asyncio.ensure_future(restart())
+    try:
+        result = await gw.chat(ask("during"))
+    finally:
+        await restarting
+        await gw.aclose()
+        for stub in back:
+            stub.stop()
+    assert result.text == "echo: during" and len(back[0].completions) == 1
