@@ -40,16 +40,18 @@ arguments = st.lists(st.one_of(fields, json_values), max_size=3)
 class RawClient:
     """JSON-RPC over the server's stdio, with nothing between us and the bytes."""
 
-    def __init__(self, workspace: Path, cache: Path) -> None:
+    def __init__(self, workspace: Path, cache: Path, options: dict | None = None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "prochemy.server.main", "--log-file", str(cache / "lsp.log")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            start_new_session=True)
         self.ids = iter(range(1, 10**9))
         dead_endpoint = f"http://127.0.0.1:{free_port()}/v1"
         reply = self.request("initialize", {
             "processId": None, "rootUri": None, "capabilities": {},
-            "initializationOptions": {"endpoint": {"base_url": dead_endpoint, "model": "m"},
-                                      "retries": 0, "cache_dir": str(cache)},
+            "initializationOptions": options or {
+                "endpoint": {"base_url": dead_endpoint, "model": "m"}, "retries": 0,
+                "cache_dir": str(cache)},
             "workspaceFolders": [{"uri": workspace.as_uri(), "name": "w"}]})
         assert "result" in reply
         self.notify("initialized", {})
