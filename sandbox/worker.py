@@ -375,7 +375,7 @@ def _confine(config: dict, stdin_fd: int, out_w: int | None, workdir: str, cpu_s
     """Everything that limits a sandboxed process: its own session, death with the worker,
     rlimits, an unprivileged uid (process tier as root), a clean environment."""
     os.setsid()
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with its worker
+    worker = os.getppid()
     os.dup2(stdin_fd, 0)
     if out_w is not None:
         os.dup2(out_w, 1)
@@ -398,6 +398,10 @@ def _confine(config: dict, stdin_fd: int, out_w: int | None, workdir: str, cpu_s
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+    # dies with its worker; set after the uid change, which clears it
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != worker:  # the worker died before that: do not outlive it
+        os._exit(70)
     env = {k: os.environ[k] for k in SAFE_ENV_KEYS if k in os.environ}
     env.update(HOME=workdir, TMPDIR=workdir)
     os.environ.clear()

@@ -19,17 +19,31 @@ TIERS = ["bwrap", "process"]
 NODES = ["tests/test_calc.py::test_add"]
 
 
-async def refused(repo: Path, tier: str) -> bool:
+def python_for(tier: str, readable: Path) -> str:
+    """Our interpreter, except for the process tier as root: one an unprivileged uid can run."""
+    return str(readable) if tier == "process" and os.geteuid() == 0 else sys.executable
+
+
+async def refused(repo: Path, python: str) -> bool:
     """As root, the process tier refuses a repository whose interpreter an unprivileged uid
-    cannot run (here: a pyenv under a 0700 /root) rather than run its tests as root."""
-    if tier != "process" or os.geteuid() != 0:
+    cannot run (a pyenv under a 0700 /root, say) rather than run its tests as root."""
+    if os.geteuid() != 0:
         return False
     try:
-        async with RepoRunner(repo, sys.executable, SandboxSettings(level=tier, workers=1)):
+        async with RepoRunner(repo, python, SandboxSettings(level="process", workers=1)):
             return False
     except SandboxUnavailable as e:
         assert "will not run them as root" in str(e)
         return True
+
+
+async def test_the_process_tier_never_runs_repository_tests_as_root(repo: Path, readable_python: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root could run them as root")
+    assert not await refused(repo, str(readable_python))  # runnable by an unprivileged uid
+    unreadable = Path(sys.executable).resolve()
+    if os.stat(Path("/root")).st_mode & 0o005 == 0 and str(unreadable).startswith("/root/"):
+        assert await refused(repo, sys.executable)  # a pyenv under a 0700 /root: refused
 
 
 @pytest.fixture
@@ -42,10 +56,8 @@ def _spliced(repo: Path, candidate: str, name: str = "add") -> dict[str, str]:
 
 
 @pytest.mark.parametrize("tier", TIERS)
-async def test_baseline_records_statuses_and_calls(repo: Path, tier: str) -> None:
-    if await refused(repo, tier):
-        return
-    async with RepoRunner(repo, sys.executable, SandboxSettings(level=tier)) as runner:
+async def test_baseline_records_statuses_and_calls(repo: Path, tier: str, readable_python: Path) -> None:
+    async with RepoRunner(repo, python_for(tier, readable_python), SandboxSettings(level=tier)) as runner:
         run = await runner.baseline(120)
     assert {k: v.status for k, v in run.tests.items()} == {
         "tests/test_calc.py::test_add": "passed", "tests/test_calc.py::test_mul": "passed",
@@ -55,9 +67,8 @@ async def test_baseline_records_statuses_and_calls(repo: Path, tier: str) -> Non
 
 
 @pytest.mark.parametrize("tier", TIERS)
-async def test_candidates_are_judged_and_the_tree_never_changes(repo: Path, tier: str) -> None:
-    if await refused(repo, tier):
-        return
+async def test_candidates_are_judged_and_the_tree_never_changes(repo: Path, tier: str,
+                                                                readable_python: Path) -> None:
     before = tree_hash(repo)
     cases = {
         "def add(a, b):\n    return a + b\n": "passed",
@@ -72,7 +83,7 @@ async def test_candidates_are_judged_and_the_tree_never_changes(repo: Path, tier
          "    return a + b\n"): "passed",
     }
     settings = SandboxSettings(level=tier)
-    async with RepoRunner(repo, sys.executable, settings, test_timeout_s=2) as runner:
+    async with RepoRunner(repo, python_for(tier, readable_python), settings, test_timeout_s=2) as runner:
         for candidate, expected in cases.items():
             run = await runner.run(NODES, _spliced(repo, candidate))
             assert run.result.outcome.value == expected, (candidate, run.result.detail)
@@ -94,7 +105,7 @@ async def test_missing_node_id_is_an_error_not_a_pass(repo: Path) -> None:
     assert not run.passed
 
 
-async def test_a_killed_worker_leaves_no_copy_behind(repo: Path) -> None:
+async def test_a_killed_worker_leaves_no_copy_behind(repo: Path, readable_python: Path) -> None:
     """Process tier: each run works in a copy; a worker killed mid-run has its folder swept
     by the next worker that starts."""
     import asyncio
@@ -103,12 +114,11 @@ async def test_a_killed_worker_leaves_no_copy_behind(repo: Path) -> None:
     import signal
     import tempfile
 
-    if await refused(repo, "process"):
-        return
+    python = python_for("process", readable_python)
     pattern = os.path.join(tempfile.gettempdir(), "prochemy-sbx-*")
     before = set(glob.glob(pattern))
     slow = "def add(a, b):\n    import time\n    time.sleep(30)\n    return a + b\n"
-    runner = RepoRunner(repo, sys.executable, SandboxSettings(level="process", workers=1), test_timeout_s=60)
+    runner = RepoRunner(repo, python, SandboxSettings(level="process", workers=1), test_timeout_s=60)
     await runner.sandbox.start()
     pending = asyncio.ensure_future(runner.run(NODES, _spliced(repo, slow)))
     worker = runner.sandbox._workers[0].process
@@ -123,10 +133,10 @@ async def test_a_killed_worker_leaves_no_copy_behind(repo: Path) -> None:
     assert not result.passed
     await runner.close()
     await asyncio.sleep(0.5)
-    sleepers = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith(sys.executable)
+    sleepers = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith(python)
                 and "prochemy-sbx" in _cwd(p)]
     assert sleepers == []  # the candidate died with its worker
-    async with RepoRunner(repo, sys.executable, SandboxSettings(level="process", workers=1)) as again:
+    async with RepoRunner(repo, python, SandboxSettings(level="process", workers=1)) as again:
         assert (await again.run(NODES)).passed
     assert set(glob.glob(pattern)) - before == set()
 

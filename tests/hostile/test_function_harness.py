@@ -71,3 +71,52 @@ def test_the_host_file_and_home_are_unchanged(where: dict[str, str]) -> None:
     assert Path(where["target"]).read_text() == "x = 1\n"
     assert not (Path.home() / ".prochemy-hostile-mark").exists()
     assert not Path("/etc/prochemy-hostile").exists()
+
+
+@pytest.mark.parametrize("tier", ["bwrap", "process"])
+async def test_candidates_die_with_a_killed_worker(tier: str) -> None:
+    """The parent-death signal is set after the uid change (which clears it): a candidate
+    must not outlive its worker in either tier."""
+    import asyncio
+    import signal
+
+    async with Sandbox(settings(tier)) as box:
+        assert (await box.judge("def f(x):\n    return 2 * x\n", "assert f(2) == 4\n")).passed
+        before = descendants(box)
+        pending = asyncio.ensure_future(box.judge("import time\ntime.sleep(60)\ndef f(x):\n    return 0\n",
+                                                  "assert f(2) == 4\n", timeout_s=60))
+        for _ in range(100):
+            if descendants(box) > before:
+                break
+            await asyncio.sleep(0.05)
+        worker = box._workers[0].process
+        assert worker is not None
+        victims = _descendant_pids(worker.pid)
+        assert victims
+        os.kill(worker.pid, signal.SIGKILL)
+        result = await pending
+        assert not result.passed
+        await asyncio.sleep(0.5)
+        assert [p for p in victims if Path(f"/proc/{p}").exists() and _state(p) != "Z"] == []
+
+
+def _descendant_pids(root: int) -> list[int]:
+    found, frontier = [], {root}
+    while frontier:
+        children = set()
+        for pid in frontier:
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    children.update(int(c) for c in (task / "children").read_text().split())
+                except OSError:
+                    pass
+        found.extend(children)
+        frontier = children
+    return found
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
