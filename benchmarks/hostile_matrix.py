@@ -65,8 +65,12 @@ async def repo_rows(tier: str) -> list[dict]:
         task = Task(id="calc:add", statement="Implement `add`.", entry_point="add", test="",
                     origin="repository", repo=RepoTarget(root=str(repo), module="calc.py",
                                                           qualname="add", node_ids=NODES, tree="t"))
+        # as root, the process tier needs an interpreter an unprivileged uid can run: the
+        # tests' world-readable venv of the system Python, when it has been built
+        readable = Path("/var/tmp/prochemy-test-venv-pytest-9.2.0/bin/python")
+        python = str(readable) if tier == "process" and os.geteuid() == 0 and readable.exists() else sys.executable
         try:
-            runner = RepoRunner(repo, sys.executable, SandboxSettings(level=tier))
+            runner = RepoRunner(repo, python, SandboxSettings(level=tier))
             await runner.sandbox.start()
         except SandboxUnavailable as e:
             return [{"attack": "any", "runner": "repository runner", "tier": tier, "outcome": "refused",
