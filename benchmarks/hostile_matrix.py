@@ -1,6 +1,6 @@
 """The containment table: every hostile candidate of tests/hostile/attacks.py through the
 function harness in both tiers, and the repository attacks through the repository runner
-(raw, and behind the screen that `prochemy` applies). Prints a table and writes
+(in pytest's process only, and as `prochemy` judges them: confirmed in isolation). Prints a table and writes
 benchmarks/results/hostile-matrix.{json,md}.
 
     .venv/bin/python benchmarks/hostile_matrix.py
@@ -26,8 +26,7 @@ from prochemy.sandbox.models import SandboxSettings  # noqa: E402
 from prochemy.sandbox.pool import Sandbox  # noqa: E402
 from prochemy.sandbox.repo_runner import RepoRunner  # noqa: E402
 from prochemy.sandbox.splice import splice_function  # noqa: E402
-from tests.hostile.attacks import (FUNCTION_ATTACKS, REPO_FORGE_FD, REPO_OBFUSCATED,  # noqa: E402
-                                   REPO_PATCH_PYTEST)
+from tests.hostile.attacks import FUNCTION_ATTACKS, REPO_ATTACKS  # noqa: E402
 from tests.hostile.host import contained, descendants, run_attack, settings, targets  # noqa: E402
 from tests.repos import FLAT, write_repo  # noqa: E402
 
@@ -76,17 +75,17 @@ async def repo_rows(tier: str) -> list[dict]:
             return [{"attack": "any", "runner": "repository runner", "tier": tier, "outcome": "refused",
                      "verdict": "refused to run (documented)", "note": str(e)[:200], "what": ""}]
         try:
-            for name, code in [("forge-result-fd", REPO_FORGE_FD), ("patch-pytest-reports", REPO_PATCH_PYTEST),
-                               ("obfuscated-introspection", REPO_OBFUSCATED)]:
+            for name, code in sorted(REPO_ATTACKS.items()):
                 spliced = splice_function((repo / "calc.py").read_text(), "add", code)
                 raw = (await runner.run(NODES, {"calc.py": spliced})).result
-                screened = await run_in_repo(runner, task, code)
-                for mode, result in (("raw (no screen)", raw), ("as prochemy runs it", screened)):
+                judged = await run_in_repo(runner, task, code)
+                for mode, result in (("in pytest's process only", raw), ("as prochemy judges it", judged)):
                     ok = not result.passed
                     rows.append({"attack": name, "runner": f"repository runner, {mode}", "tier": tier,
                                  "outcome": result.outcome.value,
-                                 "verdict": "contained" if ok else "documented limit" if mode.startswith("raw")
-                                 else "NOT CONTAINED", "note": result.detail[:160], "what": ""})
+                                 "verdict": "contained" if ok else "forgeable (why confirmation exists)"
+                                 if mode.endswith("only") else "NOT CONTAINED",
+                                 "note": result.detail[:160], "what": ""})
         finally:
             await runner.close()
     return rows

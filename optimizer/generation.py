@@ -9,13 +9,15 @@ from pathlib import Path
 from prochemy.sandbox.models import Outcome, RunResult
 from prochemy.sandbox.pool import Sandbox
 from prochemy.sandbox.repo_runner import RepoRunner
-from prochemy.sandbox.screen import tamper_risk
 from prochemy.sandbox.splice import SpliceError, splice_function
 
 from .extraction import extract_code
 from .gateway import ChatRequest, LLMGateway
 from .harness import check_job, plus_job
 from .tasks import Task
+
+UNCONFIRMED = ("the tests passed in pytest's process but not with the candidate isolated "
+               "from them (a pass in pytest's process can be forged, so it does not count)")
 
 # The paper's seed prompt S(0), verbatim.
 SEED_PROMPT = (
@@ -57,20 +59,29 @@ async def generate(gateway: LLMGateway, system_prompt: str, task: Task,
 
 async def run_in_repo(runner: RepoRunner, task: Task, code: str) -> RunResult:
     """Splice the candidate into its module (in memory) and run the task's related tests.
-    The candidate shares pytest's process there, so code that could reach the harness is
-    refused first (sandbox/screen.py)."""
+    There the candidate shares pytest's process and could forge the report, so a pass is
+    confirmed by a second run with the candidate in its own process (sandbox/isolate.py);
+    only a confirmed pass is a pass."""
     assert task.repo is not None
-    if (risk := tamper_risk(code)) is not None:
-        return RunResult(outcome=Outcome.ERROR, tier=runner.tier,
-                         detail=f"refused before running: the candidate could tamper with the "
-                                f"test harness ({risk})")
     target = task.repo
     source = (Path(target.root) / target.module).read_text()
     try:
         spliced = splice_function(source, target.qualname, code)
     except SpliceError as e:
         return RunResult(outcome=Outcome.ERROR, detail=str(e), tier=runner.tier)
-    return (await runner.run(target.node_ids, {target.module: spliced})).result
+    shared = (await runner.run(target.node_ids, {target.module: spliced})).result
+    if not shared.passed:
+        return shared
+    try:
+        isolated = (await runner.run_isolated(target.node_ids, target.module, target.qualname,
+                                              spliced)).result
+    except SpliceError as e:
+        isolated = RunResult(outcome=Outcome.ERROR, detail=str(e), tier=runner.tier)
+    if isolated.passed:
+        return isolated.model_copy(update={"duration_s": shared.duration_s + isolated.duration_s})
+    return isolated.model_copy(update={
+        "outcome": Outcome.ERROR,
+        "detail": f"{UNCONFIRMED}: {isolated.outcome.value}: {isolated.detail}"[:1500]})
 
 
 async def judge(sandbox: Sandbox, task: Task, generation: Generation,

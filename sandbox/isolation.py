@@ -56,10 +56,10 @@ class Isolation(BaseModel):
 # What each tier cannot stop (asserted by tests/hostile; shown by `prochemy doctor`).
 LIMITS = {
     "bwrap": [
-        "repository tests share pytest's process with the candidate: its report is keyed and "
-        "code that could reach the harness is refused by a static screen, but in-process "
-        "tampering the screen does not recognise could still forge a pass (function-level "
-        "tasks are judged in a separate process and cannot be forged)",
+        "a repository pass is confirmed with the candidate in its own process; tests that "
+        "pass it values which cannot cross (lambdas, open files, third-party types) or that "
+        "monkeypatch what it uses cannot confirm, and such a pass is reported as an error "
+        "(never counted)",
     ],
     "process": [
         "no network isolation: a candidate can reach the network and loopback listeners",

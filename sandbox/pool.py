@@ -141,9 +141,21 @@ class Sandbox:
             raise
         return self
 
+    def worker_pids(self) -> list[int]:
+        """The live workers' process ids (each is the root of its candidates' processes)."""
+        return [w.process.pid for w in self._workers if w.process is not None]
+
     async def run(self, program: str, timeout_s: float | None = None) -> RunResult:
         """Run a whole program in one process (it reports for itself, or passes by ending)."""
         return await self._request({"kind": "program", "program": program}, None, timeout_s)
+
+    async def run_isolated(self, program: str, rel: str, qualname: str, source: str,
+                           timeout_s: float | None = None) -> RunResult:
+        """Run a program whose module `rel` has `qualname` stubbed, the stub's calls served
+        from a separate process that imports `source` in its place (sandbox/isolate.py)."""
+        candidate = {"rel": rel, "qualname": qualname, "source": source}
+        return await self._request({"kind": "isolated", "program": program,
+                                    "candidate": candidate}, None, timeout_s)
 
     async def judge(self, solution: str, tests: str, timeout_s: float | None = None) -> RunResult:
         """Run the tests against the solution's functions, each in its own process: the

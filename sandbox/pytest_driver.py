@@ -25,6 +25,9 @@ OVERRIDES: dict = globals().get("OVERRIDES", {})
 TRACE: bool = globals().get("TRACE", False)
 TEST_TIMEOUT_S: float = globals().get("TEST_TIMEOUT_S", 10.0)
 FAIL_FAST: bool = globals().get("FAIL_FAST", True)
+# Set by the worker when the candidate runs in its own process (sandbox/isolate.py): the
+# spliced module is then a forwarding stub, and its calls go through this link.
+LINK = globals().get("__prochemy_link__")
 
 sys.dont_write_bytecode = True
 ROOT = os.path.realpath(os.environ["PROCHEMY_REPO_ROOT"])
@@ -40,14 +43,21 @@ class _SplicedLoader(importlib.machinery.SourceFileLoader):
     def get_source(self, fullname):
         return SPLICED[self.path]
 
+    def exec_module(self, module):
+        if LINK is not None:
+            module.__dict__["__prochemy_forward__"] = LINK.forward
+        super().exec_module(module)
+
 
 class _SplicedFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.origin and os.path.realpath(spec.origin) in SPLICED:
             origin = os.path.realpath(spec.origin)
-            return importlib.util.spec_from_loader(name, _SplicedLoader(name, origin),
-                                                   origin=origin, is_package=False)
+            # from a file location, so the module has __file__ (and a package its __path__)
+            return importlib.util.spec_from_file_location(
+                name, origin, loader=_SplicedLoader(name, origin),
+                submodule_search_locations=spec.submodule_search_locations)
         return None
 
 
@@ -144,6 +154,8 @@ def _report(recorder, exit_code):
                    "failed" if "failed" in kinds else "error")
         shown = "; ".join(f"{n} {s}: {m}" if m else f"{n} {s}" for n, (s, m) in bad[:3])
         detail = f"{len(bad)} of {len(wanted)} tests did not pass: {shown}"[:1500]
+    if LINK is not None and LINK.trouble is not None:  # whatever the tests made of it
+        outcome, detail = "error", f"not confirmed in isolation: {LINK.trouble}"
     return {"outcome": outcome, "detail": detail,
             "data": {"tests": tests, "calls": recorder.calls,
                      "collect_errors": recorder.collect_errors, "exit_code": int(exit_code)}}

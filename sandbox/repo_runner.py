@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from .models import RunResult, Runtime, SandboxSettings
 from .pool import Sandbox
+from .splice import forwarding_stub, without_decorators
 
 # Imported once per worker. Beyond speed, this lets a process-tier candidate that dropped
 # to an unprivileged uid run pytest even when it cannot read the interpreter's own tree.
@@ -76,10 +77,28 @@ class RepoRunner:
         return await self._run(node_ids, overrides or {}, trace=False, timeout_s=timeout,
                                fail_fast=fail_fast)
 
+    async def run_isolated(self, node_ids: list[str], rel: str, qualname: str,
+                           candidate_module: str) -> SuiteRun:
+        """Only `node_ids`, with `qualname` of module `rel` taken from `candidate_module`
+        but run in its own process, apart from pytest: a pass here cannot be forged by the
+        candidate (sandbox/isolate.py says what cannot cross and so cannot confirm)."""
+        if not node_ids:
+            raise ValueError("no node ids to run")
+        original = (self.root / rel).read_text()
+        stub = forwarding_stub(original, qualname)
+        served = without_decorators(candidate_module, qualname)
+        return await self._run(node_ids, {rel: stub}, trace=False,
+                               timeout_s=self.test_timeout_s * len(node_ids) + 15,
+                               fail_fast=True, isolate=(rel, qualname, served))
+
     async def _run(self, node_ids: list[str], overrides: dict[str, str], trace: bool,
-                   timeout_s: float, fail_fast: bool) -> SuiteRun:
+                   timeout_s: float, fail_fast: bool,
+                   isolate: tuple[str, str, str] | None = None) -> SuiteRun:
         program = driver_program(node_ids, overrides, trace, self.test_timeout_s, fail_fast)
-        result = await self.sandbox.run(program, timeout_s=timeout_s)
+        if isolate is None:
+            result = await self.sandbox.run(program, timeout_s=timeout_s)
+        else:
+            result = await self.sandbox.run_isolated(program, *isolate, timeout_s=timeout_s)
         data = result.data
         result = result.model_copy(update={"data": {}})
         return SuiteRun(

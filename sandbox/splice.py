@@ -129,3 +129,63 @@ def stub_body(module_source: str, qualname: str) -> str:
         return "".join(lines[:start - 1]) + head + "raise NotImplementedError\n" + "".join(lines[target.end_lineno:])
     return ("".join(lines[:start - 1]) + f"{indent}raise NotImplementedError\n"
             + "".join(lines[target.end_lineno:]))
+
+
+FORWARD = "__prochemy_forward__"  # the name a forwarding stub calls (sandbox/isolate.py)
+
+
+def forwarding_stub(module_source: str, qualname: str) -> str:
+    """The module with the function's body replaced by a call forwarded to the isolated
+    candidate: same signature and decorators (so defaults, `self` and decorators behave as
+    before), arguments passed in the shape they were bound."""
+    tree = ast.parse(module_source)
+    target, _ = find_function(tree, qualname)
+    if isinstance(target, ast.AsyncFunctionDef):
+        raise SpliceError("async functions cannot be run isolated from their tests")
+    a = target.args
+    positional = [p.arg for p in a.posonlyargs + a.args]
+    if a.vararg is not None:
+        positional.append("*" + a.vararg.arg)
+    keywords = [f"{p.arg!r}: {p.arg}" for p in a.kwonlyargs]
+    if a.kwarg is not None:
+        keywords.append("**" + a.kwarg.arg)
+    generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in _own_nodes(target))
+    call = (f"{FORWARD}({qualname!r}, ({', '.join(positional)}{',' if len(positional) == 1 else ''}), "
+            f"{{{', '.join(keywords)}}})")
+    statement = f"yield from {call}" if generator else f"return {call}"
+    lines = module_source.splitlines(keepends=True)
+    first = target.body[0]
+    keep_doc = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str))
+    indent = " " * (target.col_offset + 4)
+    head_end = first.end_lineno if keep_doc else target.body[0].lineno - 1
+    if not keep_doc and first.lineno == target.lineno:  # `def f(): return x` on one line
+        line = lines[first.lineno - 1]
+        return ("".join(lines[:first.lineno - 1]) + line[:first.col_offset] + statement + "\n"
+                + "".join(lines[target.end_lineno:]))
+    return ("".join(lines[:head_end]) + indent + statement + "\n"
+            + "".join(lines[target.end_lineno:]))
+
+
+def without_decorators(module_source: str, qualname: str) -> str:
+    """The module with the function's decorators blanked out (line numbers kept): the
+    isolated candidate is called raw, its decorators already applied around the stub."""
+    tree = ast.parse(module_source)
+    target, _ = find_function(tree, qualname)
+    if not target.decorator_list:
+        return module_source
+    lines = module_source.splitlines(keepends=True)
+    for i in range(first_line(target) - 1, target.lineno - 1):
+        lines[i] = "\n"
+    return "".join(lines)
+
+
+def _own_nodes(fn: ast.AST):
+    """The nodes of a function's body, not of functions or classes nested in it."""
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (*FunctionNode, ast.Lambda, ast.ClassDef)):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))

@@ -13,9 +13,11 @@ line each. Two kinds of job:
   never holds; the tests are read only after C is forked, so C cannot read them either.
 - "program" {"id", "program", ...}: one child runs the whole program (the repository
   runner's pytest driver, which imports the candidate). Its report is authenticated with a
-  per-run key, so a candidate that merely writes the result channel is caught; a candidate
-  that shares the process can still find the key by introspection (a documented limit,
-  narrowed by the repository runner's screen of candidate code).
+  per-run key, so a candidate that merely writes the result channel is caught; one that
+  shares the process can still forge it by introspection, so such a pass is only a hint.
+- "isolated" {"id", "program", "candidate": {"rel", "source", "qualname"}, ...}: the same
+  program with the target function stubbed, and the candidate's module served from its own
+  process (isolate.py), forked before the key exists: a pass here is confirmed.
 A program may set `__report__ = {"outcome", "detail", "data"}` to report for itself. With
 `copy_root` in the config each candidate gets a fresh copy of that tree (the process
 tier's stand-in for bwrap's read-only view); `PROCHEMY_REPO_ROOT` tells the program where
@@ -46,8 +48,9 @@ import time
 import traceback
 
 try:  # run by path under the repository's interpreter, or imported as a package module
-    from . import split  # type: ignore[import-not-found]
+    from . import isolate, split  # type: ignore[import-not-found]
 except ImportError:
+    import isolate  # type: ignore[no-redef]
     import split  # type: ignore[no-redef]
 
 # Modules candidates commonly import, loaded once in the warm parent (and readable even
@@ -166,40 +169,11 @@ def run_job(job: dict, config: dict, base: str, judge: Judge) -> dict:
     start = time.monotonic()
     out_r, out_w = os.pipe()
     if job.get("kind") == "split":
-        c_pid = _start_split(job, config, workdir, out_r, out_w, judge)
-        os.close(out_w)
-        output, report, timed_out, status = _supervise(judge.pidfd, out_r, judge.ctl.fileno(),
-                                                       timeout, config["output_bytes"], framed=True)
-        if timed_out or report is None:  # stuck or dead: a fresh judge for the next job
-            status = judge.stop()
-        candidate_status = _end(c_pid)
-        pids = [c_pid]
-        verdict = _parse(report) if report is not None else None
-        if verdict is None and not timed_out and (candidate_status is None or not
-                                                  os.WIFSIGNALED(candidate_status)):
-            verdict = {"outcome": "error", "detail": "the tests' process ended without a verdict"}
+        output, verdict, timed_out, status, candidate_status, pids = _run_split(
+            job, config, workdir, out_r, out_w, judge, timeout)
     else:
-        key = os.urandom(32)
-        res_r, res_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the candidate, with the program that imports it
-            os.close(out_r)
-            os.close(res_r)
-            judge.forget()
-            _child(config, workdir, out_w, res_w, job, lambda: _execute(job["program"]), key)
-        os.close(res_w)
-        os.close(out_w)
-        pidfd = os.pidfd_open(pid)
-        try:
-            output, raw, timed_out, status = _supervise(pidfd, out_r, res_r, timeout,
-                                                        config["output_bytes"])
-        finally:
-            os.close(pidfd)
-            os.close(res_r)
-        if status is None:
-            _killpg(pid)
-            status = os.waitpid(pid, 0)[1]
-        candidate_status, pids, verdict = None, [pid], _verified(raw or b"", key)
+        output, verdict, timed_out, status, candidate_status, pids = _run_program(
+            job, config, workdir, out_r, out_w, judge, timeout)
     output += _drain_rest(out_r, config["output_bytes"])
     os.close(out_r)
     duration = time.monotonic() - start
@@ -212,6 +186,71 @@ def run_job(job: dict, config: dict, base: str, judge: Judge) -> dict:
     result["output_tail"] = output[-config["output_bytes"]:].decode("utf-8", "replace")
     result["duration_s"] = round(duration, 4)
     return result
+
+
+def _run_split(job: dict, config: dict, workdir: str, out_r: int, out_w: int, judge: Judge,
+               timeout: float) -> tuple:
+    """C gets the solution, the persistent J the tests; the verdict is J's."""
+    c_pid = _start_split(job, config, workdir, out_r, out_w, judge)
+    os.close(out_w)
+    output, report, timed_out, status = _supervise(judge.pidfd, out_r, judge.ctl.fileno(),
+                                                   timeout, config["output_bytes"], framed=True)
+    if timed_out or report is None:  # stuck or dead: a fresh judge for the next job
+        status = judge.stop()
+    candidate_status = _end(c_pid)
+    verdict = _parse(report) if report is not None else None
+    if verdict is None and not timed_out and (candidate_status is None or not
+                                              os.WIFSIGNALED(candidate_status)):
+        verdict = {"outcome": "error", "detail": "the tests' process ended without a verdict"}
+    return output, verdict, timed_out, status, candidate_status, [c_pid]
+
+
+def _run_program(job: dict, config: dict, workdir: str, out_r: int, out_w: int, judge: Judge,
+                 timeout: float) -> tuple:
+    """One child runs the program (the pytest driver); its report carries a per-run key.
+    For an "isolated" job the candidate's module is served from a second child first (C),
+    forked before the key exists, and the program's stubbed function calls it."""
+    c_pid = None
+    j_sock = None
+    if job.get("kind") == "isolated":
+        c_sock, j_sock = socket.socketpair()
+        c_pid = os.fork()
+        if c_pid == 0:  # C: the candidate, with neither the key nor the report channel
+            os.close(out_r)
+            j_sock.close()
+            judge.forget()
+            cand = job["candidate"]
+            _child(config, workdir, out_w, None, job, lambda: isolate.serve(
+                c_sock, job["repo_root"], cand["rel"], cand["source"], cand["qualname"]), None)
+        c_sock.close()
+    key = os.urandom(32)
+    res_r, res_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the program (with the candidate inside it, unless isolated)
+        os.close(out_r)
+        os.close(res_r)
+        judge.forget()
+        names = None if j_sock is None else {"__prochemy_link__": isolate.Link(j_sock, job["repo_root"])}
+        _child(config, workdir, out_w, res_w, job, lambda: _execute(job["program"], names), key)
+    if j_sock is not None:
+        j_sock.close()
+    os.close(res_w)
+    os.close(out_w)
+    pidfd = os.pidfd_open(pid)
+    try:
+        output, raw, timed_out, status = _supervise(pidfd, out_r, res_r, timeout,
+                                                    config["output_bytes"])
+    finally:
+        os.close(pidfd)
+        os.close(res_r)
+    if status is None:
+        _killpg(pid)
+        status = os.waitpid(pid, 0)[1]
+    pids = [pid]
+    if c_pid is not None:
+        _end(c_pid)
+        pids.append(c_pid)
+    return output, _verified(raw or b"", key), timed_out, status, None, pids
 
 
 class Judge:

@@ -121,14 +121,14 @@ async def test_a_killed_worker_leaves_no_copy_behind(repo: Path, readable_python
     runner = RepoRunner(repo, python, SandboxSettings(level="process", workers=1), test_timeout_s=60)
     await runner.sandbox.start()
     pending = asyncio.ensure_future(runner.run(NODES, _spliced(repo, slow)))
-    worker = runner.sandbox._workers[0].process
+    worker_pid = runner.sandbox.worker_pids()[0]
     for _ in range(100):  # until the run's copy exists
-        if glob.glob(os.path.join(tempfile.gettempdir(), f"prochemy-sbx-{worker.pid}-*", "*", "repo")):
+        if glob.glob(os.path.join(tempfile.gettempdir(), f"prochemy-sbx-{worker_pid}-*", "*", "repo")):
             break
         await asyncio.sleep(0.1)
     else:
         raise AssertionError("the run never made its copy")
-    os.kill(worker.pid, signal.SIGKILL)
+    os.kill(worker_pid, signal.SIGKILL)
     result = await pending
     assert not result.passed
     await runner.close()

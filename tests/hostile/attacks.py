@@ -238,7 +238,9 @@ FUNCTION_ATTACKS = [
            "def f(x):\n    return 0\n", ("failed",)),
 ]
 
-# Repository runner: the candidate replaces `add` in calc.py and shares pytest's process.
+# Repository runner: the candidate replaces `add` in calc.py (the test wants add(2, 3) == 5).
+# In pytest's process each of these can fake a pass or worse; a pass counts only when
+# confirmed with the candidate in its own process (sandbox/isolate.py).
 REPO_FORGE_FD = '''def add(a, b):
     import os, json
     report = json.dumps({"outcome": "passed", "detail": "", "data": {}}).encode()
@@ -257,7 +259,40 @@ REPO_PATCH_PYTEST = '''def add(a, b):
     return a - b
 '''
 
-REPO_OBFUSCATED = '''def add(a, b):
-    mod = getattr(getattr((), "__cl" + "ass__"), "__ba" + "se__")
-    return a - b
+REPO_ALWAYS_EQUAL = '''class Anything:
+    def __eq__(self, other):
+        return True
+
+
+def add(a, b):
+    return Anything()
 '''
+
+# Sends its own answer down the isolated candidate's socket: a pickle that would run a
+# command in the tests' process if it were unpickled with pickle's defaults.
+REPO_RAW_PICKLE = '''def add(a, b):
+    import gc, socket, struct
+    payload = b"cos\\nsystem\\n(S'echo ATTACK-GOT-THROUGH'\\ntR."
+    for obj in gc.get_objects():
+        if isinstance(obj, socket.socket):
+            try:
+                obj.sendall(struct.pack("!Q", len(payload)) + payload)
+            except OSError:
+                pass
+    return a + b
+'''
+
+REPO_KILL_OTHERS = '''def add(a, b):
+    import os, signal
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+    return a + b
+'''
+
+REPO_ATTACKS = {"forge-result-fd": REPO_FORGE_FD, "patch-pytest-reports": REPO_PATCH_PYTEST,
+                "always-equal-object": REPO_ALWAYS_EQUAL, "raw-pickle-to-tests": REPO_RAW_PICKLE,
+                "kill-other-processes": REPO_KILL_OTHERS}

@@ -81,7 +81,7 @@ def descendants(box: Sandbox) -> int:
             except OSError:
                 continue
             parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    roots = {w.process.pid for w in box._workers if w.process is not None}
+    roots = set(box.worker_pids())
     count, frontier = 0, set(roots)
     while frontier:
         frontier = {pid for pid, parent in parents.items() if parent in frontier}

@@ -89,11 +89,10 @@ async def test_candidates_die_with_a_killed_worker(tier: str) -> None:
             if descendants(box) > before:
                 break
             await asyncio.sleep(0.05)
-        worker = box._workers[0].process
-        assert worker is not None
-        victims = _descendant_pids(worker.pid)
+        worker_pid = box.worker_pids()[0]
+        victims = _descendant_pids(worker_pid)
         assert victims
-        os.kill(worker.pid, signal.SIGKILL)
+        os.kill(worker_pid, signal.SIGKILL)
         result = await pending
         assert not result.passed
         await asyncio.sleep(0.5)

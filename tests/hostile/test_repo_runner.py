@@ -1,7 +1,8 @@
-"""Attacks on the repository runner, where the candidate shares pytest's process: a forged
-report is caught by its key, code that could reach the harness is refused by the screen,
-and `--apply` never writes code whose pass was not verified that way. What the screen
-cannot see (in-process tampering it does not recognise) is the documented limit."""
+"""Attacks on the repository runner. In pytest's own process a candidate can forge the
+report, so a pass there is only a hint: it counts when a second run, with the candidate in
+its own process and only data crossing back (sandbox/isolate.py), passes too. Each attack
+fakes a pass in pytest's process (or tries worse) and must end as an error, through both
+tiers, with the host unchanged; `--apply` never writes such code."""
 
 from __future__ import annotations
 
@@ -10,20 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from prochemy.optimizer.generation import run_in_repo
+from prochemy.optimizer.generation import UNCONFIRMED, run_in_repo
 from prochemy.optimizer.tasks import RepoTarget, Task
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import RepoRunner
-from prochemy.sandbox.screen import tamper_risk
 from prochemy.sandbox.splice import splice_function
 from prochemy.server.cli import main as cli
 
 from ..repos import FLAT, tree_hash, write_repo
 from ..stub_llm import StubLLM
-from .attacks import REPO_FORGE_FD, REPO_OBFUSCATED, REPO_PATCH_PYTEST
+from ..test_repo_runner import python_for
+from .attacks import LEAK, REPO_ALWAYS_EQUAL, REPO_ATTACKS, REPO_FORGE_FD, REPO_PATCH_PYTEST
 from .host import SECRET, targets
 
 NODES = ["tests/test_calc.py::test_add"]
+TIERS = ["bwrap", "process"]
 
 
 @pytest.fixture
@@ -37,40 +39,31 @@ def _task(repo: Path) -> Task:
                                                       qualname="add", node_ids=NODES, tree="t"))
 
 
-async def test_a_forged_report_is_an_error_not_a_pass(repo: Path) -> None:
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("name", sorted(REPO_ATTACKS))
+async def test_no_attack_gets_a_pass(repo: Path, tier: str, name: str,
+                                     readable_python: Path) -> None:
+    before = tree_hash(repo)
+    async with RepoRunner(repo, python_for(tier, readable_python), SandboxSettings(level=tier)) as runner:
+        result = await run_in_repo(runner, _task(repo), REPO_ATTACKS[name])
+        honest = await run_in_repo(runner, _task(repo), "def add(a, b):\n    return a + b\n")
+    assert result.outcome.value == "error", result.detail
+    assert LEAK not in result.output_tail and LEAK not in result.detail
+    assert honest.passed, honest.detail  # the runner survived the attack
+    assert tree_hash(repo) == before
+
+
+async def test_in_pytests_process_these_attacks_do_forge(repo: Path) -> None:
+    """Why the isolated run exists: the same candidates, run only in pytest's process."""
     async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
+        for code in (REPO_PATCH_PYTEST, REPO_ALWAYS_EQUAL):
+            spliced = splice_function((repo / "calc.py").read_text(), "add", code)
+            assert (await runner.run(NODES, {"calc.py": spliced})).passed
+            result = await run_in_repo(runner, _task(repo), code)
+            assert result.outcome.value == "error" and result.detail.startswith(UNCONFIRMED)
         spliced = splice_function((repo / "calc.py").read_text(), "add", REPO_FORGE_FD)
-        raw = await runner.run(NODES, {"calc.py": spliced})  # past the screen, on purpose
-        screened = await run_in_repo(runner, _task(repo), REPO_FORGE_FD)
-    assert raw.result.outcome.value == "error" and "key" in raw.result.detail
-    assert screened.outcome.value == "error" and "refused before running" in screened.detail
-
-
-@pytest.mark.parametrize("code", [REPO_PATCH_PYTEST, REPO_OBFUSCATED, REPO_FORGE_FD],
-                         ids=["patch-pytest", "obfuscated-introspection", "forge-fd"])
-async def test_the_screen_refuses_harness_tampering(repo: Path, code: str) -> None:
-    assert tamper_risk(code) is not None
-    async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
-        result = await run_in_repo(runner, _task(repo), code)
-    assert result.outcome.value == "error" and "could tamper with the test harness" in result.detail
-
-
-async def test_documented_limit_in_process_tampering_past_the_screen(repo: Path) -> None:
-    """Without the screen, code in pytest's process can patch pytest's reports: this is why
-    the screen exists, and why `doctor` calls repository verdicts weaker than the split
-    function harness."""
-    async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
-        spliced = splice_function((repo / "calc.py").read_text(), "add", REPO_PATCH_PYTEST)
         raw = await runner.run(NODES, {"calc.py": spliced})
-    assert raw.result.outcome.value == "passed"  # the limit, asserted so a fix shows up
-
-
-def test_ordinary_implementations_pass_the_screen() -> None:
-    for code in ["def add(a, b):\n    return a + b\n",
-                 "import os\n\ndef path_of(a):\n    return os.path.join('x', a)\n",
-                 "def name(obj):\n    return getattr(obj, 'name', None)\n",
-                 "import re\n\ndef slug(s):\n    return re.sub(r'\\W+', '-', s).strip('-').lower()\n"]:
-        assert tamper_risk(code) is None, code
+    assert raw.result.outcome.value == "error" and "key" in raw.result.detail
 
 
 async def test_secrets_and_host_sockets_are_out_of_reach(repo: Path, tmp_path: Path) -> None:
@@ -83,11 +76,10 @@ async def test_secrets_and_host_sockets_are_out_of_reach(repo: Path, tmp_path: P
                 f"        s.connect({where['socket']!r})\n        print('ATTACK-GOT-THROUGH socket')\n"
                 "    except OSError:\n        pass\n    return a + b\n")
         async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
-            spliced = splice_function((repo / "calc.py").read_text(), "add", code)
-            run = await runner.run(NODES, {"calc.py": spliced})
-    assert run.passed, run.result.detail
-    assert "ATTACK-GOT-THROUGH" not in run.result.output_tail
-    assert SECRET not in run.result.output_tail + run.result.detail
+            result = await run_in_repo(runner, _task(repo), code)
+    assert result.passed, result.detail
+    assert LEAK not in result.output_tail
+    assert SECRET not in result.output_tail + result.detail
 
 
 def test_apply_refuses_a_forged_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -95,7 +87,7 @@ def test_apply_refuses_a_forged_pass(tmp_path: Path, capsys: pytest.CaptureFixtu
     repo = write_repo(tmp_path / "repo", {**FLAT, "calc.py": FLAT["calc.py"].replace(
         "return a + b", "raise NotImplementedError")})
     before = tree_hash(repo)
-    stub = StubLLM(responder=lambda messages: f"```python\n{REPO_FORGE_FD}```").start()
+    stub = StubLLM(responder=lambda messages: f"```python\n{REPO_PATCH_PYTEST}```").start()
     try:
         monkeypatch.setenv("PROCHEMY_TEST__PYTHON", sys.executable)
         code = cli(["generate", str(repo), "--function", "calc:add", "--check", "--apply",

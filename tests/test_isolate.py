@@ -1,0 +1,219 @@
+"""A repository pass confirmed with the candidate in its own process (sandbox/isolate.py):
+what must behave as it does in pytest's process (mutated `self`, callbacks both ways,
+returned functions, generators, infinite iterators, the repository's exceptions,
+`__file__`), and what must end as "not confirmed" rather than a pass."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from prochemy.optimizer.generation import run_in_repo
+from prochemy.optimizer.tasks import RepoTarget, Task
+from prochemy.sandbox.models import SandboxSettings
+from prochemy.sandbox.repo_runner import RepoRunner
+from prochemy.sandbox.splice import SpliceError, forwarding_stub
+
+from .repos import write_repo
+
+LIB = '''
+import itertools
+
+
+class Bag:
+    def __init__(self):
+        self.items = []
+
+    def put(self, x):
+        self.items.append(x)
+        return self
+
+    @property
+    def size(self):
+        return len(self.items)
+
+    @classmethod
+    def of(cls, *xs):
+        bag = cls()
+        bag.items.extend(xs)
+        return bag
+
+
+class Oops(ValueError):
+    pass
+
+
+def apply(fn, x):
+    return fn(x)
+
+
+def adder(n):
+    return lambda x: x + n
+
+
+def evens(limit=None):
+    i = 0
+    while limit is None or i < limit:
+        yield i
+        i += 2
+
+
+def naturals():
+    return itertools.count()
+
+
+def fail(x):
+    raise Oops(f"bad {x}")
+
+
+def first(it):
+    return next(iter(it))
+
+
+def here():
+    return __file__
+
+
+def extend(target, *more, twice=False):
+    for x in more:
+        target.append(x)
+        if twice:
+            target.append(x)
+'''
+
+TESTS = '''
+import itertools
+
+import pytest
+
+from lib import Bag, Oops, adder, apply, evens, extend, fail, first, here, naturals
+
+
+def test_put():
+    bag = Bag()
+    items = bag.items
+    assert bag.put(1) is bag
+    assert bag.items == [1] and bag.items is items
+
+
+def test_size():
+    assert Bag.of(1, 2).size == 2
+
+
+def test_of():
+    assert Bag.of(1, 2).items == [1, 2]
+
+
+def test_apply():
+    assert apply(lambda v: v * 3, 2) == 6
+    assert apply(lambda v: apply(lambda w: w + 1, v), 1) == 2
+
+
+def test_adder():
+    assert adder(2)(3) == 5
+
+
+def test_evens():
+    assert list(evens(5)) == [0, 2, 4]
+
+
+def test_naturals():
+    assert list(itertools.islice(naturals(), 3)) == [0, 1, 2]
+
+
+def test_fail():
+    with pytest.raises(Oops, match="bad 1"):
+        fail(1)
+
+
+def test_first():
+    assert first(x for x in [7, 8]) == 7
+
+
+def test_here():
+    assert here().endswith("lib.py")
+
+
+def test_extend():
+    xs = [0]
+    extend(xs, 1, 2, twice=True)
+    assert xs == [0, 1, 1, 2, 2]
+'''
+
+CASES = {"Bag.put": "test_put", "Bag.size": "test_size", "Bag.of": "test_of", "apply": "test_apply",
+         "adder": "test_adder", "evens": "test_evens", "naturals": "test_naturals",
+         "fail": "test_fail", "first": "test_first", "here": "test_here", "extend": "test_extend"}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_repo(tmp_path_factory.mktemp("iso") / "repo",
+                      {"lib.py": LIB, "tests/test_lib.py": TESTS})
+
+
+def _task(repo: Path, qualname: str, test: str) -> Task:
+    return Task(id=f"lib:{qualname}", statement="s", entry_point=qualname.split(".")[-1], test="",
+                origin="repository", repo=RepoTarget(root=str(repo), module="lib.py", qualname=qualname,
+                                                      node_ids=[f"tests/test_lib.py::{test}"], tree="t"))
+
+
+def _reference(qualname: str) -> str:
+    import ast
+    import textwrap
+
+    from prochemy.sandbox.splice import find_function, first_line
+    tree = ast.parse(LIB)
+    fn, _ = find_function(tree, qualname)
+    lines = LIB.splitlines(keepends=True)
+    return textwrap.dedent("".join(lines[first_line(fn) - 1:fn.end_lineno]))
+
+
+async def test_what_works_in_pytests_process_is_confirmed_in_isolation(repo: Path) -> None:
+    async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
+        for qualname, test in CASES.items():
+            result = await run_in_repo(runner, _task(repo, qualname, test), _reference(qualname))
+            assert result.passed, (qualname, result.detail)
+
+
+async def test_a_wrong_answer_fails_in_isolation_too(repo: Path) -> None:
+    """Wrong code that the shared run would already fail; run isolated directly here."""
+    async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
+        source = LIB.replace("        target.append(x)\n        if twice", "        if twice")
+        run = await runner.run_isolated(["tests/test_lib.py::test_extend"], "lib.py", "extend",
+                                        __import__("textwrap").dedent(source).lstrip())
+    assert run.result.outcome.value == "failed"
+
+
+async def test_an_argument_that_cannot_cross_is_not_confirmed(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo", {
+        "lib.py": "def size(f):\n    return len(f.read())\n",
+        "tests/test_lib.py": "import pytest\nfrom lib import size\n\n\ndef test_size(tmp_path):\n"
+                             "    (tmp_path / 'x').write_text('abc')\n"
+                             "    with open(tmp_path / 'x') as f:\n        assert size(f) == 3\n"
+                             "    try:\n        size(open(tmp_path / 'x'))\n"
+                             "    except Exception:\n        pass\n"})
+    task = Task(id="lib:size", statement="s", entry_point="size", test="", origin="repository",
+                repo=RepoTarget(root=str(repo), module="lib.py", qualname="size",
+                                node_ids=["tests/test_lib.py::test_size"], tree="t"))
+    async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
+        result = await run_in_repo(runner, task, "def size(f):\n    return len(f.read())\n")
+    assert result.outcome.value == "error"
+    assert "not confirmed in isolation" in result.detail and "cannot be sent" in result.detail
+
+
+def test_async_functions_are_not_stubbed() -> None:
+    with pytest.raises(SpliceError, match="async"):
+        forwarding_stub("async def f(x):\n    return x\n", "f")
+
+
+def test_the_tests_never_hand_the_candidate_a_builtin() -> None:
+    """A test that passes `getattr` or `exec` as a callback must not give the candidate a
+    handle that runs them in the tests' process: builtins cross by name (C's own copy)."""
+    from prochemy.sandbox import isolate
+
+    for builtin in (getattr, exec, eval, setattr, __import__):
+        assert isolate._travels_as_handle(builtin) is None
+    assert isolate._travels_as_handle(lambda: 0) == "call"
+    assert isolate._travels_as_handle(iter([1])) == "iter"
