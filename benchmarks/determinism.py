@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import json
 import time
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prochemy.optimizer.config import load_settings
@@ -27,6 +27,7 @@ async def one_run(gateway: LLMGateway, sandbox: Sandbox, tasks, serial: bool):
     async def one(task):
         g = await generate(gateway, SEED_PROMPT, task, serial=serial)
         return g.answer, (await judge(sandbox, task, g)).result.passed
+
     t0 = time.monotonic()
     pairs = await asyncio.gather(*(one(t) for t in tasks))
     return [a for a, _ in pairs], [p for _, p in pairs], time.monotonic() - t0
@@ -36,12 +37,15 @@ async def main(spec: str, small: bool, serial_only: bool = False) -> None:
     settings = load_settings(overrides={"model.choice": "small" if small else None}).settings
     tasks = select_tasks(load_humaneval(), spec)
     gateway = LLMGateway(settings, use_cache=False)  # every answer freshly generated
-    record: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "tasks": [t.id for t in tasks], "modes": {}}
+    record: dict = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tasks": [t.id for t in tasks],
+        "modes": {},
+    }
     try:
         record["model"] = (await gateway.describe())["model"]
         async with Sandbox(settings.sandbox) as sandbox:
-            for serial in ((True,) if serial_only else (True, False)):
+            for serial in (True,) if serial_only else (True, False):
                 first = await one_run(gateway, sandbox, tasks, serial)
                 second = await one_run(gateway, sandbox, tasks, serial)
                 mode = "serial" if serial else "batched"
@@ -52,9 +56,11 @@ async def main(spec: str, small: bool, serial_only: bool = False) -> None:
                     "wall_s": [round(first[2], 1), round(second[2], 1)],
                 }
                 m = record["modes"][mode]
-                print(f"{mode:8}: {m['identical_answers']}/{len(tasks)} identical answers, "
-                      f"{m['same_verdicts']}/{len(tasks)} same verdicts, passed {m['passed']}, "
-                      f"wall {m['wall_s']} s")
+                print(
+                    f"{mode:8}: {m['identical_answers']}/{len(tasks)} identical answers, "
+                    f"{m['same_verdicts']}/{len(tasks)} same verdicts, passed {m['passed']}, "
+                    f"wall {m['wall_s']} s"
+                )
     finally:
         await gateway.aclose()
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from prochemy.sandbox.models import SandboxSettings  # noqa: E402
 from prochemy.sandbox.pool import Sandbox  # noqa: E402
 from prochemy.sandbox.repo_runner import RepoRunner  # noqa: E402
 from prochemy.sandbox.splice import splice_function  # noqa: E402
+
 from tests.hostile.attacks import FUNCTION_ATTACKS, REPO_ATTACKS  # noqa: E402
 from tests.hostile.host import contained, descendants, run_attack, settings, targets  # noqa: E402
 from tests.repos import FLAT, write_repo  # noqa: E402
@@ -49,11 +50,22 @@ async def function_rows(tier: str, where: dict[str, str]) -> list[dict]:
                 os.unlink(leftover)
             if left > 0:
                 ok, why = False, f"{left} process(es) left behind"
-            rows.append({"attack": attack.name, "what": attack.what, "runner": "function harness",
-                         "tier": tier, "outcome": result.outcome.value,
-                         "verdict": "contained" if ok else ("documented limit" if attack.process_limit
-                                                            and tier == "process" else "NOT CONTAINED"),
-                         "note": why or "", "limit": attack.process_limit if not ok else ""})
+            rows.append(
+                {
+                    "attack": attack.name,
+                    "what": attack.what,
+                    "runner": "function harness",
+                    "tier": tier,
+                    "outcome": result.outcome.value,
+                    "verdict": "contained"
+                    if ok
+                    else (
+                        "documented limit" if attack.process_limit and tier == "process" else "NOT CONTAINED"
+                    ),
+                    "note": why or "",
+                    "limit": attack.process_limit if not ok else "",
+                }
+            )
     return rows
 
 
@@ -61,19 +73,35 @@ async def repo_rows(tier: str) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         repo = write_repo(Path(tmp) / "repo", FLAT)
-        task = Task(id="calc:add", statement="Implement `add`.", entry_point="add", test="",
-                    origin="repository", repo=RepoTarget(root=str(repo), module="calc.py",
-                                                          qualname="add", node_ids=NODES, tree="t"))
+        task = Task(
+            id="calc:add",
+            statement="Implement `add`.",
+            entry_point="add",
+            test="",
+            origin="repository",
+            repo=RepoTarget(root=str(repo), module="calc.py", qualname="add", node_ids=NODES, tree="t"),
+        )
         # as root, the process tier needs an interpreter an unprivileged uid can run: the
         # tests' world-readable venv of the system Python, when it has been built
         readable = Path("/var/tmp/prochemy-test-venv-pytest-9.2.0/bin/python")
-        python = str(readable) if tier == "process" and os.geteuid() == 0 and readable.exists() else sys.executable
+        python = (
+            str(readable) if tier == "process" and os.geteuid() == 0 and readable.exists() else sys.executable
+        )
         try:
             runner = RepoRunner(repo, python, SandboxSettings(level=tier))
             await runner.sandbox.start()
         except SandboxUnavailable as e:
-            return [{"attack": "any", "runner": "repository runner", "tier": tier, "outcome": "refused",
-                     "verdict": "refused to run (documented)", "note": str(e)[:200], "what": ""}]
+            return [
+                {
+                    "attack": "any",
+                    "runner": "repository runner",
+                    "tier": tier,
+                    "outcome": "refused",
+                    "verdict": "refused to run (documented)",
+                    "note": str(e)[:200],
+                    "what": "",
+                }
+            ]
         try:
             for name, code in sorted(REPO_ATTACKS.items()):
                 spliced = splice_function((repo / "calc.py").read_text(), "add", code)
@@ -81,11 +109,21 @@ async def repo_rows(tier: str) -> list[dict]:
                 judged = await run_in_repo(runner, task, code)
                 for mode, result in (("in pytest's process only", raw), ("as prochemy judges it", judged)):
                     ok = not result.passed
-                    rows.append({"attack": name, "runner": f"repository runner, {mode}", "tier": tier,
-                                 "outcome": result.outcome.value,
-                                 "verdict": "contained" if ok else "forgeable (why confirmation exists)"
-                                 if mode.endswith("only") else "NOT CONTAINED",
-                                 "note": result.detail[:160], "what": ""})
+                    rows.append(
+                        {
+                            "attack": name,
+                            "runner": f"repository runner, {mode}",
+                            "tier": tier,
+                            "outcome": result.outcome.value,
+                            "verdict": "contained"
+                            if ok
+                            else "forgeable (why confirmation exists)"
+                            if mode.endswith("only")
+                            else "NOT CONTAINED",
+                            "note": result.detail[:160],
+                            "what": "",
+                        }
+                    )
         finally:
             await runner.close()
     return rows
@@ -97,19 +135,26 @@ async def main() -> None:
         for tier in ("bwrap", "process"):
             rows += await function_rows(tier, where)
             rows += await repo_rows(tier)
-    record = {"benchmark": "hostile candidates: containment by runner and tier",
-              "date": datetime.now(UTC).isoformat(timespec="seconds"), "euid": os.geteuid(),
-              "rows": rows,
-              "summary": {v: sum(r["verdict"] == v for r in rows) for v in sorted({r["verdict"] for r in rows})}}
+    record = {
+        "benchmark": "hostile candidates: containment by runner and tier",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "euid": os.geteuid(),
+        "rows": rows,
+        "summary": {v: sum(r["verdict"] == v for r in rows) for v in sorted({r["verdict"] for r in rows})},
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "hostile-matrix.json").write_text(json.dumps(record, indent=1))
     lines = ["| attack | runner | tier | outcome | verdict | note |", "|---|---|---|---|---|---|"]
     for r in rows:
         note = (r.get("limit") or r["note"]).replace("|", "/").replace("\n", " ")[:120]
-        lines.append(f"| {r['attack']} | {r['runner']} | {r['tier']} | {r['outcome']} | {r['verdict']} | {note} |")
+        lines.append(
+            f"| {r['attack']} | {r['runner']} | {r['tier']} | {r['outcome']} | {r['verdict']} | {note} |"
+        )
     table = "\n".join(lines)
-    (RESULTS / "hostile-matrix.md").write_text(f"# Hostile candidates ({record['date']}, euid {os.geteuid()})\n\n"
-                                               f"{table}\n\nsummary: {record['summary']}\n")
+    (RESULTS / "hostile-matrix.md").write_text(
+        f"# Hostile candidates ({record['date']}, euid {os.geteuid()})\n\n"
+        f"{table}\n\nsummary: {record['summary']}\n"
+    )
     print(table)
     print("summary:", record["summary"])
 

@@ -35,23 +35,44 @@ async def calibrate(name: str, root: Path, cfg: RepoTests) -> dict:
         for task in report.tasks:
             t0 = time.monotonic()
             result = await run_in_repo(runner, task, task.reference or "")
-            rows.append({"task": task.id, "outcome": result.outcome.value,
-                         "detail": result.detail[:300], "seconds": round(time.monotonic() - t0, 3)})
+            rows.append(
+                {
+                    "task": task.id,
+                    "outcome": result.outcome.value,
+                    "detail": result.detail[:300],
+                    "seconds": round(time.monotonic() - t0, 3),
+                }
+            )
     confirmed = sum(r["outcome"] == "passed" for r in rows)
-    unconfirmed = [r for r in rows if "not with the candidate isolated" in r["detail"]
-                   or "not confirmed in isolation" in r["detail"]]
+    unconfirmed = [
+        r
+        for r in rows
+        if "not with the candidate isolated" in r["detail"] or "not confirmed in isolation" in r["detail"]
+    ]
     reasons = Counter(_reason(r["detail"]) for r in unconfirmed)
-    summary = {"repo": name, "tasks": len(rows), "confirmed": confirmed,
-               "unconfirmed": len(unconfirmed), "other": len(rows) - confirmed - len(unconfirmed),
-               "reasons": dict(reasons.most_common()),
-               "mean_s_per_reference": round(sum(r["seconds"] for r in rows) / max(1, len(rows)), 3)}
+    summary = {
+        "repo": name,
+        "tasks": len(rows),
+        "confirmed": confirmed,
+        "unconfirmed": len(unconfirmed),
+        "other": len(rows) - confirmed - len(unconfirmed),
+        "reasons": dict(reasons.most_common()),
+        "mean_s_per_reference": round(sum(r["seconds"] for r in rows) / max(1, len(rows)), 3),
+    }
     print(json.dumps(summary, indent=1), flush=True)
     return {**summary, "rows": rows}
 
 
 def _reason(detail: str) -> str:
-    for key in ("cannot be sent", "cannot cross", "did not import", "process ended",
-                "could not be read", "failed:", "error:"):
+    for key in (
+        "cannot be sent",
+        "cannot cross",
+        "did not import",
+        "process ended",
+        "could not be read",
+        "failed:",
+        "error:",
+    ):
         if key in detail:
             return key
     return detail[:80]
@@ -62,9 +83,12 @@ async def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/prochemy-real"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/isolation-calibration.json"))
     args = parser.parse_args()
-    results = [await calibrate("examples/shelfkit", Path("examples/shelfkit").resolve(),
-                               RepoTests(python=Path(sys.executable))),
-               await calibrate(f"{LIBRARY} {VERSION}", fetch_library(args.workdir), RepoTests())]
+    results = [
+        await calibrate(
+            "examples/shelfkit", Path("examples/shelfkit").resolve(), RepoTests(python=Path(sys.executable))
+        ),
+        await calibrate(f"{LIBRARY} {VERSION}", fetch_library(args.workdir), RepoTests()),
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
 

@@ -30,8 +30,7 @@ from prochemy.sandbox.pool import Sandbox
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-async def main(run_ref: str, repeats: int, plus: bool, small: bool, label: str,
-               k_synthetic: int) -> dict:
+async def main(run_ref: str, repeats: int, plus: bool, small: bool, label: str, k_synthetic: int) -> dict:
     settings = load_settings(overrides={"model.choice": "small" if small else None}).settings
     run = RunStore(settings.cache_dir / "runs").load(run_ref)
     gateway = LLMGateway(settings)
@@ -41,8 +40,7 @@ async def main(run_ref: str, repeats: int, plus: bool, small: bool, label: str,
     try:
         async with Sandbox(settings.sandbox) as sandbox:
             k_real = sum(t.startswith("MBPP/") for t in run.train)
-            tc = TrainingConfig(k_real=k_real, k_synthetic=k_synthetic, plus=plus,
-                                seed=run.config.seed)
+            tc = TrainingConfig(k_real=k_real, k_synthetic=k_synthetic, plus=plus, seed=run.config.seed)
             train, _, _ = await benchmark_sets(gateway, sandbox, tc)
             if [t.id for t in train.tasks] != run.train:
                 raise SystemExit("the rebuilt training set differs from the run's: other arguments?")
@@ -62,19 +60,34 @@ async def main(run_ref: str, repeats: int, plus: bool, small: bool, label: str,
             for i, ((prompt, task), vs) in enumerate(zip(cells, verdicts)):
                 known = store.get(OutcomeStore.key(identity, prompt, task))
                 if len(set(vs)) > 1 or (known is not None and known.base_passed != vs[0]):
-                    unstable.append({"prompt": prompts.index(prompt), "task": task.id, "verdicts": vs,
-                                     "outcomes": dict(outcomes[i]),
-                                     "stored": None if known is None else known.base_passed,
-                                     "stored_detail": None if known is None else known.detail[:200]})
+                    unstable.append(
+                        {
+                            "prompt": prompts.index(prompt),
+                            "task": task.id,
+                            "verdicts": vs,
+                            "outcomes": dict(outcomes[i]),
+                            "stored": None if known is None else known.base_passed,
+                            "stored_detail": None if known is None else known.detail[:200],
+                        }
+                    )
     finally:
         store.close()
         await gateway.aclose()
-    record = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "run": run.run_id,
-              "label": label, "prompts": len(prompts), "tasks": len(train.tasks),
-              "cells": len(cells), "repeats": repeats, "judge_wall_s": round(wall, 1),
-              "unstable": unstable}
-    print(f"{len(cells)} cells x {repeats} judgements in {wall:.1f}s; "
-          f"unstable or differing from the stored verdict: {len(unstable)}")
+    record = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run": run.run_id,
+        "label": label,
+        "prompts": len(prompts),
+        "tasks": len(train.tasks),
+        "cells": len(cells),
+        "repeats": repeats,
+        "judge_wall_s": round(wall, 1),
+        "unstable": unstable,
+    }
+    print(
+        f"{len(cells)} cells x {repeats} judgements in {wall:.1f}s; "
+        f"unstable or differing from the stored verdict: {len(unstable)}"
+    )
     for u in unstable:
         print(f"  prompt {u['prompt']} {u['task']}: {u['verdicts']} {u['outcomes']} stored={u['stored']}")
     return record
@@ -89,8 +102,7 @@ if __name__ == "__main__":
     parser.add_argument("--k-synthetic", type=int, default=10, help="as the run was asked")
     parser.add_argument("--label", default="idle", help="machine state, recorded (idle, busy)")
     args = parser.parse_args()
-    record = asyncio.run(main(args.run, args.repeats, args.plus, args.small, args.label,
-                               args.k_synthetic))
+    record = asyncio.run(main(args.run, args.repeats, args.plus, args.small, args.label, args.k_synthetic))
     out = RESULTS / f"judge-stability-{record['run'][:8]}-{args.label}.json"
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"written to {out}")

@@ -33,11 +33,32 @@ ARGS = ["--k-real", "2", "--k-synthetic", "2", "--n", "3", "--k-max", "3", "--pa
 
 
 def start(repo: Path, cache: Path, stub: StubLLM) -> subprocess.Popen:
-    env = dict(os.environ, PROCHEMY_TEST__PYTHON=sys.executable,
-               PROCHEMY_TEST__HELD_OUT_FRACTION="0.5", PROCHEMY_CONFIG_FILE=str(cache / "none.toml"))
-    return subprocess.Popen([sys.executable, "-m", "prochemy.server.cli", "refine", str(repo), *ARGS,
-                             "--endpoint", stub.url, "--model-name", "stub-model", "--cache-dir", str(cache)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    env = dict(
+        os.environ,
+        PROCHEMY_TEST__PYTHON=sys.executable,
+        PROCHEMY_TEST__HELD_OUT_FRACTION="0.5",
+        PROCHEMY_CONFIG_FILE=str(cache / "none.toml"),
+    )
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prochemy.server.cli",
+            "refine",
+            str(repo),
+            *ARGS,
+            "--endpoint",
+            stub.url,
+            "--model-name",
+            "stub-model",
+            "--cache-dir",
+            str(cache),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def outcome(cache: Path) -> dict:
@@ -50,8 +71,11 @@ def outcome(cache: Path) -> dict:
     assert len(records) == 1, records
     cur = records[0]["current"]
     held = cur["held_out"] or {}
-    return {"prompt": cur["prompt"], "adopted": cur["adopted"],
-            "held_out": [held.get("seed_passed"), held.get("best_passed"), held.get("tasks")]}
+    return {
+        "prompt": cur["prompt"],
+        "adopted": cur["adopted"],
+        "held_out": [held.get("seed_passed"), held.get("best_passed"), held.get("tasks")],
+    }
 
 
 def run_to_end(repo: Path, cache: Path, stub: StubLLM) -> tuple[dict, float]:
@@ -95,23 +119,37 @@ def main() -> None:
                 before_rerun = len(stub.completions)
                 result, _ = run_to_end(repo, cache, stub)
                 paid = len(stub.completions) - first
-                row = {"point": point, "kill_after_s": round(delay, 2), "killed": killed,
-                       "calls_before_kill": before_rerun - first,
-                       "calls_after_restart": len(stub.completions) - before_rerun,
-                       "paid_in_all": paid, "paid_twice": paid - reference_calls,
-                       "in_flight_at_kill": in_flight, "same_result": result == reference}
+                row = {
+                    "point": point,
+                    "kill_after_s": round(delay, 2),
+                    "killed": killed,
+                    "calls_before_kill": before_rerun - first,
+                    "calls_after_restart": len(stub.completions) - before_rerun,
+                    "paid_in_all": paid,
+                    "paid_twice": paid - reference_calls,
+                    "in_flight_at_kill": in_flight,
+                    "same_result": result == reference,
+                }
                 rows.append(row)
                 print(json.dumps(row))
     finally:
         stub.stop()
-    record = {"benchmark": "SIGKILL of `prochemy refine PATH` at seeded points, then a rerun",
-              "date": datetime.now(UTC).isoformat(timespec="seconds"), "args": ARGS,
-              "reference_calls": reference_calls, "reference_wall_s": round(wall, 1), "rows": rows,
-              "summary": {"points": len(rows), "killed": sum(r["killed"] for r in rows),
-                          "same_result": sum(r.get("same_result", False) for r in rows),
-                          "paid_twice_total": sum(r.get("paid_twice", 0) for r in rows),
-                          "paid_twice_max": max((r.get("paid_twice", 0) for r in rows), default=0),
-                          "in_flight_total": sum(r.get("in_flight_at_kill", 0) for r in rows)}}
+    record = {
+        "benchmark": "SIGKILL of `prochemy refine PATH` at seeded points, then a rerun",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "args": ARGS,
+        "reference_calls": reference_calls,
+        "reference_wall_s": round(wall, 1),
+        "rows": rows,
+        "summary": {
+            "points": len(rows),
+            "killed": sum(r["killed"] for r in rows),
+            "same_result": sum(r.get("same_result", False) for r in rows),
+            "paid_twice_total": sum(r.get("paid_twice", 0) for r in rows),
+            "paid_twice_max": max((r.get("paid_twice", 0) for r in rows), default=0),
+            "in_flight_total": sum(r.get("in_flight_at_kill", 0) for r in rows),
+        },
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "kill-resume.json").write_text(json.dumps(record, indent=1))
     print("summary:", record["summary"])

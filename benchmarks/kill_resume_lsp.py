@@ -32,9 +32,13 @@ EDITOR = {"k_real": 2, "k_synthetic": 2, "n": 3, "k_max": 3, "patience": 2, "bac
 
 
 def server(repo: Path, cache: Path, stub: StubLLM) -> RawClient:
-    options = {"endpoint": {"base_url": stub.url, "model": "stub-model"}, "retries": 0,
-               "cache_dir": str(cache), "editor": EDITOR,
-               "test": {"python": sys.executable, "held_out_fraction": 0.5}}
+    options = {
+        "endpoint": {"base_url": stub.url, "model": "stub-model"},
+        "retries": 0,
+        "cache_dir": str(cache),
+        "editor": EDITOR,
+        "test": {"python": sys.executable, "held_out_fraction": 0.5},
+    }
     return RawClient(repo, cache, options)
 
 
@@ -83,7 +87,9 @@ def main() -> None:
                 client = server(repo, cache, stub)
                 refine(client)
                 time.sleep(delay)
-                status = client.request("workspace/executeCommand", {"command": "prochemy.status", "arguments": []})
+                status = client.request(
+                    "workspace/executeCommand", {"command": "prochemy.status", "arguments": []}
+                )
                 killed = status["result"]["jobs"][-1]["state"] == "running"
                 os.killpg(client.process.pid, signal.SIGKILL)  # the server and all it started
                 client.process.wait()
@@ -97,22 +103,37 @@ def main() -> None:
                 state = wait_done(client)
                 client.close()
                 paid = len(stub.completions) - first
-                rows.append({"point": point, "kill_after_s": round(delay, 2), "killed": True,
-                             "calls_before_kill": before - first, "state": state,
-                             "calls_after_restart": len(stub.completions) - before,
-                             "paid_twice": paid - reference_calls,
-                             "same_result": state == "done" and outcome(cache) == reference})
+                rows.append(
+                    {
+                        "point": point,
+                        "kill_after_s": round(delay, 2),
+                        "killed": True,
+                        "calls_before_kill": before - first,
+                        "state": state,
+                        "calls_after_restart": len(stub.completions) - before,
+                        "paid_twice": paid - reference_calls,
+                        "same_result": state == "done" and outcome(cache) == reference,
+                    }
+                )
                 print(json.dumps(rows[-1]))
     finally:
         stub.stop()
     killed = [r for r in rows if r["killed"]]
-    record = {"benchmark": "SIGKILL of prochemy-lsp during refinePrompt at seeded points, then again",
-              "date": datetime.now(UTC).isoformat(timespec="seconds"), "editor": EDITOR,
-              "reference_calls": reference_calls, "reference_wall_s": round(wall, 1), "rows": rows,
-              "summary": {"points": len(rows), "killed": len(killed),
-                          "same_result": sum(r["same_result"] for r in killed),
-                          "paid_twice_total": sum(r["paid_twice"] for r in killed),
-                          "paid_twice_max": max((r["paid_twice"] for r in killed), default=0)}}
+    record = {
+        "benchmark": "SIGKILL of prochemy-lsp during refinePrompt at seeded points, then again",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "editor": EDITOR,
+        "reference_calls": reference_calls,
+        "reference_wall_s": round(wall, 1),
+        "rows": rows,
+        "summary": {
+            "points": len(rows),
+            "killed": len(killed),
+            "same_result": sum(r["same_result"] for r in killed),
+            "paid_twice_total": sum(r["paid_twice"] for r in killed),
+            "paid_twice_max": max((r["paid_twice"] for r in killed), default=0),
+        },
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "kill-resume-lsp.json").write_text(json.dumps(record, indent=1))
     print("summary:", record["summary"])

@@ -40,24 +40,41 @@ def main() -> None:
         for size_mb in (0.1, 0.45, 1.9, 5.0):
             body = "def f():\n    ...\n" + "x = 1\n" * int(size_mb * 1e6 / 6)
             uri = (workspace / f"big-{size_mb}.py").as_uri()
-            client.notify("textDocument/didOpen", {"textDocument": {
-                "uri": uri, "languageId": "python", "version": 1, "text": body}})
+            client.notify(
+                "textDocument/didOpen",
+                {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": body}},
+            )
             t0 = time.monotonic()
-            reply = client.request("textDocument/codeAction", {
-                "textDocument": {"uri": uri}, "context": {"diagnostics": []},
-                "range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 0}}})
+            reply = client.request(
+                "textDocument/codeAction",
+                {
+                    "textDocument": {"uri": uri},
+                    "context": {"diagnostics": []},
+                    "range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 0}},
+                },
+            )
             seconds = time.monotonic() - t0
             opened = rss_mb(pid)
             client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
             client.request("workspace/executeCommand", {"command": "prochemy.status", "arguments": []})
             time.sleep(0.5)
-            rows.append({"buffer_mb": size_mb, "code_action_s": round(seconds, 3),
-                         "actions": len(reply.get("result") or []), "rss_open_mb": opened,
-                         "rss_after_close_mb": rss_mb(pid)})
+            rows.append(
+                {
+                    "buffer_mb": size_mb,
+                    "code_action_s": round(seconds, 3),
+                    "actions": len(reply.get("result") or []),
+                    "rss_open_mb": opened,
+                    "rss_after_close_mb": rss_mb(pid),
+                }
+            )
             print(json.dumps(rows[-1]))
         client.close()
-    record = {"benchmark": "language server: code action on large buffers, memory after didClose",
-              "date": datetime.now(UTC).isoformat(timespec="seconds"), "rss_start_mb": start, "rows": rows}
+    record = {
+        "benchmark": "language server: code action on large buffers, memory after didClose",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rss_start_mb": start,
+        "rows": rows,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "lsp-big-buffers.json").write_text(json.dumps(record, indent=1))
 

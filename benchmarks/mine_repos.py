@@ -27,8 +27,21 @@ def fetch_library(workdir: Path) -> Path:
     root = workdir / f"{LIBRARY}-{VERSION}"
     if not root.is_dir():
         workdir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-                        f"{LIBRARY}=={VERSION}", "-d", str(workdir)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-binary",
+                ":all:",
+                "--no-deps",
+                f"{LIBRARY}=={VERSION}",
+                "-d",
+                str(workdir),
+            ],
+            check=True,
+        )
         with tarfile.open(workdir / f"{LIBRARY}-{VERSION}.tar.gz") as tar:
             tar.extractall(workdir, filter="data")
     if not (root / ".venv").is_dir():
@@ -38,12 +51,19 @@ def fetch_library(workdir: Path) -> Path:
 
 
 def summary(name: str, report: MiningReport) -> dict:
-    return {"repo": name, "python": report.interpreter.path, "tier": report.tier,
-            "tests": report.tests_total, "passing": report.tests_passing,
-            "excluded": [f"{t.node_id}: {t.status}" for t in report.excluded],
-            "functions_seen": report.functions_seen, "tasks": len(report.tasks),
-            "skipped": report.skip_counts, "baseline_s": report.baseline_s,
-            "mining_s": report.mining_s}
+    return {
+        "repo": name,
+        "python": report.interpreter.path,
+        "tier": report.tier,
+        "tests": report.tests_total,
+        "passing": report.tests_passing,
+        "excluded": [f"{t.node_id}: {t.status}" for t in report.excluded],
+        "functions_seen": report.functions_seen,
+        "tasks": len(report.tasks),
+        "skipped": report.skip_counts,
+        "baseline_s": report.baseline_s,
+        "mining_s": report.mining_s,
+    }
 
 
 async def main() -> None:

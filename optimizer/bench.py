@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from datetime import datetime, UTC
-from typing import Callable
-
-from pydantic import BaseModel
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from prochemy.sandbox.pool import Sandbox
+from pydantic import BaseModel
 
 from .gateway import LLMGateway
 from .generation import Judged, generate, judge
@@ -51,9 +50,16 @@ class BenchReport(BaseModel):
     results: list[BenchTaskResult]
 
 
-async def run_bench(gateway: LLMGateway, sandbox: Sandbox, tasks: list[Task], prompt: str,
-                    name: str, benchmark: str, plus: bool = False,
-                    on_done: Callable[[Judged], None] | None = None) -> BenchReport:
+async def run_bench(
+    gateway: LLMGateway,
+    sandbox: Sandbox,
+    tasks: list[Task],
+    prompt: str,
+    name: str,
+    benchmark: str,
+    plus: bool = False,
+    on_done: Callable[[Judged], None] | None = None,
+) -> BenchReport:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     calls_before = gateway.total_usage()
     t0 = time.monotonic()
@@ -67,27 +73,43 @@ async def run_bench(gateway: LLMGateway, sandbox: Sandbox, tasks: list[Task], pr
     judged = await asyncio.gather(*(one(t) for t in tasks))
     wall = time.monotonic() - t0
     usage = gateway.total_usage()
-    results = [BenchTaskResult(
-        task_id=j.generation.task_id, outcome=j.result.outcome.value, detail=j.result.detail,
-        plus_outcome=j.plus.outcome.value if j.plus else None,
-        plus_detail=j.plus.detail if j.plus else None,
-        prompt_tokens=j.generation.prompt_tokens, completion_tokens=j.generation.completion_tokens,
-        cached=j.generation.cached) for j in judged]
+    results = [
+        BenchTaskResult(
+            task_id=j.generation.task_id,
+            outcome=j.result.outcome.value,
+            detail=j.result.detail,
+            plus_outcome=j.plus.outcome.value if j.plus else None,
+            plus_detail=j.plus.detail if j.plus else None,
+            prompt_tokens=j.generation.prompt_tokens,
+            completion_tokens=j.generation.completion_tokens,
+            cached=j.generation.cached,
+        )
+        for j in judged
+    ]
     passed = sum(r.outcome == "passed" for r in results)
     # EvalPlus: "plus" counts only if the base tests pass too
-    plus_passed = (sum(r.outcome == "passed" and r.plus_outcome == "passed" for r in results)
-                   if plus else None)
+    plus_passed = sum(r.outcome == "passed" and r.plus_outcome == "passed" for r in results) if plus else None
     endpoint = await gateway.describe("task")
     n = max(len(results), 1)
     return BenchReport(
-        name=name, benchmark=benchmark, model=endpoint["model"], endpoint=endpoint["identity"],
-        prompt=prompt, prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
-        sandbox_tier=sandbox.tier, started=started, tasks=len(results), passed=passed,
-        pass_at_1=round(passed / n, 4), plus_passed=plus_passed,
+        name=name,
+        benchmark=benchmark,
+        model=endpoint["model"],
+        endpoint=endpoint["identity"],
+        prompt=prompt,
+        prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
+        sandbox_tier=sandbox.tier,
+        started=started,
+        tasks=len(results),
+        passed=passed,
+        pass_at_1=round(passed / n, 4),
+        plus_passed=plus_passed,
         plus_pass_at_1=round(plus_passed / n, 4) if plus_passed is not None else None,
         prompt_tokens=sum(r.prompt_tokens for r in results),
         completion_tokens=sum(r.completion_tokens for r in results),
         completion_tokens_per_task=round(sum(r.completion_tokens for r in results) / n, 1),
         llm_calls=usage.calls - calls_before.calls,
         cache_hits=usage.cache_hits - calls_before.cache_hits,
-        wall_s=round(wall, 1), results=results)
+        wall_s=round(wall, 1),
+        results=results,
+    )

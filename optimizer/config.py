@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from prochemy.sandbox.models import SandboxSettings
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ENV_PREFIX = "PROCHEMY_"
 # Environment variables with the prefix that are not configuration keys.
@@ -47,8 +47,11 @@ class EmbeddedModel(_Strict):
 class RepoTests(_Strict):
     """How a repository's own test suite is run and mined (the `test` section)."""
 
-    python: Path | None = Field(None, description="interpreter with the repo's dependencies "
-                                "(default: the repo's .venv or venv, else Prochemy's own)")
+    python: Path | None = Field(
+        None,
+        description="interpreter with the repo's dependencies "
+        "(default: the repo's .venv or venv, else Prochemy's own)",
+    )
     test_timeout_s: float = Field(10.0, gt=0, description="per test")
     baseline_timeout_s: float = Field(900.0, gt=0, description="the whole suite, once")
     memory_mb: int = Field(4096, ge=256, description="address space of a test run")
@@ -148,7 +151,7 @@ def env_layer(env: Mapping[str, str]) -> Layer:
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX) or name in ENV_RESERVED:
             continue
-        path = name[len(ENV_PREFIX):].lower().split("__")
+        path = name[len(ENV_PREFIX) :].lower().split("__")
         _set(values, path, raw)
     return Layer(source="environment (PROCHEMY_*)", values=values)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .tasks import PlusInputs, Task
 
+
 def shared_data_dir() -> Path:
     """../shared/data beside the checkout, or PROCHEMY_DATA_DIR."""
     if env := os.environ.get("PROCHEMY_DATA_DIR"):
@@ -21,7 +22,8 @@ def shared_data_dir() -> Path:
             return candidate
     raise FileNotFoundError(
         "the shared data folder (HumanEval+, MBPP) was not found beside the checkout "
-        f"({repo.parent / 'shared' / 'data'}); set PROCHEMY_DATA_DIR to it")
+        f"({repo.parent / 'shared' / 'data'}); set PROCHEMY_DATA_DIR to it"
+    )
 
 
 def _read_jsonl_gz(path: Path) -> list[dict]:
@@ -32,9 +34,13 @@ def _read_jsonl_gz(path: Path) -> list[dict]:
 def _task(problem: dict) -> Task:
     entry = problem["entry_point"]
     return Task(
-        id=problem["task_id"], statement=problem["prompt"], entry_point=entry,
+        id=problem["task_id"],
+        statement=problem["prompt"],
+        entry_point=entry,
         test=f"{problem['test']}\n\ncheck({entry})\n",
-        reference=problem["prompt"] + problem["canonical_solution"], origin="benchmark")
+        reference=problem["prompt"] + problem["canonical_solution"],
+        origin="benchmark",
+    )
 
 
 def load_humaneval() -> list[Task]:
@@ -48,8 +54,9 @@ def load_humaneval_plus(mini: bool = False) -> list[Task]:
     tasks = []
     for p in _read_jsonl_gz(shared_data_dir() / "humanevalplus" / name):
         task = _task(p)
-        task.plus = PlusInputs(base_input=p["base_input"], plus_input=p["plus_input"],
-                               atol=p.get("atol") or 0.0)
+        task.plus = PlusInputs(
+            base_input=p["base_input"], plus_input=p["plus_input"], atol=p.get("atol") or 0.0
+        )
         tasks.append(task)
     return tasks
 
@@ -81,15 +88,20 @@ def load_mbpp(split: str = "train") -> list[Task]:
             row = json.loads(line)
             if not lo <= row["task_id"] <= hi:
                 continue
-            entry = re.match(r"assert\s+(?:not\s+)?\(?\s*(?:set\()?\s*([A-Za-z_]\w*)\s*\(",
-                             row["test_list"][0])
+            entry = re.match(
+                r"assert\s+(?:not\s+)?\(?\s*(?:set\()?\s*([A-Za-z_]\w*)\s*\(", row["test_list"][0]
+            )
             if entry is None:
                 continue  # no function call to name an entry point
             tests = "\n".join(row["test_list"])
-            tasks.append(Task(
-                id=f"MBPP/{row['task_id']}",
-                statement=f"{row['text']}\nYour code should pass this test:\n{row['test_list'][0]}\n",
-                entry_point=entry.group(1),
-                test=f"{row['test_setup_code']}\n{tests}\n",
-                reference=row["code"].replace("\r\n", "\n"), origin="benchmark"))
+            tasks.append(
+                Task(
+                    id=f"MBPP/{row['task_id']}",
+                    statement=f"{row['text']}\nYour code should pass this test:\n{row['test_list'][0]}\n",
+                    entry_point=entry.group(1),
+                    test=f"{row['test_setup_code']}\n{tests}\n",
+                    reference=row["code"].replace("\r\n", "\n"),
+                    origin="benchmark",
+                )
+            )
     return tasks

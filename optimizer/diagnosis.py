@@ -18,21 +18,27 @@ from .repo_env import RepoError, find_interpreter
 def local_checks(loaded: LoadedSettings, project: Path) -> list[str]:
     settings = loaded.settings
     lines = ["configuration (value  <- source):"]
-    lines += [f"  {key} = {json.dumps(value, default=str)}  <- {source}" for key, value, source in loaded.describe()]
+    lines += [
+        f"  {key} = {json.dumps(value, default=str)}  <- {source}" for key, value, source in loaded.describe()
+    ]
     if settings.endpoint.base_url is None:
         gguf = model_file(settings)
         binary = server_binary()
-        lines += [f"embedded model: {MODELS[settings.model.choice].title if settings.model.path is None else gguf}",
-                  f"  weights: {gguf} ({'present' if gguf.is_file() else 'MISSING: prochemy model fetch'})",
-                  f"  llama-server: {binary} "
-                  f"({'built' if binary.is_file() else 'NOT BUILT: prochemy model build-server'})"]
+        lines += [
+            f"embedded model: {MODELS[settings.model.choice].title if settings.model.path is None else gguf}",
+            f"  weights: {gguf} ({'present' if gguf.is_file() else 'MISSING: prochemy model fetch'})",
+            f"  llama-server: {binary} "
+            f"({'built' if binary.is_file() else 'NOT BUILT: prochemy model build-server'})",
+        ]
     try:
         isolation = probe(settings.sandbox.level)
     except SandboxUnavailable as e:
         lines.append(f"sandbox: NOT USABLE: {e}")
     else:
-        lines.append(f"sandbox: tier {isolation.tier} ({isolation.reason})"
-                     + (" - DOWNGRADED from bwrap" if isolation.downgraded else ""))
+        lines.append(
+            f"sandbox: tier {isolation.tier} ({isolation.reason})"
+            + (" - DOWNGRADED from bwrap" if isolation.downgraded else "")
+        )
         lines += [f"  limit: {limit}" for limit in isolation.limits]
     try:
         py = find_interpreter(project, settings.test.python)

@@ -11,16 +11,15 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from prochemy.sandbox.pool import Sandbox
 from prochemy.sandbox.repo_runner import RepoRunner
+from pydantic import BaseModel
 
 from .aio import gather_or_cancel
 from .config import Settings
 from .gateway import LLMGateway, endpoint_identity
-from .store import RecordStore
 from .generation import generate, judge
+from .store import RecordStore
 from .tasks import Task
 
 
@@ -58,8 +57,14 @@ def model_identity(settings: Settings, serial: bool = False) -> str:
 class Evaluator:
     """Prompt x task outcomes through the gateway (temperature 0) and the sandbox."""
 
-    def __init__(self, gateway: LLMGateway, sandbox: Sandbox, store: OutcomeStore,
-                 serial: bool = False, repo: RepoRunner | None = None) -> None:
+    def __init__(
+        self,
+        gateway: LLMGateway,
+        sandbox: Sandbox,
+        store: OutcomeStore,
+        serial: bool = False,
+        repo: RepoRunner | None = None,
+    ) -> None:
         self.gateway = gateway
         self.repo = repo  # judges repository tasks
         self.serial = serial  # deterministic mode, see ChatRequest.serial
@@ -81,13 +86,16 @@ class Evaluator:
 
     async def _compute(self, key: str, prompt: str, task: Task) -> Outcome:
         generation = await generate(self.gateway, prompt, task, serial=self.serial)
-        judged = await judge(self.sandbox, task, generation, with_plus=task.plus is not None,
-                             repo=self.repo)
+        judged = await judge(self.sandbox, task, generation, with_plus=task.plus is not None, repo=self.repo)
         # the verdict that decides: plus inputs only matter once the base tests pass
         verdict = judged.plus if judged.result.passed and judged.plus is not None else judged.result
-        result = Outcome(passed=verdict.passed, base_passed=judged.result.passed,
-                         outcome=verdict.outcome.value, detail=verdict.detail,
-                         completion_tokens=generation.completion_tokens)
+        result = Outcome(
+            passed=verdict.passed,
+            base_passed=judged.result.passed,
+            outcome=verdict.outcome.value,
+            detail=verdict.detail,
+            completion_tokens=generation.completion_tokens,
+        )
         self.store.put(key, result)
         return result
 
@@ -98,4 +106,4 @@ class Evaluator:
     async def matrix(self, prompts: list[str], tasks: list[Task]) -> list[list[Outcome]]:
         cells = await gather_or_cancel(*(self.outcome(p, t) for p in prompts for t in tasks))
         width = len(tasks)
-        return [list(cells[i * width:(i + 1) * width]) for i in range(len(prompts))]
+        return [list(cells[i * width : (i + 1) * width]) for i in range(len(prompts))]

@@ -62,8 +62,9 @@ def strip_demo_code(code: str) -> str:
 def _is_demo(node: ast.stmt) -> bool:
     if isinstance(node, ast.If):
         test = node.test
-        return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
-                and test.left.id == "__name__")
+        return (
+            isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
+        )
     if isinstance(node, ast.Assert):
         return True  # example asserts: the task's own tests judge the code
     if isinstance(node, ast.Expr):
@@ -74,8 +75,9 @@ def _is_demo(node: ast.stmt) -> bool:
 
 def prompt_imports(prompt: str) -> list[str]:
     """Top-level import lines of the task's prompt, which the model may omit."""
-    return [line for line in prompt.splitlines()
-            if re.match(r"^(import\s+\w|from\s+[\w.]+\s+import\s)", line)]
+    return [
+        line for line in prompt.splitlines() if re.match(r"^(import\s+\w|from\s+[\w.]+\s+import\s)", line)
+    ]
 
 
 def drop_broken_tail(code: str, entry_point: str | None) -> str:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import ast
 
+from prochemy.sandbox.splice import Function, definitions, first_line
 from pydantic import BaseModel
-
-from prochemy.sandbox.splice import definitions, first_line
 
 from .repo_statement import docstring_node
 
@@ -18,7 +17,7 @@ class FunctionSpan(BaseModel):
     is_stub: bool  # body empty, `...`, `pass` or `raise NotImplementedError`
 
 
-def _is_stub(fn: ast.AST) -> bool:
+def _is_stub(fn: Function) -> bool:
     body = fn.body[1:] if docstring_node(fn) is not None else fn.body
     if not body:
         return True
@@ -43,8 +42,14 @@ def functions_in(source: str) -> list[FunctionSpan]:
         return []
     spans = []
     for qualname, fn, _ in definitions(tree):
-        spans.append(FunctionSpan(qualname=qualname, first_line=first_line(fn) - 1,
-                                  last_line=fn.end_lineno - 1, is_stub=_is_stub(fn)))
+        spans.append(
+            FunctionSpan(
+                qualname=qualname,
+                first_line=first_line(fn) - 1,
+                last_line=(fn.end_lineno or fn.lineno) - 1,
+                is_stub=_is_stub(fn),
+            )
+        )
     return spans
 
 

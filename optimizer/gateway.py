@@ -98,9 +98,14 @@ class ResponseCache(RecordStore[ChatResult]):
     @staticmethod
     def key(identity: str, model: str, request: ChatRequest, max_tokens: int) -> str:
         shape = {
-            "endpoint": identity, "model": model, "messages": request.messages,
-            "temperature": request.temperature, "max_tokens": max_tokens, "stop": request.stop,
-            "seed": request.seed, "response_format": request.response_format,
+            "endpoint": identity,
+            "model": model,
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "max_tokens": max_tokens,
+            "stop": request.stop,
+            "seed": request.seed,
+            "response_format": request.response_format,
             # greedy answers are one answer; samples at temperature > 0 are numbered
             "sample": request.sample if request.temperature > 0 else 0,
         }
@@ -110,8 +115,7 @@ class ResponseCache(RecordStore[ChatResult]):
 
 
 class LLMGateway:
-    def __init__(self, settings: Settings, *, backoff_base_s: float = 0.5,
-                 use_cache: bool = True) -> None:
+    def __init__(self, settings: Settings, *, backoff_base_s: float = 0.5, use_cache: bool = True) -> None:
         self.settings = settings
         self.backoff_base_s = backoff_base_s
         self.cache = ResponseCache(settings.cache_dir / "llm") if use_cache else None
@@ -145,31 +149,43 @@ class LLMGateway:
             m = self.settings.model
             try:
                 model_path = require_model_file(self.settings)
-                server = await shared_server(model_path, self.settings.cache_dir / "logs",
-                                             m.parallel, m.ctx_per_slot, m.threads,
-                                             m.start_timeout_s)
+                server = await shared_server(
+                    model_path,
+                    self.settings.cache_dir / "logs",
+                    m.parallel,
+                    m.ctx_per_slot,
+                    m.threads,
+                    m.start_timeout_s,
+                )
             except ModelMissing as e:
                 raise GatewayError("model_missing", str(e)) from None
             except ServerError as e:
                 raise GatewayError("server", str(e)) from None
-            client = openai.AsyncOpenAI(base_url=server.base_url, api_key="embedded",
-                                        max_retries=0, timeout=timeout)
+            client = openai.AsyncOpenAI(
+                base_url=server.base_url, api_key="embedded", max_retries=0, timeout=timeout
+            )
             identity, model = endpoint_identity(self.settings, endpoint)
-            return _Resolved(client=client, identity=identity, model=model, url=server.base_url,
-                             api_key_env=None)
+            return _Resolved(
+                client=client, identity=identity, model=model, url=server.base_url, api_key_env=None
+            )
         env_name = endpoint.api_key_env
 
         async def api_key() -> str:  # read at call time, never stored
             return os.environ.get(env_name) or "no-key"
 
-        client = openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=api_key,
-                                    max_retries=0, timeout=timeout)
+        client = openai.AsyncOpenAI(
+            base_url=endpoint.base_url, api_key=api_key, max_retries=0, timeout=timeout
+        )
         if endpoint.model is None:
-            raise GatewayError("config", f"endpoint {endpoint.base_url} is set but no model is "
-                               "named: set endpoint.model (PROCHEMY_ENDPOINT__MODEL)")
+            raise GatewayError(
+                "config",
+                f"endpoint {endpoint.base_url} is set but no model is "
+                "named: set endpoint.model (PROCHEMY_ENDPOINT__MODEL)",
+            )
         identity, model = endpoint_identity(self.settings, endpoint)
-        return _Resolved(client=client, identity=identity, model=model, url=endpoint.base_url,
-                         api_key_env=env_name)
+        return _Resolved(
+            client=client, identity=identity, model=model, url=endpoint.base_url, api_key_env=env_name
+        )
 
     async def describe(self, role: Role = "task") -> dict[str, str]:
         r = await self._resolve(role)
@@ -206,8 +222,7 @@ class LLMGateway:
             self.cache.put(key, result)
         return result
 
-    async def _call_with_retries(self, r: _Resolved, request: ChatRequest,
-                                 max_tokens: int) -> ChatResult:
+    async def _call_with_retries(self, r: _Resolved, request: ChatRequest, max_tokens: int) -> ChatResult:
         extra: dict[str, Any] = {}
         if request.stop:
             extra["stop"] = request.stop
@@ -223,17 +238,28 @@ class LLMGateway:
         for attempt in range(self.settings.retries + 1):
             try:
                 response = await r.client.chat.completions.create(
-                    model=r.model, messages=request.messages, temperature=request.temperature,
-                    max_tokens=max_tokens, **extra)
+                    model=r.model,
+                    messages=request.messages,
+                    temperature=request.temperature,
+                    max_tokens=max_tokens,
+                    **extra,
+                )
                 result = _parse(response, r.model)
-            except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                    openai.APIConnectionError, openai.APIResponseValidationError, _Malformed,
-                    json.JSONDecodeError) as e:
+            except (
+                openai.RateLimitError,
+                openai.InternalServerError,
+                openai.APITimeoutError,
+                openai.APIConnectionError,
+                openai.APIResponseValidationError,
+                _Malformed,
+                json.JSONDecodeError,
+            ) as e:
                 last = e
                 if attempt < self.settings.retries:
                     # say so at once: a hanging or broken endpoint must not look like a slow one
-                    log.warning("%s; retrying (%d of %d)", self._explain(e, r), attempt + 1,
-                                self.settings.retries)
+                    log.warning(
+                        "%s; retrying (%d of %d)", self._explain(e, r), attempt + 1, self.settings.retries
+                    )
                     await asyncio.sleep(self._delay(e, attempt))
                 continue
             except openai.APIError as e:
@@ -245,8 +271,10 @@ class LLMGateway:
         self._consecutive_failures += 1
         if self._consecutive_failures >= self.settings.max_consecutive_failures:
             self._tripped = GatewayError(
-                "failing", f"stopped after {self._consecutive_failures} consecutive failed "
-                f"requests to {r.url}; last error: {error}")
+                "failing",
+                f"stopped after {self._consecutive_failures} consecutive failed "
+                f"requests to {r.url}; last error: {error}",
+            )
             raise self._tripped
         raise error
 
@@ -268,34 +296,39 @@ class LLMGateway:
                 return min(float(retry_after), 60.0)
             except ValueError:
                 pass
-        return min(self.backoff_base_s * 2 ** attempt, 30.0) * (0.5 + random.random() / 2)
+        return min(self.backoff_base_s * 2**attempt, 30.0) * (0.5 + random.random() / 2)
 
     def _explain(self, error: Exception, r: _Resolved) -> GatewayError:
         url = r.url
         if isinstance(error, (_Malformed, json.JSONDecodeError, openai.APIResponseValidationError)):
             what = str(error) if isinstance(error, _Malformed) else "a body that is not chat-completion JSON"
-            return GatewayError("malformed", f"{url} answered with {what}: is it an "
-                                "OpenAI-compatible endpoint (base URL ending in /v1)?")
+            return GatewayError(
+                "malformed",
+                f"{url} answered with {what}: is it an OpenAI-compatible endpoint (base URL ending in /v1)?",
+            )
         if isinstance(error, openai.APITimeoutError):
-            return GatewayError("timeout", f"{url} did not answer within "
-                                f"{self.settings.request_timeout_s:.0f}s (request_timeout_s)")
+            return GatewayError(
+                "timeout",
+                f"{url} did not answer within {self.settings.request_timeout_s:.0f}s (request_timeout_s)",
+            )
         if isinstance(error, openai.APIConnectionError):
-            return GatewayError("refused", f"cannot connect to {url}: is the server running "
-                                "and the host and port right?")
+            return GatewayError(
+                "refused", f"cannot connect to {url}: is the server running and the host and port right?"
+            )
         if isinstance(error, openai.AuthenticationError):
             where = f"the environment variable {r.api_key_env}" if r.api_key_env else "the key"
             state = "" if r.api_key_env and os.environ.get(r.api_key_env) else " (it is not set)"
-            return GatewayError("unauthorized", f"{url} refused the API key (401): check "
-                                f"{where}{state}")
+            return GatewayError("unauthorized", f"{url} refused the API key (401): check {where}{state}")
         if isinstance(error, openai.NotFoundError):
             if _mentions_model(error):
-                return GatewayError("unknown_model", f"{url} does not serve the model "
-                                    f"'{r.model}' (404): check endpoint.model")
-            return GatewayError("not_found", f"{url} answered 404 Not Found: does the base URL "
-                                "end in /v1?")
+                return GatewayError(
+                    "unknown_model", f"{url} does not serve the model '{r.model}' (404): check endpoint.model"
+                )
+            return GatewayError("not_found", f"{url} answered 404 Not Found: does the base URL end in /v1?")
         if isinstance(error, openai.APIStatusError):
-            return GatewayError(f"http_{error.status_code}", f"{url} answered "
-                                f"{error.status_code}: {_short(error)}")
+            return GatewayError(
+                f"http_{error.status_code}", f"{url} answered {error.status_code}: {_short(error)}"
+            )
         return GatewayError("error", f"{url}: {error}")
 
     def total_usage(self) -> RoleUsage:
@@ -326,10 +359,13 @@ def _parse(response: object, model: str) -> ChatResult:
     if not isinstance(text, str) or not text.strip():
         raise _Malformed("an empty answer" if message is not None else "a choice without a message")
     usage = getattr(response, "usage", None)
-    return ChatResult(text=text, finish_reason=str(getattr(choices[0], "finish_reason", None) or ""),
-                      prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                      completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                      model=model)
+    return ChatResult(
+        text=text,
+        finish_reason=str(getattr(choices[0], "finish_reason", None) or ""),
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        model=model,
+    )
 
 
 def endpoint_identity(settings: Settings, endpoint: Endpoint) -> tuple[str, str]:

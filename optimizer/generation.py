@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from pathlib import Path
 
 from prochemy.sandbox.models import Outcome, RunResult
 from prochemy.sandbox.pool import Sandbox
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import SpliceError, splice_function
+from pydantic import BaseModel
 
 from .extraction import extract_code
 from .gateway import ChatRequest, LLMGateway
 from .harness import check_job, plus_job
 from .tasks import Task
 
-UNCONFIRMED = ("the tests passed in pytest's process but not with the candidate isolated "
-               "from them (a pass in pytest's process can be forged, so it does not count)")
+UNCONFIRMED = (
+    "the tests passed in pytest's process but not with the candidate isolated "
+    "from them (a pass in pytest's process can be forged, so it does not count)"
+)
 
 # The paper's seed prompt S(0), verbatim.
 SEED_PROMPT = (
@@ -45,16 +46,20 @@ def messages_for(system_prompt: str, task: Task) -> list[dict[str, str]]:
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": task.statement}]
 
 
-async def generate(gateway: LLMGateway, system_prompt: str, task: Task,
-                   serial: bool = False) -> Generation:
-    reply = await gateway.chat(ChatRequest(role="task", messages=messages_for(system_prompt, task),
-                                           temperature=0.0, serial=serial))
+async def generate(gateway: LLMGateway, system_prompt: str, task: Task, serial: bool = False) -> Generation:
+    reply = await gateway.chat(
+        ChatRequest(role="task", messages=messages_for(system_prompt, task), temperature=0.0, serial=serial)
+    )
     # a repository statement is prose around the module's context, not a stub to complete
     stub = "" if task.repo is not None else task.statement
-    return Generation(task_id=task.id, answer=reply.text,
-                      code=extract_code(reply.text, task.entry_point, stub),
-                      prompt_tokens=reply.prompt_tokens,
-                      completion_tokens=reply.completion_tokens, cached=reply.cached)
+    return Generation(
+        task_id=task.id,
+        answer=reply.text,
+        code=extract_code(reply.text, task.entry_point, stub),
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        cached=reply.cached,
+    )
 
 
 async def run_in_repo(runner: RepoRunner, task: Task, code: str) -> RunResult:
@@ -73,20 +78,29 @@ async def run_in_repo(runner: RepoRunner, task: Task, code: str) -> RunResult:
     if not shared.passed:
         return shared
     try:
-        isolated = (await runner.run_isolated(target.node_ids, target.module, target.qualname,
-                                              spliced)).result
+        isolated = (
+            await runner.run_isolated(target.node_ids, target.module, target.qualname, spliced)
+        ).result
     except SpliceError as e:
         isolated = RunResult(outcome=Outcome.ERROR, detail=str(e), tier=runner.tier)
     if isolated.passed:
         return isolated.model_copy(update={"duration_s": shared.duration_s + isolated.duration_s})
-    return isolated.model_copy(update={
-        "outcome": Outcome.ERROR,
-        "detail": f"{UNCONFIRMED}: {isolated.outcome.value}: {isolated.detail}"[:1500]})
+    return isolated.model_copy(
+        update={
+            "outcome": Outcome.ERROR,
+            "detail": f"{UNCONFIRMED}: {isolated.outcome.value}: {isolated.detail}"[:1500],
+        }
+    )
 
 
-async def judge(sandbox: Sandbox, task: Task, generation: Generation,
-                with_plus: bool = False, plus_timeout_s: float = 120.0,
-                repo: RepoRunner | None = None) -> Judged:
+async def judge(
+    sandbox: Sandbox,
+    task: Task,
+    generation: Generation,
+    with_plus: bool = False,
+    plus_timeout_s: float = 120.0,
+    repo: RepoRunner | None = None,
+) -> Judged:
     if task.repo is not None:
         if repo is None:
             raise ValueError(f"{task.id} is a repository task: judging it needs a RepoRunner")

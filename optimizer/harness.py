@@ -28,11 +28,17 @@ def trusted_helpers(task: Task) -> str:
         tree = ast.parse(task.statement)
     except SyntaxError:
         return ""
-    keep = [node for node in tree.body
-            if isinstance(node, (ast.Import, ast.ImportFrom))
-            or (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                and node.name != task.entry_point)]
+    keep = [
+        node
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        or (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.name != task.entry_point
+        )
+    ]
     return "\n\n".join(ast.get_source_segment(task.statement, node) or "" for node in keep)
+
 
 # EvalPlus: a per-input limit of max(floor, factor x the reference's time).
 PLUS_MIN_TIME_LIMIT_S = 1.0
@@ -44,7 +50,7 @@ def check_job(task: Task, code: str) -> Judgement:
     return Judgement(code, f"{trusted_helpers(task)}\n\n{task.test}")
 
 
-_PLUS_RUNNER = r'''
+_PLUS_RUNNER = r"""
 import copy as _copy, json as _json, math as _math, signal as _signal, time as _time
 
 _ref_ns = {}
@@ -97,15 +103,17 @@ for _i, _args in enumerate(_json.loads(_INPUTS)):
     else:
         _ok = _same(_got, _want, _ATOL)
     assert _ok, f"input #{_i} {str(_args)[:200]}: got {str(_got)[:200]}, expected {str(_want)[:200]}"
-'''
+"""
 
 
 def plus_job(task: Task, code: str) -> Judgement:
     """Differential test on base + plus inputs against the reference (EvalPlus 'plus')."""
     assert task.plus is not None and task.reference is not None
     inputs = task.plus.base_input + task.plus.plus_input
-    header = (f"_REFERENCE = {task.reference!r}\n"
-              f"_ENTRY = {task.entry_point!r}\n_INPUTS = {json.dumps(inputs)!r}\n"
-              f"_ATOL = {task.plus.atol!r}\n_MIN_LIMIT = {PLUS_MIN_TIME_LIMIT_S!r}\n"
-              f"_FACTOR = {PLUS_TIME_FACTOR!r}\n")
+    header = (
+        f"_REFERENCE = {task.reference!r}\n"
+        f"_ENTRY = {task.entry_point!r}\n_INPUTS = {json.dumps(inputs)!r}\n"
+        f"_ATOL = {task.plus.atol!r}\n_MIN_LIMIT = {PLUS_MIN_TIME_LIMIT_S!r}\n"
+        f"_FACTOR = {PLUS_TIME_FACTOR!r}\n"
+    )
     return Judgement(code, header + _PLUS_RUNNER)

@@ -23,8 +23,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import platformdirs
 
@@ -54,19 +54,52 @@ def build_server(log: Callable[[str], None] = print, jobs: int | None = None) ->
     work = Path(tempfile.mkdtemp(prefix="prochemy-llama-build-"))
     try:
         log(f"downloading llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} sources from PyPI ...")
-        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-              "--quiet", "-d", str(work), f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}"])
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--quiet",
+                "-d",
+                str(work),
+                f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
+            ]
+        )
         sdist = next(work.glob("llama_cpp_python-*.tar.gz"))
         with tarfile.open(sdist) as archive:
             archive.extractall(work, filter="data")
         source = next(work.glob("llama_cpp_python-*/vendor/llama.cpp"))
         build = work / "build"
         log("building llama-server with CMake (about 9 CPU-minutes on 2 cores) ...")
-        _run(["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-              "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
-              "-DLLAMA_BUILD_SERVER=ON"])
-        _run(["cmake", "--build", str(build), "--target", "llama-server",
-              "-j", str(jobs or os.cpu_count() or 2)])
+        _run(
+            [
+                "cmake",
+                "-S",
+                str(source),
+                "-B",
+                str(build),
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DLLAMA_CURL=OFF",
+                "-DLLAMA_BUILD_TESTS=OFF",
+                "-DLLAMA_BUILD_EXAMPLES=OFF",
+                "-DLLAMA_BUILD_SERVER=ON",
+            ]
+        )
+        _run(
+            [
+                "cmake",
+                "--build",
+                str(build),
+                "--target",
+                "llama-server",
+                "-j",
+                str(jobs or os.cpu_count() or 2),
+            ]
+        )
         staged = install_dir().with_suffix(".partial")
         shutil.rmtree(staged, ignore_errors=True)
         shutil.copytree(build / "bin", staged)
@@ -92,6 +125,7 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
+
     return preexec
 
 
@@ -104,8 +138,15 @@ def free_port() -> int:
 class LlamaServer:
     """One llama-server process serving one GGUF file on a loopback port."""
 
-    def __init__(self, model: Path, log_dir: Path, parallel: int = 4, ctx_per_slot: int = 4096,
-                 threads: int | None = None, binary: Path | None = None) -> None:
+    def __init__(
+        self,
+        model: Path,
+        log_dir: Path,
+        parallel: int = 4,
+        ctx_per_slot: int = 4096,
+        threads: int | None = None,
+        binary: Path | None = None,
+    ) -> None:
         self.model = model
         self.binary = binary or server_binary()
         self.parallel = parallel
@@ -134,16 +175,35 @@ class LlamaServer:
         self.port = free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.log_dir / f"llama-server-{self.port}.log"
-        cmd = [str(self.binary), "--model", str(self.model), "--host", "127.0.0.1",
-               "--port", str(self.port), "--alias", self.alias, "--parallel", str(self.parallel),
-               "--ctx-size", str(self.ctx_per_slot * self.parallel), "--threads", str(self.threads),
-               "--no-webui"]
+        cmd = [
+            str(self.binary),
+            "--model",
+            str(self.model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--alias",
+            self.alias,
+            "--parallel",
+            str(self.parallel),
+            "--ctx-size",
+            str(self.ctx_per_slot * self.parallel),
+            "--threads",
+            str(self.threads),
+            "--no-webui",
+        ]
         with self.log_path.open("wb") as log:
             # the binary links the shared libraries built beside it
             env = {**os.environ, "LD_LIBRARY_PATH": str(self.binary.parent)}
             self.process = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid()),
             )
         _LIVE.add(self)
 
@@ -196,8 +256,9 @@ def stop_all() -> None:
 _SHARED: dict[tuple[str, int, int, int], LlamaServer] = {}
 
 
-async def shared_server(model: Path, log_dir: Path, parallel: int, ctx_per_slot: int,
-                        threads: int | None, start_timeout_s: float) -> LlamaServer:
+async def shared_server(
+    model: Path, log_dir: Path, parallel: int, ctx_per_slot: int, threads: int | None, start_timeout_s: float
+) -> LlamaServer:
     """One running server per model and shape in this process, started on first use."""
     key = (str(model), parallel, ctx_per_slot, threads or 0)
     server = _SHARED.get(key)
@@ -210,6 +271,8 @@ async def shared_server(model: Path, log_dir: Path, parallel: int, ctx_per_slot:
     while not await asyncio.to_thread(server.poll_ready):
         if time.monotonic() > deadline:
             server.stop()
-            raise ServerError(f"llama-server did not become ready in {start_timeout_s:.0f}s:\n{server.log_tail()}")
+            raise ServerError(
+                f"llama-server did not become ready in {start_timeout_s:.0f}s:\n{server.log_tail()}"
+            )
         await asyncio.sleep(0.2)
     return server

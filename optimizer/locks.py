@@ -8,9 +8,9 @@ import asyncio
 import fcntl
 import hashlib
 import os
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 POLL_S = 0.2
 

@@ -17,19 +17,25 @@ import asyncio
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
-from pydantic import BaseModel, Field
 
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import RepoRunner, SuiteRun
-from prochemy.sandbox.splice import definitions, find_function, first_line, stub_body
+from prochemy.sandbox.splice import Function, definitions, find_function, first_line, stub_body
+from pydantic import BaseModel, Field
 
 from .aio import gather_or_cancel
 from .config import RepoTests
-from .repo_env import (Interpreter, RepoError, find_interpreter, is_test_file, module_name,
-                       python_files, tree_fingerprint)
+from .repo_env import (
+    Interpreter,
+    RepoError,
+    find_interpreter,
+    is_test_file,
+    module_name,
+    python_files,
+    tree_fingerprint,
+)
 from .repo_statement import build_statement, docstring_node
 from .tasks import RepoTarget, Task
 
@@ -71,12 +77,11 @@ class _Candidate(BaseModel):
     covering: list[str]
 
 
-def _body_lines(fn: ast.AST) -> int:
+def _body_lines(fn: Function) -> int:
     body = fn.body[1:] if docstring_node(fn) is not None else fn.body
     if not body:
         return 0
-    return body[-1].end_lineno - body[0].lineno + 1
-
+    return (body[-1].end_lineno or body[-1].lineno) - body[0].lineno + 1
 
 
 def repo_runner(root: Path, python: str, sandbox: SandboxSettings, cfg: RepoTests) -> RepoRunner:
@@ -92,16 +97,20 @@ async def baseline(runner: RepoRunner, cfg: RepoTests) -> SuiteRun:
         raise RepoError(
             f"no tests found in {runner.root}: pytest collected nothing (it looks for test_*.py "
             f"and *_test.py files, or the testpaths of pyproject.toml/pytest.ini){where}. "
-            f"Output: {run.result.output_tail[-300:].strip() or run.result.detail}")
+            f"Output: {run.result.output_tail[-300:].strip() or run.result.detail}"
+        )
     if not any(t.status == "passed" for t in run.tests.values()):
         shown = "; ".join(f"{k}: {v.status} {v.message}" for k, v in list(run.tests.items())[:3])
-        raise RepoError(f"none of the {len(run.tests)} tests in {runner.root} pass at baseline, so "
-                        f"there is nothing to learn from (first: {shown})")
+        raise RepoError(
+            f"none of the {len(run.tests)} tests in {runner.root} pass at baseline, so "
+            f"there is nothing to learn from (first: {shown})"
+        )
     return run
 
 
-async def mine(root: Path, cfg: RepoTests, sandbox: SandboxSettings,
-               on_progress: Callable[[str], None] | None = None) -> MiningReport:
+async def mine(
+    root: Path, cfg: RepoTests, sandbox: SandboxSettings, on_progress: Callable[[str], None] | None = None
+) -> MiningReport:
     say = on_progress or (lambda message: None)
     root = root.resolve()
     if not root.is_dir():
@@ -124,14 +133,26 @@ async def mine(root: Path, cfg: RepoTests, sandbox: SandboxSettings,
         say(f"checking {len(candidates)} candidates against their tests")
         checks = await gather_or_cancel(*(_related(runner, root, c, cfg) for c in candidates))
     tasks = await asyncio.to_thread(_tasks, root, sources, candidates, checks, tree_hash, skipped)
-    excluded = [TestOutcome(node_id=k, status=v.status, message=v.message)
-                for k, v in sorted(base.tests.items()) if v.status != "passed"]
+    excluded = [
+        TestOutcome(node_id=k, status=v.status, message=v.message)
+        for k, v in sorted(base.tests.items())
+        if v.status != "passed"
+    ]
     return MiningReport(
-        root=str(root), interpreter=interpreter, tier=runner.tier, tree=tree_hash,
-        tests_total=len(base.tests), tests_passing=len(passing), excluded=excluded,
-        collect_errors=base.collect_errors, functions_seen=seen, tasks=tasks,
-        skipped=sorted(skipped, key=lambda s: s.function), baseline_s=round(baseline_s, 2),
-        mining_s=round(time.monotonic() - t0, 2))
+        root=str(root),
+        interpreter=interpreter,
+        tier=runner.tier,
+        tree=tree_hash,
+        tests_total=len(base.tests),
+        tests_passing=len(passing),
+        excluded=excluded,
+        collect_errors=base.collect_errors,
+        functions_seen=seen,
+        tasks=tasks,
+        skipped=sorted(skipped, key=lambda s: s.function),
+        baseline_s=round(baseline_s, 2),
+        mining_s=round(time.monotonic() - t0, 2),
+    )
 
 
 def _survey(root: Path, cfg: RepoTests) -> tuple[Interpreter, list[Path], str]:
@@ -142,8 +163,9 @@ def _survey(root: Path, cfg: RepoTests) -> tuple[Interpreter, list[Path], str]:
     return interpreter, files, tree_fingerprint(root, files)
 
 
-def _candidates(root: Path, sources: list[Path], callers: dict[tuple[str, int], list[str]],
-                cfg: RepoTests) -> tuple[int, list[_Candidate], list[Skip]]:
+def _candidates(
+    root: Path, sources: list[Path], callers: dict[tuple[str, int], list[str]], cfg: RepoTests
+) -> tuple[int, list[_Candidate], list[Skip]]:
     """Functions worth a constraint check, and why the others are skipped."""
     candidates: list[_Candidate] = []
     skipped: list[Skip] = []
@@ -176,8 +198,14 @@ def _candidates(root: Path, sources: list[Path], callers: dict[tuple[str, int], 
     return seen, candidates, skipped
 
 
-def _tasks(root: Path, sources: list[Path], candidates: list[_Candidate],
-           checks: list[tuple[list[str], str | None]], tree_hash: str, skipped: list[Skip]) -> list[Task]:
+def _tasks(
+    root: Path,
+    sources: list[Path],
+    candidates: list[_Candidate],
+    checks: list[tuple[list[str], str | None]],
+    tree_hash: str,
+    skipped: list[Skip],
+) -> list[Task]:
     """A task per candidate whose tests depend on it (the others join `skipped`)."""
     modules = {module_name(f): f for f in sources}
     tasks: list[Task] = []
@@ -189,23 +217,35 @@ def _tasks(root: Path, sources: list[Path], candidates: list[_Candidate],
         rel = Path(cand.rel)
         module_source = (root / rel).read_text()
         fn_node, _ = find_function(ast.parse(module_source), cand.qualname)
-        reference = textwrap.dedent("".join(
-            module_source.splitlines(keepends=True)[first_line(fn_node) - 1:fn_node.end_lineno]))
-        tasks.append(Task(
-            id=name, statement=build_statement(root, rel, cand.qualname, modules),
-            entry_point=cand.qualname.split(".")[-1], test="", reference=reference,
-            origin="repository",
-            repo=RepoTarget(root=str(root), module=cand.rel, qualname=cand.qualname,
-                            node_ids=related, tree=tree_hash)))
+        reference = textwrap.dedent(
+            "".join(module_source.splitlines(keepends=True)[first_line(fn_node) - 1 : fn_node.end_lineno])
+        )
+        tasks.append(
+            Task(
+                id=name,
+                statement=build_statement(root, rel, cand.qualname, modules),
+                entry_point=cand.qualname.split(".")[-1],
+                test="",
+                reference=reference,
+                origin="repository",
+                repo=RepoTarget(
+                    root=str(root), module=cand.rel, qualname=cand.qualname, node_ids=related, tree=tree_hash
+                ),
+            )
+        )
     return tasks
 
 
-async def _related(runner: RepoRunner, root: Path, cand: _Candidate,
-                   cfg: RepoTests) -> tuple[list[str], str | None]:
+async def _related(
+    runner: RepoRunner, root: Path, cand: _Candidate, cfg: RepoTests
+) -> tuple[list[str], str | None]:
     """The covering tests that fail once the body is gone, or why there are none."""
     stubbed = stub_body((root / cand.rel).read_text(), cand.qualname)
     run = await runner.run(cand.covering, {cand.rel: stubbed}, fail_fast=False)
     failing = [n for n in cand.covering if run.tests.get(n) is not None and run.tests[n].status != "passed"]
     if not failing:
-        return [], f"tests do not depend on it (all {len(cand.covering)} covering tests pass with the body removed)"
-    return failing[:cfg.max_related_tests], None
+        return (
+            [],
+            f"tests do not depend on it (all {len(cand.covering)} covering tests pass with the body removed)",
+        )
+    return failing[: cfg.max_related_tests], None

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterable, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -44,33 +45,48 @@ ROBUST_SYSTEM = (
     "most 120 words. "
     'Answer with JSON: {"prompt": "<the rewritten prompt>"}.'
 )
-ROBUST_REQUEST = ("Rewrite this prompt so that the code written with it passes the tests more "
-                  "often. Prompt: [{prompt}]")
+ROBUST_REQUEST = (
+    "Rewrite this prompt so that the code written with it passes the tests more often. Prompt: [{prompt}]"
+)
 ROBUST_SHOTS = [
-    ("You are a helpful assistant. Write Python code for the task.",
-     "You are an expert Python programmer. Read the task description carefully, note the exact "
-     "function name, parameters and return type it asks for, and write one complete, correct "
-     "function. Handle edge cases such as empty inputs. Return only the code in a single "
-     "```python block, with any imports it needs."),
-    ("Solve the coding problem in Python.",
-     "You write Python that must pass unit tests. First restate to yourself what the function "
-     "must return for normal and edge-case inputs, then implement it exactly as specified, "
-     "keeping the given signature. Do not print or read input; do not add example usage. "
-     "Answer with the finished code in one ```python block."),
+    (
+        "You are a helpful assistant. Write Python code for the task.",
+        "You are an expert Python programmer. Read the task description carefully, note the exact "
+        "function name, parameters and return type it asks for, and write one complete, correct "
+        "function. Handle edge cases such as empty inputs. Return only the code in a single "
+        "```python block, with any imports it needs.",
+    ),
+    (
+        "Solve the coding problem in Python.",
+        "You write Python that must pass unit tests. First restate to yourself what the function "
+        "must return for normal and edge-case inputs, then implement it exactly as specified, "
+        "keeping the given signature. Do not print or read input; do not add example usage. "
+        "Answer with the finished code in one ```python block.",
+    ),
 ]
 JSON_SCHEMA = {
     "type": "json_schema",
-    "json_schema": {"name": "rewrite", "strict": True, "schema": {
-        "type": "object", "additionalProperties": False, "required": ["prompt"],
-        "properties": {"prompt": {"type": "string", "minLength": 40, "maxLength": 1500}}}},
+    "json_schema": {
+        "name": "rewrite",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["prompt"],
+            "properties": {"prompt": {"type": "string", "minLength": 40, "maxLength": 1500}},
+        },
+    },
 }
 
 _CODE_WORDS = re.compile(r"\b(python|code|program|function|implement)", re.IGNORECASE)
 # A prompt that asks for tests or demos in the answer makes small models emit endless asserts
 # that truncate the code (7 of P*'s 17 losses in the first reduced run).
 _ASKS_EXTRAS = re.compile(
-    r"\b(include|add|write|provide|give|show)\b(?:(?!pass|satisf)[^.]){0,40}?\b(unit tests?|test cases?|tests|"
-    r"examples?|example usage|usage|explanations?|docstring tests|doctests?)\b", re.IGNORECASE)
+    r"\b(include|add|write|provide|give|show)\b(?:(?!pass|satisf)[^.]){0,40}?"
+    r"\b(unit tests?|test cases?|tests|"
+    r"examples?|example usage|usage|explanations?|docstring tests|doctests?)\b",
+    re.IGNORECASE,
+)
 
 
 class Variant(BaseModel):
@@ -82,8 +98,10 @@ class Variant(BaseModel):
 
 def mutation_messages(prompt: str, recipe: Recipe) -> list[dict[str, str]]:
     if recipe == "paper":
-        return [{"role": "system", "content": PAPER_SYSTEM},
-                {"role": "user", "content": PAPER_INFORMATION + prompt + PAPER_FORMAT}]
+        return [
+            {"role": "system", "content": PAPER_SYSTEM},
+            {"role": "user", "content": PAPER_INFORMATION + prompt + PAPER_FORMAT},
+        ]
     messages = [{"role": "system", "content": ROBUST_SYSTEM}]
     for before, after in ROBUST_SHOTS:
         messages.append({"role": "user", "content": ROBUST_REQUEST.format(prompt=before)})
@@ -106,7 +124,7 @@ def parse_variant(reply: str, recipe: Recipe) -> str | None:
 def _asks_for_extras(candidate: str) -> bool:
     """True if the prompt asks for tests/examples; "do not add example usage" is fine."""
     for match in _ASKS_EXTRAS.finditer(candidate):
-        before = candidate[max(0, match.start() - 20):match.start()].lower()
+        before = candidate[max(0, match.start() - 20) : match.start()].lower()
         if not re.search(r"\b(not|no|never|don't|without|avoid)\b", before):
             return True
     return False
@@ -133,17 +151,31 @@ def rejection(candidate: str, forbidden: set[str], known: set[str]) -> str | Non
     return None
 
 
-async def mutate(gateway: LLMGateway, parent: str, *, recipe: Recipe, sample: int,
-                 forbidden: Iterable[str], known: set[str], max_attempts: int = 3,
-                 max_tokens: int = 400) -> Variant:
+async def mutate(
+    gateway: LLMGateway,
+    parent: str,
+    *,
+    recipe: Recipe,
+    sample: int,
+    forbidden: Iterable[str],
+    known: set[str],
+    max_attempts: int = 3,
+    max_tokens: int = 400,
+) -> Variant:
     """One variant of `parent`; `sample` numbers it so reruns replay the same answers."""
     forbidden_set = {f for f in forbidden if len(f) > 3}
     reasons: list[str] = []
     for attempt in range(max_attempts):
-        reply = await gateway.chat(ChatRequest(
-            role="mutation", messages=mutation_messages(parent, recipe), temperature=1.0,
-            max_tokens=max_tokens, sample=sample * max_attempts + attempt,
-            response_format=JSON_SCHEMA if recipe == "robust" else None))
+        reply = await gateway.chat(
+            ChatRequest(
+                role="mutation",
+                messages=mutation_messages(parent, recipe),
+                temperature=1.0,
+                max_tokens=max_tokens,
+                sample=sample * max_attempts + attempt,
+                response_format=JSON_SCHEMA if recipe == "robust" else None,
+            )
+        )
         candidate = parse_variant(reply.text, recipe)
         reason = "unparseable" if candidate is None else rejection(candidate, forbidden_set, known)
         if reason is None:

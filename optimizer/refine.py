@@ -13,13 +13,13 @@ import json
 import random
 import time
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
 from .aio import gather_or_cancel
 from .evaluation import Evaluator
-from .gateway import BudgetExhausted, Budget, LLMGateway, RoleUsage
+from .gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
 from .mutation import Recipe, mutate, normalise
 from .scoring import plain_scores, top_indices, weighted_scores
 from .tasks import TaskSet
@@ -31,12 +31,18 @@ class RefineConfig(BaseModel):
     patience: int = Field(3, ge=1, description="stop when the best is unchanged this long")
     seed: int = 0
     recipe: Recipe = "robust"
-    max_calls: int | None = Field(None, ge=0, description="paid LLM calls the whole refinement "
-                                  "may make (synthesis, loop and held-out check)")
+    max_calls: int | None = Field(
+        None,
+        ge=0,
+        description="paid LLM calls the whole refinement may make (synthesis, loop and held-out check)",
+    )
     max_tokens_total: int | None = Field(None, ge=0)
     mutation_attempts: int = Field(3, ge=1, description="retries of an unusable variant")
-    held_out_serial: bool = Field(True, description="held-out answers one request at a time, "
-                                  "so seed and P* are compared without batching noise")
+    held_out_serial: bool = Field(
+        True,
+        description="held-out answers one request at a time, "
+        "so seed and P* are compared without batching noise",
+    )
 
     def budget(self) -> Budget:
         return Budget(max_calls=self.max_calls, max_tokens_total=self.max_tokens_total)
@@ -97,12 +103,15 @@ class RefineResult(BaseModel):
 
     def best_train_pass(self) -> float | None:
         """P*'s pass@1 on the training tasks (None when no iteration ran)."""
-        return max((it.plain[i] for it in self.iterations for i in it.selected
-                    if it.prompts[i] == self.best_prompt), default=None)
+        return max(
+            (it.plain[i] for it in self.iterations for i in it.selected if it.prompts[i] == self.best_prompt),
+            default=None,
+        )
 
 
-def run_id_for(config: RefineConfig, seed_prompt: str, train: TaskSet, held_out: TaskSet,
-               model_identity: str) -> str:
+def run_id_for(
+    config: RefineConfig, seed_prompt: str, train: TaskSet, held_out: TaskSet, model_identity: str
+) -> str:
     shape = [config.model_dump(), seed_prompt, train.fingerprint, held_out.fingerprint, model_identity]
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -127,15 +136,21 @@ def _tokens(gateway: LLMGateway) -> int:
 
 
 class Refiner:
-    def __init__(self, gateway: LLMGateway, evaluator: Evaluator, config: RefineConfig,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+    def __init__(
+        self,
+        gateway: LLMGateway,
+        evaluator: Evaluator,
+        config: RefineConfig,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
         self.gateway = gateway
         self.evaluator = evaluator
         self.config = config
         self.report = on_progress or (lambda p: None)
 
-    async def _variants(self, parents: list[str], needed: int, k: int,
-                        forbidden: set[str], known: set[str]) -> tuple[list[tuple[str, int]], int, Counter[str]]:
+    async def _variants(
+        self, parents: list[str], needed: int, k: int, forbidden: set[str], known: set[str]
+    ) -> tuple[list[tuple[str, int]], int, Counter[str]]:
         """`needed` new, distinct, valid variants of random parents (parent index kept)."""
         rng = random.Random(f"{self.config.seed}-{k}")
         found: list[tuple[str, int]] = []
@@ -148,11 +163,20 @@ class Refiner:
                 parent = rng.randrange(len(parents))
                 batch.append((parent, slot))
                 slot += 1
-            variants = await gather_or_cancel(*(
-                mutate(self.gateway, parents[p], recipe=self.config.recipe,
-                       sample=(self.config.seed * 1000 + k) * 1000 + s, forbidden=forbidden,
-                       known=known, max_attempts=self.config.mutation_attempts)
-                for p, s in batch))
+            variants = await gather_or_cancel(
+                *(
+                    mutate(
+                        self.gateway,
+                        parents[p],
+                        recipe=self.config.recipe,
+                        sample=(self.config.seed * 1000 + k) * 1000 + s,
+                        forbidden=forbidden,
+                        known=known,
+                        max_attempts=self.config.mutation_attempts,
+                    )
+                    for p, s in batch
+                )
+            )
             for (parent, _), variant in zip(batch, variants):
                 attempted += variant.attempts
                 rejections.update(r.split(" (")[0] for r in variant.rejected)
@@ -165,8 +189,9 @@ class Refiner:
                 found.append((variant.text, parent))
         return found, attempted, rejections
 
-    async def run(self, seed_prompt: str, train: TaskSet, held_out: TaskSet,
-                  warm_start: list[str] | None = None) -> RefineResult:
+    async def run(
+        self, seed_prompt: str, train: TaskSet, held_out: TaskSet, warm_start: list[str] | None = None
+    ) -> RefineResult:
         cfg = self.config
         t0 = time.monotonic()
         model_identity = await self.evaluator.model_identity()
@@ -183,17 +208,31 @@ class Refiner:
         try:
             for k in range(1, cfg.k_max + 1):
                 tk = time.monotonic()
-                self.report(Progress(phase="iteration", k=k, k_max=cfg.k_max,
-                                     best_plain=max(best_history, default=None),
-                                     tokens=_tokens(self.gateway), message="mutating"))
+                self.report(
+                    Progress(
+                        phase="iteration",
+                        k=k,
+                        k_max=cfg.k_max,
+                        best_plain=max(best_history, default=None),
+                        tokens=_tokens(self.gateway),
+                        message="mutating",
+                    )
+                )
                 needed = max(cfg.n - len(pool), 0)
                 new, attempted, rejections = await self._variants(pool, needed, k, forbidden, known)
                 survivors = len(pool)
                 pool = pool + [text for text, _ in new]
                 parents = [None] * survivors + [p for _, p in new]
-                self.report(Progress(phase="iteration", k=k, k_max=cfg.k_max,
-                                     best_plain=max(best_history, default=None),
-                                     tokens=_tokens(self.gateway), message="evaluating"))
+                self.report(
+                    Progress(
+                        phase="iteration",
+                        k=k,
+                        k_max=cfg.k_max,
+                        best_plain=max(best_history, default=None),
+                        tokens=_tokens(self.gateway),
+                        message="evaluating",
+                    )
+                )
                 cells = await self.evaluator.matrix(pool, train.tasks)
                 matrix = [[c.passed for c in row] for row in cells]
                 weighted = weighted_scores(matrix)
@@ -202,13 +241,23 @@ class Refiner:
                 # on a fixed task set, plain pass@1 of the selected prompts is comparable
                 best_plain = max(plain[i] for i in selected)
                 best_history.append(best_plain)
-                iterations.append(IterationRecord(
-                    k=k, prompts=pool, parents=parents, outcomes=matrix, weighted=weighted,
-                    plain=plain, selected=selected, best_plain=best_plain,
-                    variants_attempted=attempted, variants_valid=len(new),
-                    rejections=dict(rejections),
-                    usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
-                    wall_s=round(time.monotonic() - tk, 1)))
+                iterations.append(
+                    IterationRecord(
+                        k=k,
+                        prompts=pool,
+                        parents=parents,
+                        outcomes=matrix,
+                        weighted=weighted,
+                        plain=plain,
+                        selected=selected,
+                        best_plain=best_plain,
+                        variants_attempted=attempted,
+                        variants_valid=len(new),
+                        rejections=dict(rejections),
+                        usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
+                        wall_s=round(time.monotonic() - tk, 1),
+                    )
+                )
                 pool = [pool[i] for i in selected]
                 if _converged(best_history, cfg.patience):
                     stop_reason = "patience"
@@ -218,26 +267,54 @@ class Refiner:
         best_prompt = self._best(iterations, seed_prompt)
         comparison = None
         if held_out.tasks:
-            self.report(Progress(phase="held-out", k=len(iterations), k_max=cfg.k_max,
-                                 best_plain=max(best_history, default=None),
-                                 tokens=_tokens(self.gateway), message="seed vs refined"))
+            self.report(
+                Progress(
+                    phase="held-out",
+                    k=len(iterations),
+                    k_max=cfg.k_max,
+                    best_plain=max(best_history, default=None),
+                    tokens=_tokens(self.gateway),
+                    message="seed vs refined",
+                )
+            )
             try:
                 comparison = await self._compare(seed_prompt, best_prompt, held_out)
             except BudgetExhausted:  # no check, no adoption: the seed stays
                 comparison = None
                 stop_reason = "budget"
-        adopted = "refined" if (best_prompt != seed_prompt and comparison is not None
-                                and comparison.best_passed >= comparison.seed_passed) else "seed"
+        adopted = (
+            "refined"
+            if (
+                best_prompt != seed_prompt
+                and comparison is not None
+                and comparison.best_passed >= comparison.seed_passed
+            )
+            else "seed"
+        )
         result = RefineResult(
-            run_id=run_id, config=cfg, seed_prompt=seed_prompt,
-            train=[t.id for t in train.tasks], held_out=[t.id for t in held_out.tasks],
-            iterations=iterations, best_prompt=best_prompt, stop_reason=stop_reason,
-            held_out_comparison=comparison, adopted=adopted,
+            run_id=run_id,
+            config=cfg,
+            seed_prompt=seed_prompt,
+            train=[t.id for t in train.tasks],
+            held_out=[t.id for t in held_out.tasks],
+            iterations=iterations,
+            best_prompt=best_prompt,
+            stop_reason=stop_reason,
+            held_out_comparison=comparison,
+            adopted=adopted,
             adopted_prompt=best_prompt if adopted == "refined" else seed_prompt,
             usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
-            wall_s=round(time.monotonic() - t0, 1))
-        self.report(Progress(phase="done", k=len(iterations), k_max=cfg.k_max,
-                             tokens=_tokens(self.gateway), message=adopted))
+            wall_s=round(time.monotonic() - t0, 1),
+        )
+        self.report(
+            Progress(
+                phase="done",
+                k=len(iterations),
+                k_max=cfg.k_max,
+                tokens=_tokens(self.gateway),
+                message=adopted,
+            )
+        )
         return result
 
     @staticmethod
@@ -248,8 +325,10 @@ class Refiner:
         one that solves a rare task, so the last pool alone may hold a worse one."""
         if not iterations:
             return seed_prompt
-        k, i = max(((k, i) for k, it in enumerate(iterations) for i in it.selected),
-                   key=lambda ki: (iterations[ki[0]].plain[ki[1]], ki[0], -ki[1]))
+        k, i = max(
+            ((k, i) for k, it in enumerate(iterations) for i in it.selected),
+            key=lambda ki: (iterations[ki[0]].plain[ki[1]], ki[0], -ki[1]),
+        )
         return iterations[k].prompts[i]
 
     async def _compare(self, seed_prompt: str, best_prompt: str, held_out: TaskSet) -> HeldOutComparison:
@@ -258,9 +337,13 @@ class Refiner:
         seed_row, best_row = [c.passed for c in seed_cells], [c.passed for c in best_cells]
         ids = [t.id for t in held_out.tasks]
         return HeldOutComparison(
-            tasks=len(ids), serial=evaluator.serial, seed_passed=sum(seed_row),
-            best_passed=sum(best_row), plus=any(t.plus for t in held_out.tasks),
+            tasks=len(ids),
+            serial=evaluator.serial,
+            seed_passed=sum(seed_row),
+            best_passed=sum(best_row),
+            plus=any(t.plus for t in held_out.tasks),
             seed_base_passed=sum(c.base_passed for c in seed_cells),
             best_base_passed=sum(c.base_passed for c in best_cells),
             only_best=[i for i, s, b in zip(ids, seed_row, best_row) if b and not s],
-            only_seed=[i for i, s, b in zip(ids, seed_row, best_row) if s and not b])
+            only_seed=[i for i, s, b in zip(ids, seed_row, best_row) if s and not b],
+        )

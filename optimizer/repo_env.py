@@ -10,8 +10,24 @@ from pathlib import Path
 from pydantic import BaseModel
 
 # Never part of the project's own code.
-SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", ".env", ".tox", ".nox", "node_modules",
-             "__pycache__", "build", "dist", ".mypy_cache", ".pytest_cache", ".eggs", "site-packages"}
+SKIP_DIRS = {
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    "env",
+    ".env",
+    ".tox",
+    ".nox",
+    "node_modules",
+    "__pycache__",
+    "build",
+    "dist",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".eggs",
+    "site-packages",
+}
 TEST_DIRS = {"tests", "test", "testing"}
 CONFIG_FILES = ("pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py")
 
@@ -31,11 +47,17 @@ def find_interpreter(root: Path, configured: Path | None) -> Interpreter:
     if configured is not None:
         candidates = [(configured, "test.python in the configuration")]
     else:
-        candidates = [(root / name / "bin" / "python", f"the project's own {name}/")
-                      for name in (".venv", "venv")]
-        candidates.append((Path(sys.executable), "no .venv/ or venv/ in the project and test.python "
-                           "is not set: Prochemy's own interpreter (the project's dependencies must "
-                           "be importable there)"))
+        candidates = [
+            (root / name / "bin" / "python", f"the project's own {name}/") for name in (".venv", "venv")
+        ]
+        candidates.append(
+            (
+                Path(sys.executable),
+                "no .venv/ or venv/ in the project and test.python "
+                "is not set: Prochemy's own interpreter (the project's dependencies must "
+                "be importable there)",
+            )
+        )
     for path, reason in candidates:
         if not path.exists():
             if configured is not None:
@@ -43,8 +65,10 @@ def find_interpreter(root: Path, configured: Path | None) -> Interpreter:
             continue
         version = _pytest_version(path)
         if version is None:
-            raise RepoError(f"pytest is not installed for {path} ({reason}); install it there "
-                            f"(`{path} -m pip install pytest`) or set test.python")
+            raise RepoError(
+                f"pytest is not installed for {path} ({reason}); install it there "
+                f"(`{path} -m pip install pytest`) or set test.python"
+            )
         return Interpreter(path=str(path), reason=reason, pytest_version=version)
     raise RepoError("no Python interpreter found")  # unreachable: sys.executable exists
 
@@ -58,8 +82,12 @@ def _pytest_version(python: Path) -> str | None:
     key = (str(python), python.stat().st_mtime)
     if key not in _PYTEST_VERSIONS:
         try:
-            done = subprocess.run([str(python), "-c", "import pytest; print(pytest.__version__)"],
-                                  capture_output=True, text=True, timeout=60)
+            done = subprocess.run(
+                [str(python), "-c", "import pytest; print(pytest.__version__)"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
         except OSError:
             return None
         if done.returncode != 0:
@@ -81,8 +109,12 @@ def python_files(root: Path) -> list[Path]:
 
 def is_test_file(rel: Path) -> bool:
     name = rel.name
-    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
-            or any(part in TEST_DIRS for part in rel.parts[:-1]))
+    return (
+        name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+        or any(part in TEST_DIRS for part in rel.parts[:-1])
+    )
 
 
 def tree_fingerprint(root: Path, files: list[Path]) -> str:

@@ -12,21 +12,20 @@ import asyncio
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
-from pydantic import BaseModel
 
 from prochemy.sandbox.models import RunResult
 from prochemy.sandbox.pool import Sandbox
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import SpliceError, find_function, splice_function
+from pydantic import BaseModel
 
-from .locks import project_lock
 from .config import Settings
 from .evaluation import Evaluator, OutcomeStore, model_identity
 from .gateway import LLMGateway, ResponseCache
 from .generation import SEED_PROMPT, Generation, generate, run_in_repo
+from .locks import project_lock
 from .mining import MiningReport, mine, repo_runner
 from .project_store import ProjectRecord, ProjectStore, StoredPrompt
 from .refine import Progress, RefineConfig, Refiner, RefineResult
@@ -52,16 +51,21 @@ def _project_store(settings: Settings) -> ProjectStore:
     return ProjectStore(settings.cache_dir / "projects")
 
 
-async def mine_cached(settings: Settings, root: Path,
-                      on_progress: Callable[[str], None] | None = None) -> MiningReport:
+async def mine_cached(
+    settings: Settings, root: Path, on_progress: Callable[[str], None] | None = None
+) -> MiningReport:
     """Mining results are reused while the tests, sources, interpreter and bounds are unchanged."""
     root = root.resolve()
     if not root.is_dir():
         raise RepoError(f"{root} is not a directory")
     interpreter, tree = await asyncio.to_thread(
-        lambda: (find_interpreter(root, settings.test.python), tree_fingerprint(root, python_files(root))))
-    key = hashlib.sha256(json.dumps([str(root), tree, interpreter.path, settings.test.model_dump(mode="json"),
-                                     settings.sandbox.level]).encode()).hexdigest()
+        lambda: (find_interpreter(root, settings.test.python), tree_fingerprint(root, python_files(root)))
+    )
+    key = hashlib.sha256(
+        json.dumps(
+            [str(root), tree, interpreter.path, settings.test.model_dump(mode="json"), settings.sandbox.level]
+        ).encode()
+    ).hexdigest()
     async with project_lock(settings.cache_dir, "mine", key):  # a second asker waits, then reuses
         cache = _mining_store(settings)
         try:
@@ -74,7 +78,9 @@ async def mine_cached(settings: Settings, root: Path,
             cache.close()
 
 
-def split(tasks: list[Task], held_out_fraction: float, k_real: int, seed: int) -> tuple[list[Task], list[Task]]:
+def split(
+    tasks: list[Task], held_out_fraction: float, k_real: int, seed: int
+) -> tuple[list[Task], list[Task]]:
     """Training (at most k_real) and held-out tasks; both non-empty when there are 2+ tasks."""
     shuffled = sorted(tasks, key=lambda t: t.id)
     random.Random(seed).shuffle(shuffled)
@@ -87,26 +93,42 @@ def _runner(settings: Settings, report: MiningReport) -> RepoRunner:
     return repo_runner(Path(report.root), report.interpreter.path, settings.sandbox, settings.test)
 
 
-async def refine_repo(settings: Settings, root: Path, config: RefineConfig, k_real: int = 10,
-                      k_synthetic: int = 10, seed_prompt: str = SEED_PROMPT,
-                      held_out_limit: int | None = None,
-                      on_progress: Callable[[Progress], None] | None = None) -> RepoRefinement:
+async def refine_repo(
+    settings: Settings,
+    root: Path,
+    config: RefineConfig,
+    k_real: int = 10,
+    k_synthetic: int = 10,
+    seed_prompt: str = SEED_PROMPT,
+    held_out_limit: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RepoRefinement:
     say = on_progress or (lambda p: None)
     # one refinement of a project and model at a time, across processes: a second one waits,
     # then replays the first's answers and outcomes from the caches
     async with project_lock(settings.cache_dir, "refine", str(root.resolve()), model_identity(settings)):
-        return await _refine_repo(settings, root, config, k_real, k_synthetic, seed_prompt,
-                                  held_out_limit, say)
+        return await _refine_repo(
+            settings, root, config, k_real, k_synthetic, seed_prompt, held_out_limit, say
+        )
 
 
-async def _refine_repo(settings: Settings, root: Path, config: RefineConfig, k_real: int,
-                       k_synthetic: int, seed_prompt: str, held_out_limit: int | None,
-                       say: Callable[[Progress], None]) -> RepoRefinement:
+async def _refine_repo(
+    settings: Settings,
+    root: Path,
+    config: RefineConfig,
+    k_real: int,
+    k_synthetic: int,
+    seed_prompt: str,
+    held_out_limit: int | None,
+    say: Callable[[Progress], None],
+) -> RepoRefinement:
     report = await mine_cached(settings, root, lambda m: say(Progress(phase="mining", message=m)))
     if len(report.tasks) < 2:
-        raise RepoError(f"only {len(report.tasks)} task(s) could be mined from {report.root}; at "
-                        f"least 2 are needed (one to train on, one to check). Skipped: "
-                        f"{report.skip_counts or 'nothing'}")
+        raise RepoError(
+            f"only {len(report.tasks)} task(s) could be mined from {report.root}; at "
+            f"least 2 are needed (one to train on, one to check). Skipped: "
+            f"{report.skip_counts or 'nothing'}"
+        )
     real, held = split(report.tasks, settings.test.held_out_fraction, k_real, config.seed)
     held = held[:held_out_limit] if held_out_limit is not None else held
     modules = {module_name(f): f for f in python_files(Path(report.root))}
@@ -117,22 +139,31 @@ async def _refine_repo(settings: Settings, root: Path, config: RefineConfig, k_r
     try:
         async with Sandbox(settings.sandbox) as sandbox, _runner(settings, report) as runner:
             say(Progress(phase="synthesis", message=f"writing {k_synthetic} task variants"))
-            synthetic, synth = await synthesize_repo_tasks(gateway, runner, real, k_synthetic,
-                                                           config.seed, modules)
+            synthetic, synth = await synthesize_repo_tasks(
+                gateway, runner, real, k_synthetic, config.seed, modules
+            )
             evaluator = Evaluator(gateway, sandbox, outcomes, repo=runner)
             model = model_identity(settings)
             known = projects.load(Path(report.root), model)
             warm = [known.current.best_prompt] if known is not None else None
             train = TaskSet(name="repo-train", tasks=real + synthetic)
             result = await Refiner(gateway, evaluator, config, say).run(
-                seed_prompt, train, TaskSet(name="repo-held-out", tasks=held), warm_start=warm)
+                seed_prompt, train, TaskSet(name="repo-held-out", tasks=held), warm_start=warm
+            )
         result.synthesis = synth.model_dump()
         stored = StoredPrompt(
-            prompt=result.adopted_prompt, adopted=result.adopted, best_prompt=result.best_prompt,
-            seed_prompt=seed_prompt, tree=report.tree, run_id=result.run_id,
+            prompt=result.adopted_prompt,
+            adopted=result.adopted,
+            best_prompt=result.best_prompt,
+            seed_prompt=seed_prompt,
+            tree=report.tree,
+            run_id=result.run_id,
             train_pass=result.best_train_pass(),
-            held_out=result.held_out_comparison, stop_reason=result.stop_reason,
-            usage=result.usage, wall_s=result.wall_s)
+            held_out=result.held_out_comparison,
+            stop_reason=result.stop_reason,
+            usage=result.usage,
+            wall_s=result.wall_s,
+        )
         record = projects.remember(Path(report.root), model, stored)
     finally:
         projects.close()
@@ -154,13 +185,16 @@ def parse_function_ref(ref: str) -> tuple[str, str]:
     """'pkg.module:Qual.name' or 'pkg/module.py:Qual.name' -> (module path or name, qualname)."""
     module, sep, qualname = ref.partition(":")
     if not sep or not module or not qualname:
-        raise RepoError(f"--function {ref!r}: expected MODULE:QUALNAME, e.g. shelfkit.text:slugify "
-                        "or shelfkit/text.py:Inventory.add")
+        raise RepoError(
+            f"--function {ref!r}: expected MODULE:QUALNAME, e.g. shelfkit.text:slugify "
+            "or shelfkit/text.py:Inventory.add"
+        )
     return module, qualname
 
 
-async def generate_function(settings: Settings, root: Path, ref: str, check: bool,
-                            prompt: str | None = None) -> FunctionGeneration:
+async def generate_function(
+    settings: Settings, root: Path, ref: str, check: bool, prompt: str | None = None
+) -> FunctionGeneration:
     """Code for one function with the project's stored prompt (temperature 0)."""
     root = root.resolve()
     report = await mine_cached(settings, root)
@@ -177,10 +211,16 @@ async def generate_function(settings: Settings, root: Path, ref: str, check: boo
     task_id = f"{rel}::{qualname}"
     task = next((t for t in report.tasks if t.id == task_id), None)
     if task is None:
-        task = Task(id=task_id, statement=build_statement(root, rel, qualname, by_name),
-                    entry_point=qualname.split(".")[-1], test="", origin="repository",
-                    repo=RepoTarget(root=str(root), module=str(rel), qualname=qualname,
-                                    node_ids=[], tree=report.tree))
+        task = Task(
+            id=task_id,
+            statement=build_statement(root, rel, qualname, by_name),
+            entry_point=qualname.split(".")[-1],
+            test="",
+            origin="repository",
+            repo=RepoTarget(
+                root=str(root), module=str(rel), qualname=qualname, node_ids=[], tree=report.tree
+            ),
+        )
     gateway = LLMGateway(settings)
     projects = _project_store(settings)
     try:
@@ -215,8 +255,9 @@ class Implementation(BaseModel):
     problem: str = ""  # why there is no new source
 
 
-async def implement_in_source(settings: Settings, root: Path, rel: Path, source: str,
-                              qualname: str, check: bool = True) -> Implementation:
+async def implement_in_source(
+    settings: Settings, root: Path, rel: Path, source: str, qualname: str, check: bool = True
+) -> Implementation:
     """Generate `qualname` of the module at `rel` and splice it into `source` (an editor's
     buffer, perhaps unsaved); with `check`, its related tests judge the code first."""
     made = await generate_function(settings, root, f"{rel}:{qualname}", check=check)
@@ -253,9 +294,11 @@ def project_state(settings: Settings, root: Path, tree: str | None = None) -> Pr
 def clear_caches(settings: Settings) -> dict[str, int]:
     """Forget LLM answers, outcomes and mining results (stored prompts are kept)."""
     counts = {}
-    stores: list[tuple[str, RecordStore]] = [("llm answers", ResponseCache(settings.cache_dir / "llm")),
-                                             ("outcomes", OutcomeStore(settings.cache_dir / "outcomes")),
-                                             ("mining results", _mining_store(settings))]
+    stores: list[tuple[str, RecordStore]] = [
+        ("llm answers", ResponseCache(settings.cache_dir / "llm")),
+        ("outcomes", OutcomeStore(settings.cache_dir / "outcomes")),
+        ("mining results", _mining_store(settings)),
+    ]
     for name, store in stores:
         try:
             counts[name] = store.clear()

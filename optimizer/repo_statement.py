@@ -13,32 +13,36 @@ import ast
 import textwrap
 from pathlib import Path
 
-from prochemy.sandbox.splice import FunctionNode, find_function, first_line
+from prochemy.sandbox.splice import Function, FunctionNode, find_function, first_line
 
 from .repo_env import package_of
 
 _MAX_CONSTANT_CHARS = 300
 
 
-def _source(lines: list[str], first: int, last: int) -> str:
-    return textwrap.dedent("".join(lines[first - 1:last]))
+def _source(lines: list[str], first: int, last: int | None) -> str:
+    return textwrap.dedent("".join(lines[first - 1 : last]))
 
 
 def docstring_node(fn: ast.AST) -> ast.Expr | None:
     body = getattr(fn, "body", [])
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         return body[0]
     return None
 
 
-def header(lines: list[str], fn: ast.AST, with_doc: bool = True, first_doc_line: bool = False) -> str:
+def header(lines: list[str], fn: Function, with_doc: bool = True, first_doc_line: bool = False) -> str:
     """Decorators, `def ...:` and the docstring (or its first line), with `...` as body."""
     body_start = fn.body[0].lineno
     head = _source(lines, first_line(fn), body_start - 1) if body_start > fn.lineno else None
     if head is None:  # `def f(): return x` on one line
         line = lines[fn.lineno - 1]
-        head = textwrap.dedent(line[:line.index(":", line.index(")")) + 1]) + "\n"
+        head = textwrap.dedent(line[: line.index(":", line.index(")")) + 1]) + "\n"
     indent = " " * 4
     doc = docstring_node(fn)
     if doc is not None and with_doc:
@@ -73,6 +77,7 @@ def _describe_def(lines: list[str], node: ast.stmt) -> str:
         return class_outline(lines, node, exclude=None)
     text = _source(lines, node.lineno, node.end_lineno)
     if len(text) > _MAX_CONSTANT_CHARS:
+        assert isinstance(node, (ast.Assign, ast.AnnAssign))
         target = node.targets[0] if isinstance(node, ast.Assign) else node.target
         return f"{ast.unparse(target)} = ...  # long value\n"
     return text
@@ -86,8 +91,11 @@ def class_outline(lines: list[str], cls: ast.ClassDef, exclude: str | None) -> s
         if isinstance(member, FunctionNode):
             if member.name == exclude:
                 continue
-            text = (_source(lines, first_line(member), member.end_lineno) if member.name == "__init__"
-                    else header(lines, member, first_doc_line=True))
+            text = (
+                _source(lines, first_line(member), member.end_lineno)
+                if member.name == "__init__"
+                else header(lines, member, first_doc_line=True)
+            )
         elif member is cls.body[0] and docstring_node(cls) is not None:
             text = _source(lines, member.lineno, member.end_lineno)
         elif isinstance(member, (ast.Assign, ast.AnnAssign)):
@@ -98,8 +106,9 @@ def class_outline(lines: list[str], cls: ast.ClassDef, exclude: str | None) -> s
     return "".join(out)
 
 
-def _imported_project_defs(tree: ast.Module, names: set[str], package: str,
-                           modules: dict[str, Path], root: Path) -> list[str]:
+def _imported_project_defs(
+    tree: ast.Module, names: set[str], package: str, modules: dict[str, Path], root: Path
+) -> list[str]:
     """Signature + docstring of project functions/classes the function uses via an import."""
     shown = []
     for node in tree.body:
@@ -122,32 +131,49 @@ def _imported_project_defs(tree: ast.Module, names: set[str], package: str,
     return shown
 
 
-def build_statement(root: Path, rel: Path, qualname: str, modules: dict[str, Path],
-                    source: str | None = None) -> str:
+def build_statement(
+    root: Path, rel: Path, qualname: str, modules: dict[str, Path], source: str | None = None
+) -> str:
     """`source` replaces the module's text on disk (a synthetic variant's docstring)."""
     source = (root / rel).read_text() if source is None else source
     tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
     fn, owner = find_function(tree, qualname)
     names = used_names(fn)
-    imports = [ast.get_source_segment(source, n) for n in tree.body
-               if isinstance(n, (ast.Import, ast.ImportFrom))]
+    imports = [
+        segment
+        for n in tree.body
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        if (segment := ast.get_source_segment(source, n)) is not None
+    ]
     defs = _module_defs(tree)
-    context = [_describe_def(lines, defs[name]) for name in sorted(names)
-               if name in defs and defs[name] is not fn and defs[name] is not owner]
+    context = [
+        _describe_def(lines, defs[name])
+        for name in sorted(names)
+        if name in defs and defs[name] is not fn and defs[name] is not owner
+    ]
     context += _imported_project_defs(tree, names, package_of(rel), modules, root)
-    parts = [f"Implement `{qualname}` in `{rel}` of this Python project. The project's tests "
-             "will check it; they are not shown.\n"]
+    parts = [
+        f"Implement `{qualname}` in `{rel}` of this Python project. The project's tests "
+        "will check it; they are not shown.\n"
+    ]
     if imports:
         parts.append("The module's imports:\n```python\n" + "\n".join(imports) + "\n```\n")
     if context:
-        parts.append("Names it can use:\n```python\n" + "\n".join(c.rstrip() + "\n" for c in context)
-                     + "```\n")
+        parts.append(
+            "Names it can use:\n```python\n" + "\n".join(c.rstrip() + "\n" for c in context) + "```\n"
+        )
     if owner is not None:
-        parts.append(f"It is a method of this class (other members shown by signature):\n"
-                     f"```python\n{class_outline(lines, owner, exclude=fn.name)}```\n")
-    parts.append("Write the complete function, with this signature and docstring:\n"
-                 f"```python\n{header(lines, fn)}```\n")
-    parts.append("Answer with the code of that one function in a ```python block"
-                 + (" (the method alone, not the class)." if owner is not None else "."))
+        parts.append(
+            f"It is a method of this class (other members shown by signature):\n"
+            f"```python\n{class_outline(lines, owner, exclude=fn.name)}```\n"
+        )
+    parts.append(
+        "Write the complete function, with this signature and docstring:\n"
+        f"```python\n{header(lines, fn)}```\n"
+    )
+    parts.append(
+        "Answer with the code of that one function in a ```python block"
+        + (" (the method alone, not the class)." if owner is not None else ".")
+    )
     return "\n".join(parts)

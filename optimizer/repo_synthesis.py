@@ -14,10 +14,9 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import find_function, first_line
+from pydantic import BaseModel, Field
 
 from .aio import gather_or_cancel
 from .gateway import BudgetExhausted, ChatRequest, LLMGateway
@@ -25,16 +24,30 @@ from .mutation import normalise
 from .repo_statement import build_statement, docstring_node
 from .tasks import Task
 
-SYSTEM = ("You edit Python docstrings. Keep every requirement the docstring states: behaviour, "
-          "edge cases, errors raised, examples' results. Never describe how the code is written. "
-          'Answer with JSON: {"docstring": "<the new docstring text, without quotes>"}.')
-STYLES = ["Rewrite this docstring in different words, as another developer would have written it.",
-          "Shorten this docstring to its essential requirements, dropping redundant words."]
-SCHEMA = {"type": "json_schema", "json_schema": {"name": "docstring", "strict": True, "schema": {
-    "type": "object", "additionalProperties": False, "required": ["docstring"],
-    # no maxLength: llama.cpp turns it into thousands of nested grammar rules and samples
-    # ~30x slower (0.36 tokens/s measured with the 0.5B model); max_tokens bounds the answer
-    "properties": {"docstring": {"type": "string"}}}}}
+SYSTEM = (
+    "You edit Python docstrings. Keep every requirement the docstring states: behaviour, "
+    "edge cases, errors raised, examples' results. Never describe how the code is written. "
+    'Answer with JSON: {"docstring": "<the new docstring text, without quotes>"}.'
+)
+STYLES = [
+    "Rewrite this docstring in different words, as another developer would have written it.",
+    "Shorten this docstring to its essential requirements, dropping redundant words.",
+]
+SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "docstring",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["docstring"],
+            # no maxLength: llama.cpp turns it into thousands of nested grammar rules and samples
+            # ~30x slower (0.36 tokens/s measured with the 0.5B model); max_tokens bounds the answer
+            "properties": {"docstring": {"type": "string"}},
+        },
+    },
+}
 
 
 class RepoSynthesisReport(BaseModel):
@@ -52,17 +65,21 @@ def with_docstring(source: str, qualname: str, docstring: str) -> str:
     indent = " " * first_body.col_offset
     text = docstring.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
     body_lines = text.splitlines()
-    literal = indent + '"""' + "\n".join(
-        [body_lines[0]] + [(indent + line) if line.strip() else "" for line in body_lines[1:]]) + '"""\n'
+    literal = (
+        indent
+        + '"""'
+        + "\n".join([body_lines[0]] + [(indent + line) if line.strip() else "" for line in body_lines[1:]])
+        + '"""\n'
+    )
     doc = docstring_node(fn)
     if doc is not None:
-        return "".join(lines[:doc.lineno - 1]) + literal + "".join(lines[doc.end_lineno:])
-    return "".join(lines[:first_body.lineno - 1]) + literal + "".join(lines[first_body.lineno - 1:])
+        return "".join(lines[: doc.lineno - 1]) + literal + "".join(lines[doc.end_lineno :])
+    return "".join(lines[: first_body.lineno - 1]) + literal + "".join(lines[first_body.lineno - 1 :])
 
 
-async def synthesize_repo_tasks(gateway: LLMGateway, runner: RepoRunner, real: list[Task],
-                                count: int, seed: int,
-                                modules: dict[str, Path]) -> tuple[list[Task], RepoSynthesisReport]:
+async def synthesize_repo_tasks(
+    gateway: LLMGateway, runner: RepoRunner, real: list[Task], count: int, seed: int, modules: dict[str, Path]
+) -> tuple[list[Task], RepoSynthesisReport]:
     report = RepoSynthesisReport()
     rejected: Counter[str] = Counter()
     if not real or count == 0:
@@ -73,8 +90,9 @@ async def synthesize_repo_tasks(gateway: LLMGateway, runner: RepoRunner, real: l
     except BudgetExhausted:  # the budget covers synthesis too: train on the real tasks
         return [], report
     report.generated = len(replies)
-    checks = await gather_or_cancel(*(_validate(runner, task, reply, i, modules)
-                                      for (task, i), reply in zip(jobs, replies)))
+    checks = await gather_or_cancel(
+        *(_validate(runner, task, reply, i, modules) for (task, i), reply in zip(jobs, replies))
+    )
     kept: list[Task] = []
     seen = {normalise(t.statement) for t in real}
     for made, reason in checks:
@@ -95,16 +113,25 @@ async def _ask(gateway: LLMGateway, task: Task, i: int, seed: int) -> str:
     source = (Path(task.repo.root) / task.repo.module).read_text()
     fn, _ = find_function(ast.parse(source), task.repo.qualname)
     doc = ast.get_docstring(fn) or f"(no docstring; the function is named {fn.name})"
-    reply = await gateway.chat(ChatRequest(
-        role="synthesis", temperature=1.0, max_tokens=500, sample=seed * 1000 + i,
-        response_format=SCHEMA, messages=[
-            {"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"{STYLES[i % 2]}\n\nFunction: {fn.name}\nDocstring:\n{doc}"}]))
+    reply = await gateway.chat(
+        ChatRequest(
+            role="synthesis",
+            temperature=1.0,
+            max_tokens=500,
+            sample=seed * 1000 + i,
+            response_format=SCHEMA,
+            messages=[
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": f"{STYLES[i % 2]}\n\nFunction: {fn.name}\nDocstring:\n{doc}"},
+            ],
+        )
+    )
     return reply.text
 
 
-async def _validate(runner: RepoRunner, task: Task, reply: str, i: int,
-                    modules: dict[str, Path]) -> tuple[Task | None, str]:
+async def _validate(
+    runner: RepoRunner, task: Task, reply: str, i: int, modules: dict[str, Path]
+) -> tuple[Task | None, str]:
     assert task.repo is not None
     target = task.repo
     try:
@@ -131,6 +158,12 @@ async def _validate(runner: RepoRunner, task: Task, reply: str, i: int,
     new_fn, _ = find_function(ast.parse(changed), target.qualname)
     lines = changed.splitlines(keepends=True)
     start = first_line(new_fn)
-    return Task(id=f"{task.id}~syn{i}", statement=statement, entry_point=task.entry_point,
-                test="", reference=textwrap.dedent("".join(lines[start - 1:new_fn.end_lineno])),
-                origin="synthetic", repo=target), ""
+    return Task(
+        id=f"{task.id}~syn{i}",
+        statement=statement,
+        entry_point=task.entry_point,
+        test="",
+        reference=textwrap.dedent("".join(lines[start - 1 : new_fn.end_lineno])),
+        origin="synthetic",
+        repo=target,
+    ), ""

@@ -44,47 +44,68 @@ def _wrap(prompt: str) -> list[str]:
 
 
 def render(result: RefineResult) -> str:
-    lines = [f"refinement {result.run_id}: {len(result.iterations)} iteration(s), "
-             f"stopped by {result.stop_reason}, {result.wall_s:.0f}s"]
+    lines = [
+        f"refinement {result.run_id}: {len(result.iterations)} iteration(s), "
+        f"stopped by {result.stop_reason}, {result.wall_s:.0f}s"
+    ]
     if result.iterations:
-        lines.append(f"training pass@1: seed {100 * result.iterations[0].plain[0]:.1f}%, "
-                     f"P* {100 * (result.best_train_pass() or 0):.1f}% ({len(result.train)} tasks)")
-    lines.append(f"{'k':>3} {'pool':>4} {'valid/tried':>11} {'best pass@1':>11} {'best so far':>11} "
-                 f"{'mean pass@1':>11} {'top weighted':>12} {'calls Σ':>7} {'tokens Σ':>8} {'wall s':>7}")
+        lines.append(
+            f"training pass@1: seed {100 * result.iterations[0].plain[0]:.1f}%, "
+            f"P* {100 * (result.best_train_pass() or 0):.1f}% ({len(result.train)} tasks)"
+        )
+    lines.append(
+        f"{'k':>3} {'pool':>4} {'valid/tried':>11} {'best pass@1':>11} {'best so far':>11} "
+        f"{'mean pass@1':>11} {'top weighted':>12} {'calls Σ':>7} {'tokens Σ':>8} {'wall s':>7}"
+    )
     for it, so_far in zip(result.iterations, best_so_far([it.best_plain for it in result.iterations])):
         calls = sum(u.calls for u in it.usage.values())
         tokens = sum(u.prompt_tokens + u.completion_tokens for u in it.usage.values())
         mean = sum(it.plain) / len(it.plain)
-        lines.append(f"{it.k:>3} {len(it.prompts):>4} {it.variants_valid:>5}/{it.variants_attempted:<5} "
-                     f"{100 * it.best_plain:>10.1f}% {100 * so_far:>10.1f}% {100 * mean:>10.1f}% "
-                     f"{max(it.weighted):>12.2f} "
-                     f"{calls:>7} {tokens:>8} {it.wall_s:>7.0f}")
+        lines.append(
+            f"{it.k:>3} {len(it.prompts):>4} {it.variants_valid:>5}/{it.variants_attempted:<5} "
+            f"{100 * it.best_plain:>10.1f}% {100 * so_far:>10.1f}% {100 * mean:>10.1f}% "
+            f"{max(it.weighted):>12.2f} "
+            f"{calls:>7} {tokens:>8} {it.wall_s:>7.0f}"
+        )
         if it.rejections:
-            lines.append("      rejected variants: " + ", ".join(f"{k} {v}" for k, v in sorted(it.rejections.items())))
+            lines.append(
+                "      rejected variants: " + ", ".join(f"{k} {v}" for k, v in sorted(it.rejections.items()))
+            )
     c = result.held_out_comparison
     if c is None:
         lines.append("held-out: none (no held-out tasks)")
     else:
         delta = c.best_passed - c.seed_passed
         if c.plus:
-            lines.append(f"held-out base tests only: seed {c.seed_base_passed}/{c.tasks}, "
-                         f"P* {c.best_base_passed}/{c.tasks}")
+            lines.append(
+                f"held-out base tests only: seed {c.seed_base_passed}/{c.tasks}, "
+                f"P* {c.best_base_passed}/{c.tasks}"
+            )
         mode = "one request at a time" if c.serial else "batched"
         kind = "HumanEval+ (base and plus inputs)" if c.plus else "tests"
-        lines.append(f"held-out {kind}, {mode} ({c.tasks} tasks the loop never saw): seed {c.seed_passed}/{c.tasks} "
-                     f"= {100 * c.seed_passed / c.tasks:.1f}%, P* {c.best_passed}/{c.tasks} = "
-                     f"{100 * c.best_passed / c.tasks:.1f}% ({delta:+d}); only P* solves "
-                     f"{len(c.only_best)}, only the seed solves {len(c.only_seed)}")
-    verdict = ("P* adopted (it does not lose to the seed on the held-out tasks)"
-               if result.adopted == "refined" else
-               "the seed prompt is kept: P* did not beat it" if result.best_prompt != result.seed_prompt
-               else "the seed prompt is kept: no variant beat it on the training tasks")
+        lines.append(
+            f"held-out {kind}, {mode} ({c.tasks} tasks the loop never saw): seed {c.seed_passed}/{c.tasks} "
+            f"= {100 * c.seed_passed / c.tasks:.1f}%, P* {c.best_passed}/{c.tasks} = "
+            f"{100 * c.best_passed / c.tasks:.1f}% ({delta:+d}); only P* solves "
+            f"{len(c.only_best)}, only the seed solves {len(c.only_seed)}"
+        )
+    verdict = (
+        "P* adopted (it does not lose to the seed on the held-out tasks)"
+        if result.adopted == "refined"
+        else "the seed prompt is kept: P* did not beat it"
+        if result.best_prompt != result.seed_prompt
+        else "the seed prompt is kept: no variant beat it on the training tasks"
+    )
     lines.append(f"result: {verdict}")
-    usage = ", ".join(f"{role} {u.calls} calls ({u.cache_hits} cached) "
-                      f"{u.prompt_tokens + u.completion_tokens} tokens" for role, u in result.usage.items())
+    usage = ", ".join(
+        f"{role} {u.calls} calls ({u.cache_hits} cached) {u.prompt_tokens + u.completion_tokens} tokens"
+        for role, u in result.usage.items()
+    )
     lines.append(f"cost: {usage}")
     lines.append("prompt diff (seed -> P*):")
-    diff = difflib.unified_diff(_wrap(result.seed_prompt), _wrap(result.best_prompt), "seed", "P*", lineterm="")
+    diff = difflib.unified_diff(
+        _wrap(result.seed_prompt), _wrap(result.best_prompt), "seed", "P*", lineterm=""
+    )
     lines.extend("  " + d for d in diff)
     return "\n".join(lines)
 
@@ -98,9 +119,16 @@ def plot(result: RefineResult, path: Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 1]})
     ks = [it.k for it in result.iterations]
     left.plot(ks, [100 * it.best_plain for it in result.iterations], marker="o", label="best (selected)")
-    left.step(ks, [100 * v for v in best_so_far([it.best_plain for it in result.iterations])], where="post", linestyle="--", label="best so far")
-    left.plot(ks, [100 * sum(it.plain) / len(it.plain) for it in result.iterations], marker="s",
-              label="pool mean")
+    left.step(
+        ks,
+        [100 * v for v in best_so_far([it.best_plain for it in result.iterations])],
+        where="post",
+        linestyle="--",
+        label="best so far",
+    )
+    left.plot(
+        ks, [100 * sum(it.plain) / len(it.plain) for it in result.iterations], marker="s", label="pool mean"
+    )
     left.set_xlabel("iteration")
     left.set_ylabel("training pass@1 (%)")
     left.set_title("refinement trajectory")

@@ -9,7 +9,7 @@ Weights are per pool: scores of different pools are not on one scale.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 Matrix = Sequence[Sequence[bool]]  # rows: prompts, columns: tasks
 

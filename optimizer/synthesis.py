@@ -13,9 +13,8 @@ import random
 import re
 from collections import Counter
 
-from pydantic import BaseModel
-
 from prochemy.sandbox.pool import Sandbox
+from pydantic import BaseModel
 
 from .aio import gather_or_cancel
 from .gateway import BudgetExhausted, ChatRequest, LLMGateway
@@ -30,11 +29,19 @@ SYSTEM = (
 )
 SCHEMA = {
     "type": "json_schema",
-    "json_schema": {"name": "task", "strict": True, "schema": {
-        "type": "object", "additionalProperties": False,
-        "required": ["statement", "entry_point", "reference", "tests"],
-        "properties": {k: {"type": "string", "minLength": 3} for k in
-                       ("statement", "entry_point", "reference", "tests")}}},
+    "json_schema": {
+        "name": "task",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["statement", "entry_point", "reference", "tests"],
+            "properties": {
+                k: {"type": "string", "minLength": 3}
+                for k in ("statement", "entry_point", "reference", "tests")
+            },
+        },
+    },
 }
 DUPLICATE_JACCARD = 0.6
 
@@ -46,14 +53,22 @@ class SynthesisReport(BaseModel):
 
 
 def _example(task: Task) -> str:
-    return json.dumps({"statement": task.statement, "entry_point": task.entry_point,
-                       "reference": task.reference, "tests": task.test.strip()})
+    return json.dumps(
+        {
+            "statement": task.statement,
+            "entry_point": task.entry_point,
+            "reference": task.reference,
+            "tests": task.test.strip(),
+        }
+    )
 
 
 def synthesis_messages(examples: list[Task]) -> list[dict[str, str]]:
     shown = "\n\n".join(_example(t) for t in examples)
-    return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"Examples:\n\n{shown}\n\nWrite one new task in the same JSON format."}]
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"Examples:\n\n{shown}\n\nWrite one new task in the same JSON format."},
+    ]
 
 
 def parse_task(reply: str, task_id: str) -> Task | None:
@@ -67,15 +82,21 @@ def parse_task(reply: str, task_id: str) -> Task | None:
             raw = json.loads(match.group(0))
         except ValueError:
             return None
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in
-                                            ("statement", "entry_point", "reference", "tests")):
+    if not isinstance(raw, dict) or not all(
+        isinstance(raw.get(k), str) for k in ("statement", "entry_point", "reference", "tests")
+    ):
         return None
     entry = raw["entry_point"].strip()
     if not entry.isidentifier() or "assert" not in raw["tests"]:
         return None
-    return Task(id=task_id, statement=raw["statement"].strip() + "\n", entry_point=entry,
-                test=raw["tests"].strip() + "\n", reference=raw["reference"].strip() + "\n",
-                origin="synthetic")
+    return Task(
+        id=task_id,
+        statement=raw["statement"].strip() + "\n",
+        entry_point=entry,
+        test=raw["tests"].strip() + "\n",
+        reference=raw["reference"].strip() + "\n",
+        origin="synthetic",
+    )
 
 
 def _words(text: str) -> set[str]:
@@ -107,9 +128,16 @@ async def validate(sandbox: Sandbox, task: Task, known: list[Task]) -> str | Non
     return None
 
 
-async def synthesize(gateway: LLMGateway, sandbox: Sandbox, real: list[Task], known: list[Task],
-                     count: int, seed: int, max_attempts_factor: int = 3,
-                     examples_per_prompt: int = 4) -> tuple[list[Task], SynthesisReport]:
+async def synthesize(
+    gateway: LLMGateway,
+    sandbox: Sandbox,
+    real: list[Task],
+    known: list[Task],
+    count: int,
+    seed: int,
+    max_attempts_factor: int = 3,
+    examples_per_prompt: int = 4,
+) -> tuple[list[Task], SynthesisReport]:
     """Up to `count` validated synthetic tasks, each written from a few real examples."""
     rng = random.Random(seed)
     report = SynthesisReport()
@@ -120,10 +148,23 @@ async def synthesize(gateway: LLMGateway, sandbox: Sandbox, real: list[Task], kn
         # write a batch concurrently, then validate in order (dedup needs what was kept)
         batch = range(attempt, min(attempt + count - len(kept), limit))
         try:
-            replies = await gather_or_cancel(*(gateway.chat(ChatRequest(
-                role="synthesis", messages=synthesis_messages(rng.sample(real, min(examples_per_prompt, len(real)))),
-                temperature=1.0, sample=seed * 1000 + a, max_tokens=700, response_format=SCHEMA))
-                for a in batch))
+            replies = await gather_or_cancel(
+                *(
+                    gateway.chat(
+                        ChatRequest(
+                            role="synthesis",
+                            messages=synthesis_messages(
+                                rng.sample(real, min(examples_per_prompt, len(real)))
+                            ),
+                            temperature=1.0,
+                            sample=seed * 1000 + a,
+                            max_tokens=700,
+                            response_format=SCHEMA,
+                        )
+                    )
+                    for a in batch
+                )
+            )
         except BudgetExhausted:
             report.rejected["budget spent"] += 1
             break

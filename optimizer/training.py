@@ -10,9 +10,8 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from prochemy.sandbox.pool import Sandbox
+from pydantic import BaseModel, Field
 
 from .datasets import load_humaneval, load_humaneval_plus, load_mbpp
 from .gateway import LLMGateway
@@ -29,8 +28,9 @@ class TrainingConfig(BaseModel):
     seed: int = 0
 
 
-async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox,
-                         cfg: TrainingConfig) -> tuple[TaskSet, TaskSet, SynthesisReport]:
+async def benchmark_sets(
+    gateway: LLMGateway, sandbox: Sandbox, cfg: TrainingConfig
+) -> tuple[TaskSet, TaskSet, SynthesisReport]:
     rng = random.Random(cfg.seed)
     humaneval = load_humaneval_plus() if cfg.plus else load_humaneval()
     if cfg.train_from == "mbpp":
@@ -39,10 +39,12 @@ async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox,
     else:
         shuffled = humaneval[:]
         rng.shuffle(shuffled)
-        real, held = shuffled[:cfg.k_real], sorted(shuffled[cfg.k_real:],
-                                                   key=lambda t: int(t.id.split("/")[1]))
+        real, held = (
+            shuffled[: cfg.k_real],
+            sorted(shuffled[cfg.k_real :], key=lambda t: int(t.id.split("/")[1])),
+        )
     if cfg.held_out_limit is not None:
-        held = held[:cfg.held_out_limit]
+        held = held[: cfg.held_out_limit]
     synthetic, report = await synthesize(gateway, sandbox, real, real + held, cfg.k_synthetic, cfg.seed)
     train = TaskSet(name=f"{cfg.train_from}-train", tasks=real + synthetic)
     return train, TaskSet(name="humaneval-held-out", tasks=held), report

@@ -36,16 +36,49 @@ import struct
 import sys
 import types
 from functools import partial
+from typing import Any, NoReturn
 
 MAX_MESSAGE = 64 << 20
 _HEADER = struct.Struct("!Q")
 _ATOMS = (int, float, complex, str, bytes, type(None))
 # Types whose construction from an answer runs only trusted code and yields data.
-_SAFE_BUILTINS = {"complex", "set", "frozenset", "bytearray", "range", "slice", "list", "dict",
-                  "tuple", "str", "bytes", "int", "float", "bool", "object", "NoneType"}
-_SAFE_STDLIB = {"datetime", "decimal", "fractions", "collections", "uuid", "pathlib",
-                "ipaddress", "enum", "zoneinfo", "_decimal", "_pydecimal", "_datetime",
-                "_pydatetime", "posixpath", "array", "_collections", "email.message"}
+_SAFE_BUILTINS = {
+    "complex",
+    "set",
+    "frozenset",
+    "bytearray",
+    "range",
+    "slice",
+    "list",
+    "dict",
+    "tuple",
+    "str",
+    "bytes",
+    "int",
+    "float",
+    "bool",
+    "object",
+    "NoneType",
+}
+_SAFE_STDLIB = {
+    "datetime",
+    "decimal",
+    "fractions",
+    "collections",
+    "uuid",
+    "pathlib",
+    "ipaddress",
+    "enum",
+    "zoneinfo",
+    "_decimal",
+    "_pydecimal",
+    "_datetime",
+    "_pydatetime",
+    "posixpath",
+    "array",
+    "_collections",
+    "email.message",
+}
 
 
 class IsolationError(BaseException):
@@ -54,6 +87,7 @@ class IsolationError(BaseException):
 
 
 # -- framing -----------------------------------------------------------------------------
+
 
 def _send(sock: socket.socket, data: bytes) -> None:
     sock.sendall(_HEADER.pack(len(data)) + data)
@@ -81,6 +115,7 @@ def _exactly(sock: socket.socket, size: int) -> bytes | None:
 
 # -- C: the candidate's side -------------------------------------------------------------
 
+
 def module_name(root: str, rel: str) -> tuple[str, str]:
     """The dotted name a file is imported as, and the folder that must be on sys.path:
     walk up while the folder is a package (as pytest's default import mode does)."""
@@ -98,10 +133,10 @@ class _SourceLoader(importlib.machinery.SourceFileLoader):
         super().__init__(fullname, path)
         self.source = source
 
-    def get_code(self, fullname):  # type: ignore[override]
+    def get_code(self, fullname):
         return compile(self.source, self.path, "exec", dont_inherit=True)
 
-    def get_source(self, fullname):  # type: ignore[override]
+    def get_source(self, fullname):
         return self.source
 
 
@@ -115,8 +150,11 @@ class _OneFileFinder(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.origin and os.path.realpath(spec.origin) == self.path:
             return importlib.util.spec_from_file_location(
-                name, self.path, loader=_SourceLoader(name, self.path, self.source),
-                submodule_search_locations=spec.submodule_search_locations)
+                name,
+                self.path,
+                loader=_SourceLoader(name, self.path, self.source),
+                submodule_search_locations=spec.submodule_search_locations,
+            )
         return None
 
 
@@ -156,7 +194,7 @@ _CANDIDATE_CALLABLES = _CALLABLES + (types.BuiltinFunctionType, types.BuiltinMet
 
 
 def _travels_as_handle(obj: object, callables: tuple = _CALLABLES) -> str | None:
-    """"call" or "iter" for what crosses as a handle, None for what crosses as data."""
+    """ "call" or "iter" for what crosses as a handle, None for what crosses as data."""
     if isinstance(obj, type):
         return None  # classes go by reference
     if isinstance(obj, callables):
@@ -197,10 +235,10 @@ class _End:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.owned: dict[int, object] = {}  # handle number -> our object
+        self.owned: dict[int, Any] = {}  # handle number -> our object
         self.numbers: dict[int, int] = {}  # id(our object) -> handle number
         self.remotes: dict[int, _Remote] = {}  # their handle number -> our proxy
-        self.target = None
+        self.target: Any = None
 
     # -- wire
     def send(self, message: tuple, originals: list | None = None) -> None:
@@ -290,8 +328,15 @@ class _CandidateEnd(_End):
         try:
             return _Loader(io.BytesIO(frame)).load()  # noqa: S301 - from J, the trusted side
         except Exception as e:  # noqa: BLE001 - e.g. a test's class C cannot import: say so
-            self.send(("cannot", f"the candidate's process could not read a value from the "
-                                 f"tests: {type(e).__name__}: {e}"[:500], None))
+            self.send(
+                (
+                    "cannot",
+                    f"the candidate's process could not read a value from the tests: {type(e).__name__}: {e}"[
+                        :500
+                    ],
+                    None,
+                )
+            )
             os._exit(0)
 
     def _dumps(self, message: tuple, originals: list) -> bytes:
@@ -324,8 +369,14 @@ class _CandidateEnd(_End):
         if kind == "raise":
             self.send(("raise-text", f"{what}: {value}"[:500], None))
         else:
-            self.send(("cannot", f"the candidate's answer ({what}) cannot be sent back to the "
-                                 f"tests: {type(problem).__name__}: {problem}"[:500], None))
+            self.send(
+                (
+                    "cannot",
+                    f"the candidate's answer ({what}) cannot be sent back to the "
+                    f"tests: {type(problem).__name__}: {problem}"[:500],
+                    None,
+                )
+            )
 
     def answer(self, reply, originals):
         kind, value, _ = reply
@@ -356,6 +407,7 @@ def _state(x: object) -> tuple[str, object] | None:
 
 
 # -- J: the tests' side ------------------------------------------------------------------
+
 
 class Link(_End):
     """J's end: `forward` is what the stubbed function calls. The first trouble is kept so
@@ -396,8 +448,7 @@ class Link(_End):
         try:
             payload = self._dumps(message)
         except Exception as e:  # noqa: BLE001
-            self.fail(f"a value cannot be sent to the isolated candidate: "
-                      f"{type(e).__name__}: {e}"[:500])
+            self.fail(f"a value cannot be sent to the isolated candidate: {type(e).__name__}: {e}"[:500])
         try:
             _send(self.sock, payload)
         except OSError:
@@ -428,9 +479,13 @@ class Link(_End):
         if not (isinstance(message, tuple) and len(message) in (3, 4) and isinstance(message[0], str)):
             self.fail("the candidate's process sent a malformed message")
         if message[0] in self.REQUESTS and not (
-                len(message) == 4 and type(message[1]) is int and message[1] in self.owned
-                and isinstance(message[2], tuple) and isinstance(message[3], dict)
-                and message[0] != "call"):
+            len(message) == 4
+            and type(message[1]) is int
+            and message[1] in self.owned
+            and isinstance(message[2], tuple)
+            and isinstance(message[3], dict)
+            and message[0] != "call"
+        ):
             self.fail("the candidate's process sent a malformed request")
         return message
 
@@ -459,11 +514,11 @@ class Link(_End):
             self.fail("the candidate's process sent a malformed answer")
         return value
 
-    def fail(self, why: str):
+    def fail(self, why: str) -> NoReturn:
         self.trouble = self.trouble or why
         raise IsolationError(why)
 
-    def gone(self):
+    def gone(self) -> NoReturn:
         self.fail("the candidate's process ended")
 
 
@@ -502,8 +557,7 @@ class _Restricted(pickle.Unpickler):
         if module == "builtins":
             if name in _SAFE_BUILTINS or issubclass(found, BaseException):
                 return found
-        elif (issubclass(found, BaseException) or module in _SAFE_STDLIB
-              or self._in_tree(module)):
+        elif issubclass(found, BaseException) or module in _SAFE_STDLIB or self._in_tree(module):
             return found
         raise pickle.UnpicklingError(f"{module}.{name} cannot cross from the candidate's process")
 

@@ -32,8 +32,7 @@ LEASE_DIR = Path("/run/prochemy-uids")  # root-only; one lock file per leased ui
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 # What a worker's environment may hold: nothing secret (a candidate can read its own
 # /proc/self/environ, which keeps the environment the worker was started with).
-WORKER_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONIOENCODING",
-                   "PYTHONUTF8")
+WORKER_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONIOENCODING", "PYTHONUTF8")
 
 
 class Isolation(BaseModel):
@@ -102,8 +101,9 @@ class UidLease:
                 continue
             self.uid, self._fd = uid, fd
             return
-        raise SandboxUnavailable(f"no free unprivileged uid in {UNPRIVILEGED_UID_BASE}.."
-                                 f"{UNPRIVILEGED_UID_BASE + UID_LEASES}")
+        raise SandboxUnavailable(
+            f"no free unprivileged uid in {UNPRIVILEGED_UID_BASE}..{UNPRIVILEGED_UID_BASE + UID_LEASES}"
+        )
 
     def release(self) -> None:
         if self._fd >= 0:
@@ -120,9 +120,18 @@ def interpreter_roots(python: str) -> tuple[Path, ...]:
     if python == sys.executable:
         paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]
     else:
-        done = subprocess.run([python, "-c", "import sys, json; print(json.dumps("
-                               "[sys.prefix, sys.base_prefix, sys.exec_prefix] + sys.path))"],
-                              capture_output=True, text=True, timeout=60, check=True)
+        done = subprocess.run(
+            [
+                python,
+                "-c",
+                "import sys, json; print(json.dumps("
+                "[sys.prefix, sys.base_prefix, sys.exec_prefix] + sys.path))",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         paths = json.loads(done.stdout)
     roots = {Path(p).resolve() for p in paths if p and Path(p).is_dir()}  # "." would bind over /
     roots.add(Path(python).resolve().parent.parent)
@@ -142,17 +151,41 @@ def _visible_roots(runtime: Runtime) -> list[Path]:
 
 def bwrap_prefix(uid: int | None, tmp_mb: int, runtime: Runtime | None = None) -> list[str]:
     """The bwrap command line; uid: drop to it (as root, so the process-count limit applies)."""
-    args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
-            "--unshare-ipc", "--unshare-uts", "--tmpfs", "/"]
+    args = [
+        "bwrap",
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--tmpfs",
+        "/",
+    ]
     for name in SYSTEM_DIRS:  # only the system, not /: no /run, /var, /home or their sockets
         path = Path(name)
         if path.is_symlink():
             args += ["--symlink", os.readlink(path), name]
         elif path.is_dir():
             args += ["--ro-bind", name, name]
-    args += ["--dev", "/dev", "--proc", "/proc",
-             "--perms", "1777", "--size", str(tmp_mb << 20), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(1 << 20), "--tmpfs", "/dev/shm"]
+    args += [
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--perms",
+        "1777",
+        "--size",
+        str(tmp_mb << 20),
+        "--tmpfs",
+        "/tmp",
+        "--perms",
+        "1777",
+        "--size",
+        str(1 << 20),
+        "--tmpfs",
+        "/dev/shm",
+    ]
     made: set[Path] = set()
     for root in _visible_roots(runtime or Runtime()):
         if not root.exists() or any(root == Path(d) or Path(d) in root.parents for d in SYSTEM_DIRS):
@@ -167,15 +200,21 @@ def bwrap_prefix(uid: int | None, tmp_mb: int, runtime: Runtime | None = None) -
         args += ["--ro-bind", str(root), str(root)]
     args += ["--remount-ro", "/", "--chdir", "/tmp", "--setenv", "HOME", "/tmp"]
     if uid is not None:
-        args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                 "--inh-caps=-all", "--bounding-set=-all"]
+        args += [
+            "--",
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ]
     else:
         args += ["--"]
     return args
 
 
-def worker_command(tier: str, uid: int | None, tmp_mb: int, config_json: str,
-                   runtime: Runtime) -> list[str]:
+def worker_command(tier: str, uid: int | None, tmp_mb: int, config_json: str, runtime: Runtime) -> list[str]:
     # by path: the repository's own interpreter does not have our package installed
     python = [runtime.python, str(WORKER_SCRIPT), config_json]
     if tier == "bwrap":
@@ -198,9 +237,13 @@ def probe(requested: str) -> Isolation:
     if requested == "bwrap":
         raise SandboxUnavailable(
             f"bubblewrap is not usable here: {problem}. Fix that, or accept the weaker process "
-            "tier knowingly with sandbox.level = \"process\" (or \"auto\" to fall back)")
-    return Isolation(tier="process", downgraded=True,
-                     reason=f"sandbox.level = auto and bubblewrap is not usable ({problem})")
+            'tier knowingly with sandbox.level = "process" (or "auto" to fall back)'
+        )
+    return Isolation(
+        tier="process",
+        downgraded=True,
+        reason=f"sandbox.level = auto and bubblewrap is not usable ({problem})",
+    )
 
 
 def _bwrap_problem(timeout: float = 20) -> str | None:
@@ -221,9 +264,17 @@ def uid_can_run(uid: int, python: str, module: str) -> str | None:
     """Why uid cannot run `python -c "import module"` (a 0700 home holding the interpreter,
     say), or None if it can."""
     try:
-        done = subprocess.run([python, "-c", f"import {module}"], user=uid, group=uid,
-                              extra_groups=[], capture_output=True, text=True, timeout=60,
-                              env=worker_env({}), cwd="/")
+        done = subprocess.run(
+            [python, "-c", f"import {module}"],
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=worker_env({}),
+            cwd="/",
+        )
     except (OSError, subprocess.SubprocessError) as e:
         return str(e)
     if done.returncode != 0:

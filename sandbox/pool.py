@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import json
 import logging
+import math
 import os
 
-from .isolation import (Isolation, SandboxUnavailable, UidLease, count_processes_of, probe,
-                        uid_can_run, worker_command, worker_env)
+from .isolation import (
+    Isolation,
+    SandboxUnavailable,
+    UidLease,
+    count_processes_of,
+    probe,
+    uid_can_run,
+    worker_command,
+    worker_env,
+)
 from .models import Outcome, RunResult, Runtime, SandboxSettings
 from .secrets import redact
-
 
 # A fixed hash seed: the order of a set of strings otherwise changes with every worker
 # start, and an answer like `list(set(a) & set(b))` passed or failed by chance (measured:
@@ -36,8 +43,13 @@ class _Worker:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, limit=1 << 24, env=worker_env(WORKER_ENV))
+            *self.command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=1 << 24,
+            env=worker_env(WORKER_ENV),
+        )
 
     async def request(self, job: dict, tests: str | None = None) -> dict:
         if self.process is None or self.process.returncode is not None:
@@ -96,9 +108,12 @@ class Sandbox:
     def _worker_config(self, uid: int | None) -> str:
         in_bwrap = self.tier == "bwrap"
         s = self.settings
-        config = {
-            "timeout_s": s.timeout_s, "cpu_s": s.cpu_s, "memory_mb": s.memory_mb,
-            "file_size_mb": s.file_size_mb, "max_procs": s.max_procs,
+        config: dict[str, object] = {
+            "timeout_s": s.timeout_s,
+            "cpu_s": s.cpu_s,
+            "memory_mb": s.memory_mb,
+            "file_size_mb": s.file_size_mb,
+            "max_procs": s.max_procs,
             "output_bytes": s.output_bytes,
             # bwrap drops root itself (setpriv); the process tier drops per candidate
             "run_as_uid": uid if not in_bwrap else None,
@@ -122,16 +137,18 @@ class Sandbox:
                 raise SandboxUnavailable(
                     f"the process tier cannot run this repository's tests as an unprivileged "
                     f"user (uid {lease.uid}: {why}), and will not run them as root. Use "
-                    "sandbox.level = \"bwrap\", or an interpreter for the tests that other "
-                    "users can read (test.python)")
+                    'sandbox.level = "bwrap", or an interpreter for the tests that other '
+                    "users can read (test.python)"
+                )
         return lease.uid
 
     async def start(self) -> Sandbox:
         try:
             for slot in range(self.settings.workers):
                 uid = self._lease_uid()
-                command = worker_command(self.tier, uid, self.settings.tmp_mb,
-                                         self._worker_config(uid), self.runtime)
+                command = worker_command(
+                    self.tier, uid, self.settings.tmp_mb, self._worker_config(uid), self.runtime
+                )
                 worker = _Worker(slot, command)
                 await worker.start()
                 self._workers.append(worker)
@@ -149,13 +166,15 @@ class Sandbox:
         """Run a whole program in one process (it reports for itself, or passes by ending)."""
         return await self._request({"kind": "program", "program": program}, None, timeout_s)
 
-    async def run_isolated(self, program: str, rel: str, qualname: str, source: str,
-                           timeout_s: float | None = None) -> RunResult:
+    async def run_isolated(
+        self, program: str, rel: str, qualname: str, source: str, timeout_s: float | None = None
+    ) -> RunResult:
         """Run a program whose module `rel` has `qualname` stubbed, the stub's calls served
         from a separate process that imports `source` in its place (sandbox/isolate.py)."""
         candidate = {"rel": rel, "qualname": qualname, "source": source}
-        return await self._request({"kind": "isolated", "program": program,
-                                    "candidate": candidate}, None, timeout_s)
+        return await self._request(
+            {"kind": "isolated", "program": program, "candidate": candidate}, None, timeout_s
+        )
 
     async def judge(self, solution: str, tests: str, timeout_s: float | None = None) -> RunResult:
         """Run the tests against the solution's functions, each in its own process: the
@@ -168,8 +187,9 @@ class Sandbox:
         worker = await self._idle.get()
         try:
             timeout = timeout_s or self.settings.timeout_s
-            job.update(id=next(self._ids), timeout_s=timeout,
-                       cpu_s=max(self.settings.cpu_s, math.ceil(timeout)))
+            job.update(
+                id=next(self._ids), timeout_s=timeout, cpu_s=max(self.settings.cpu_s, math.ceil(timeout))
+            )
             try:
                 raw = await worker.request(job, tests)
             except SandboxError as e:

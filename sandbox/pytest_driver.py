@@ -56,8 +56,11 @@ class _SplicedFinder(importlib.abc.MetaPathFinder):
             origin = os.path.realpath(spec.origin)
             # from a file location, so the module has __file__ (and a package its __path__)
             return importlib.util.spec_from_file_location(
-                name, origin, loader=_SplicedLoader(name, origin),
-                submodule_search_locations=spec.submodule_search_locations)
+                name,
+                origin,
+                loader=_SplicedLoader(name, origin),
+                submodule_search_locations=spec.submodule_search_locations,
+            )
         return None
 
 
@@ -104,7 +107,8 @@ class _Recorder:
             signal.setitimer(signal.ITIMER_REAL, 0)
         if TRACE:
             self.calls[item.nodeid] = sorted(
-                (os.path.relpath(f, ROOT), line) for f, line in seen if _in_tree(f))
+                (os.path.relpath(f, ROOT), line) for f, line in seen if _in_tree(f)
+            )
 
     def pytest_runtest_logreport(self, report):
         entry = self.tests.setdefault(report.nodeid, ["passed", ""])
@@ -150,15 +154,21 @@ def _report(recorder, exit_code):
         outcome, detail = "passed", ""
     else:
         kinds = {status for _, (status, _) in bad}
-        outcome = ("timeout" if kinds == {"timeout"} else
-                   "failed" if "failed" in kinds else "error")
+        outcome = "timeout" if kinds == {"timeout"} else "failed" if "failed" in kinds else "error"
         shown = "; ".join(f"{n} {s}: {m}" if m else f"{n} {s}" for n, (s, m) in bad[:3])
         detail = f"{len(bad)} of {len(wanted)} tests did not pass: {shown}"[:1500]
     if LINK is not None and LINK.trouble is not None:  # whatever the tests made of it
         outcome, detail = "error", f"not confirmed in isolation: {LINK.trouble}"
-    return {"outcome": outcome, "detail": detail,
-            "data": {"tests": tests, "calls": recorder.calls,
-                     "collect_errors": recorder.collect_errors, "exit_code": int(exit_code)}}
+    return {
+        "outcome": outcome,
+        "detail": detail,
+        "data": {
+            "tests": tests,
+            "calls": recorder.calls,
+            "collect_errors": recorder.collect_errors,
+            "exit_code": int(exit_code),
+        },
+    }
 
 
 _recorder = _Recorder()

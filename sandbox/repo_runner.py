@@ -19,10 +19,35 @@ from .splice import forwarding_stub, without_decorators
 
 # Imported once per worker. Beyond speed, this lets a process-tier candidate that dropped
 # to an unprivileged uid run pytest even when it cannot read the interpreter's own tree.
-PYTEST_PRELOAD = ["pytest", "_pytest.*", "entry-points:pytest11", "email.*", "pluggy", "iniconfig", "tomllib", "argparse", "shlex",
-                  "gettext", "locale", "warnings", "doctest", "unittest", "unittest.mock",
-                  "importlib.metadata", "importlib.util", "platform", "tempfile", "signal",
-                  "threading", "email", "zipfile", "sysconfig", "pdb", "code", "codeop"]
+PYTEST_PRELOAD = [
+    "pytest",
+    "_pytest.*",
+    "entry-points:pytest11",
+    "email.*",
+    "pluggy",
+    "iniconfig",
+    "tomllib",
+    "argparse",
+    "shlex",
+    "gettext",
+    "locale",
+    "warnings",
+    "doctest",
+    "unittest",
+    "unittest.mock",
+    "importlib.metadata",
+    "importlib.util",
+    "platform",
+    "tempfile",
+    "signal",
+    "threading",
+    "email",
+    "zipfile",
+    "sysconfig",
+    "pdb",
+    "code",
+    "codeop",
+]
 DRIVER = Path(__file__).with_name("pytest_driver.py").read_text()
 
 
@@ -42,18 +67,22 @@ class SuiteRun(BaseModel):
         return self.result.passed
 
 
-def driver_program(node_ids: list[str], overrides: dict[str, str], trace: bool,
-                   test_timeout_s: float, fail_fast: bool = True) -> str:
-    header = (f"NODE_IDS = {node_ids!r}\nOVERRIDES = {overrides!r}\nTRACE = {trace!r}\n"
-              f"TEST_TIMEOUT_S = {float(test_timeout_s)!r}\nFAIL_FAST = {fail_fast!r}\n")
+def driver_program(
+    node_ids: list[str], overrides: dict[str, str], trace: bool, test_timeout_s: float, fail_fast: bool = True
+) -> str:
+    header = (
+        f"NODE_IDS = {node_ids!r}\nOVERRIDES = {overrides!r}\nTRACE = {trace!r}\n"
+        f"TEST_TIMEOUT_S = {float(test_timeout_s)!r}\nFAIL_FAST = {fail_fast!r}\n"
+    )
     return header + DRIVER
 
 
 class RepoRunner:
     """Runs one repository's tests; `python` is the interpreter that has its dependencies."""
 
-    def __init__(self, root: Path, python: str, settings: SandboxSettings,
-                 test_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, root: Path, python: str, settings: SandboxSettings, test_timeout_s: float = 10.0
+    ) -> None:
         self.root = root.resolve()
         self.test_timeout_s = test_timeout_s
         runtime = Runtime(python=python, repo_root=str(self.root), preload=PYTEST_PRELOAD)
@@ -67,18 +96,23 @@ class RepoRunner:
         """The whole suite as the repo configures it, tracing which functions each test calls."""
         return await self._run([], {}, trace=True, timeout_s=timeout_s, fail_fast=False)
 
-    async def run(self, node_ids: list[str], overrides: dict[str, str] | None = None,
-                  timeout_s: float | None = None, fail_fast: bool = True) -> SuiteRun:
+    async def run(
+        self,
+        node_ids: list[str],
+        overrides: dict[str, str] | None = None,
+        timeout_s: float | None = None,
+        fail_fast: bool = True,
+    ) -> SuiteRun:
         """Only `node_ids`, with repo-relative files replaced by the given sources; with
         fail_fast the first failing test ends the run (enough to judge a candidate)."""
         if not node_ids:
             raise ValueError("no node ids to run")
         timeout = timeout_s or self.test_timeout_s * len(node_ids) + 15
-        return await self._run(node_ids, overrides or {}, trace=False, timeout_s=timeout,
-                               fail_fast=fail_fast)
+        return await self._run(node_ids, overrides or {}, trace=False, timeout_s=timeout, fail_fast=fail_fast)
 
-    async def run_isolated(self, node_ids: list[str], rel: str, qualname: str,
-                           candidate_module: str) -> SuiteRun:
+    async def run_isolated(
+        self, node_ids: list[str], rel: str, qualname: str, candidate_module: str
+    ) -> SuiteRun:
         """Only `node_ids`, with `qualname` of module `rel` taken from `candidate_module`
         but run in its own process, apart from pytest: a pass here cannot be forged by the
         candidate (sandbox/isolate.py says what cannot cross and so cannot confirm)."""
@@ -87,13 +121,24 @@ class RepoRunner:
         original = (self.root / rel).read_text()
         stub = forwarding_stub(original, qualname)
         served = without_decorators(candidate_module, qualname)
-        return await self._run(node_ids, {rel: stub}, trace=False,
-                               timeout_s=self.test_timeout_s * len(node_ids) + 15,
-                               fail_fast=True, isolate=(rel, qualname, served))
+        return await self._run(
+            node_ids,
+            {rel: stub},
+            trace=False,
+            timeout_s=self.test_timeout_s * len(node_ids) + 15,
+            fail_fast=True,
+            isolate=(rel, qualname, served),
+        )
 
-    async def _run(self, node_ids: list[str], overrides: dict[str, str], trace: bool,
-                   timeout_s: float, fail_fast: bool,
-                   isolate: tuple[str, str, str] | None = None) -> SuiteRun:
+    async def _run(
+        self,
+        node_ids: list[str],
+        overrides: dict[str, str],
+        trace: bool,
+        timeout_s: float,
+        fail_fast: bool,
+        isolate: tuple[str, str, str] | None = None,
+    ) -> SuiteRun:
         program = driver_program(node_ids, overrides, trace, self.test_timeout_s, fail_fast)
         if isolate is None:
             result = await self.sandbox.run(program, timeout_s=timeout_s)
@@ -105,7 +150,8 @@ class RepoRunner:
             result=result,
             tests={k: TestStatus(status=s, message=m) for k, (s, m) in data.get("tests", {}).items()},
             calls={k: [tuple(x) for x in v] for k, v in data.get("calls", {}).items()},
-            collect_errors=[tuple(x) for x in data.get("collect_errors", [])])
+            collect_errors=[tuple(x) for x in data.get("collect_errors", [])],
+        )
 
     async def close(self) -> None:
         await self.sandbox.close()
@@ -116,4 +162,3 @@ class RepoRunner:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-

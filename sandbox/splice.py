@@ -13,23 +13,25 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from collections.abc import Iterator
 
 FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
+Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 class SpliceError(ValueError):
     """The candidate cannot be spliced (it does not parse or lacks the function)."""
 
 
-def first_line(node: ast.AST) -> int:
+def first_line(node: ast.stmt) -> int:
     """The line a definition starts on (its first decorator's; also what its code object reports)."""
     return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
 
 
-def definitions(tree: ast.Module) -> list[tuple[str, ast.AST, ast.ClassDef | None]]:
+def definitions(tree: ast.Module) -> list[tuple[str, Function, ast.ClassDef | None]]:
     """(qualname, def, owning class) of top-level functions and methods of top-level classes:
     the functions mining, splicing and the editor features work on."""
-    found: list[tuple[str, ast.AST, ast.ClassDef | None]] = []
+    found: list[tuple[str, Function, ast.ClassDef | None]] = []
     for node in tree.body:
         if isinstance(node, FunctionNode):
             found.append((node.name, node, None))
@@ -38,7 +40,7 @@ def definitions(tree: ast.Module) -> list[tuple[str, ast.AST, ast.ClassDef | Non
     return found
 
 
-def find_function(tree: ast.Module, qualname: str) -> tuple[ast.AST, ast.ClassDef | None]:
+def find_function(tree: ast.Module, qualname: str) -> tuple[Function, ast.ClassDef | None]:
     """The def named by `func` or `Class.method` at the top level of a module."""
     for name, fn, owner in definitions(tree):
         if name == qualname:
@@ -46,11 +48,11 @@ def find_function(tree: ast.Module, qualname: str) -> tuple[ast.AST, ast.ClassDe
     raise KeyError(qualname)
 
 
-def _segment(lines: list[str], node: ast.AST) -> str:
-    return textwrap.dedent("".join(lines[first_line(node) - 1:node.end_lineno]))
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    return textwrap.dedent("".join(lines[first_line(node) - 1 : node.end_lineno]))
 
 
-def _candidate_parts(candidate: str, name: str) -> tuple[ast.AST, str, list[ast.stmt], list[str]]:
+def _candidate_parts(candidate: str, name: str) -> tuple[Function, str, list[ast.stmt], list[str]]:
     try:
         tree = ast.parse(candidate)
     except SyntaxError as e:
@@ -75,10 +77,11 @@ def splice_function(module_source: str, qualname: str, candidate: str) -> str:
     node, code, others, cand_lines = _candidate_parts(candidate, qualname.split(".")[-1])
     if not node.decorator_list and target.decorator_list:
         first = first_line(target)
-        code = textwrap.dedent("".join(lines[first - 1:target.lineno - 1])) + code
+        code = textwrap.dedent("".join(lines[first - 1 : target.lineno - 1])) + code
     defined = {n.name for n in tree.body if isinstance(n, (*FunctionNode, ast.ClassDef))}
-    defined |= {t.id for n in tree.body if isinstance(n, ast.Assign)
-                for t in n.targets if isinstance(t, ast.Name)}
+    defined |= {
+        t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+    }
     extras = []
     for other in others:
         if isinstance(other, ast.ImportFrom) and other.module == "__future__":
@@ -86,14 +89,17 @@ def splice_function(module_source: str, qualname: str, candidate: str) -> str:
         if isinstance(other, (*FunctionNode, ast.ClassDef)) and other.name in defined:
             continue
         if isinstance(other, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id in defined for t in other.targets):
+            isinstance(t, ast.Name) and t.id in defined for t in other.targets
+        ):
             continue
         extras.append(_segment(cand_lines, other))
-    indent = lines[target.lineno - 1][:len(lines[target.lineno - 1]) - len(lines[target.lineno - 1].lstrip())]
+    indent = lines[target.lineno - 1][
+        : len(lines[target.lineno - 1]) - len(lines[target.lineno - 1].lstrip())
+    ]
     body = textwrap.indent(code, indent) if indent else code
     if not body.endswith("\n"):
         body += "\n"
-    before, after = lines[:first_line(target) - 1], lines[target.end_lineno:]
+    before, after = lines[: first_line(target) - 1], lines[target.end_lineno :]
     extra_text = "".join(e if e.endswith("\n") else e + "\n" for e in extras)
     if owner is None:
         spliced = "".join(before) + extra_text + body + "".join(after)
@@ -116,19 +122,30 @@ def stub_body(module_source: str, qualname: str) -> str:
     target, _ = find_function(tree, qualname)
     lines = module_source.splitlines(keepends=True)
     body = target.body
-    keep_doc = (isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str))
+    keep_doc = (
+        isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    )
     first_stmt = body[1] if keep_doc and len(body) > 1 else (None if keep_doc else body[0])
     if first_stmt is None:  # docstring only: nothing to remove
         return module_source
     start = first_stmt.lineno
     line = lines[start - 1]
-    indent = line[:len(line) - len(line.lstrip())]
+    indent = line[: len(line) - len(line.lstrip())]
     if start == target.lineno:  # `def f(): return x` on one line
-        head = line[:first_stmt.col_offset]
-        return "".join(lines[:start - 1]) + head + "raise NotImplementedError\n" + "".join(lines[target.end_lineno:])
-    return ("".join(lines[:start - 1]) + f"{indent}raise NotImplementedError\n"
-            + "".join(lines[target.end_lineno:]))
+        head = line[: first_stmt.col_offset]
+        return (
+            "".join(lines[: start - 1])
+            + head
+            + "raise NotImplementedError\n"
+            + "".join(lines[target.end_lineno :])
+        )
+    return (
+        "".join(lines[: start - 1])
+        + f"{indent}raise NotImplementedError\n"
+        + "".join(lines[target.end_lineno :])
+    )
 
 
 FORWARD = "__prochemy_forward__"  # the name a forwarding stub calls (sandbox/isolate.py)
@@ -150,21 +167,30 @@ def forwarding_stub(module_source: str, qualname: str) -> str:
     if a.kwarg is not None:
         keywords.append("**" + a.kwarg.arg)
     generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in _own_nodes(target))
-    call = (f"{FORWARD}({qualname!r}, ({', '.join(positional)}{',' if len(positional) == 1 else ''}), "
-            f"{{{', '.join(keywords)}}})")
+    call = (
+        f"{FORWARD}({qualname!r}, ({', '.join(positional)}{',' if len(positional) == 1 else ''}), "
+        f"{{{', '.join(keywords)}}})"
+    )
     statement = f"yield from {call}" if generator else f"return {call}"
     lines = module_source.splitlines(keepends=True)
     first = target.body[0]
-    keep_doc = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                and isinstance(first.value.value, str))
+    keep_doc = (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
     indent = " " * (target.col_offset + 4)
     head_end = first.end_lineno if keep_doc else target.body[0].lineno - 1
     if not keep_doc and first.lineno == target.lineno:  # `def f(): return x` on one line
         line = lines[first.lineno - 1]
-        return ("".join(lines[:first.lineno - 1]) + line[:first.col_offset] + statement + "\n"
-                + "".join(lines[target.end_lineno:]))
-    return ("".join(lines[:head_end]) + indent + statement + "\n"
-            + "".join(lines[target.end_lineno:]))
+        return (
+            "".join(lines[: first.lineno - 1])
+            + line[: first.col_offset]
+            + statement
+            + "\n"
+            + "".join(lines[target.end_lineno :])
+        )
+    return "".join(lines[:head_end]) + indent + statement + "\n" + "".join(lines[target.end_lineno :])
 
 
 def without_decorators(module_source: str, qualname: str) -> str:
@@ -180,7 +206,7 @@ def without_decorators(module_source: str, qualname: str) -> str:
     return "".join(lines)
 
 
-def _own_nodes(fn: ast.AST):
+def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
     """The nodes of a function's body, not of functions or classes nested in it."""
     stack = list(ast.iter_child_nodes(fn))
     while stack:

@@ -20,6 +20,7 @@ import socket
 import struct
 import sys
 import time
+from typing import Any
 
 MAX_MESSAGE = 64 << 20  # one answer of the candidate, encoded
 _HEADER = struct.Struct("!I")
@@ -44,6 +45,7 @@ class NotPlainData(TypeError):
 
 
 # -- framing -----------------------------------------------------------------------------
+
 
 def send(sock: socket.socket, message: object) -> None:
     data = json.dumps(message, separators=(",", ":")).encode()
@@ -71,6 +73,7 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
 # Scalars are JSON scalars; everything else is a two-item list [tag, payload], so a JSON
 # list never stands for itself and decoding is unambiguous.
 
+
 def encode(value: object, handle=None) -> object:
     """Plain data as JSON; other values through `handle(value)` (or NotPlainData)."""
     if type(value) is int and not -_BIG < value < _BIG:
@@ -87,7 +90,8 @@ def encode(value: object, handle=None) -> object:
     if isinstance(value, (list, tuple)):
         tag = "t" if isinstance(value, tuple) else "l"
         if _SCALAR_TYPES.issuperset(map(type, value)) and not any(
-                type(v) is int and not -_BIG < v < _BIG for v in value):  # flat: common, large
+            type(v) is int and not -_BIG < v < _BIG for v in value
+        ):  # flat: common, large
             return [tag, list(value)]
         return [tag, [encode(v, handle) for v in value]]
     if isinstance(value, dict):
@@ -96,8 +100,10 @@ def encode(value: object, handle=None) -> object:
         return ["s" if isinstance(value, set) else "f", [encode(v, handle) for v in value]]
     if handle is not None:
         return handle(value)
-    raise NotPlainData(f"cannot pass a {type(value).__name__} to the candidate "
-                       "(only plain data crosses the sandbox boundary)")
+    raise NotPlainData(
+        f"cannot pass a {type(value).__name__} to the candidate "
+        "(only plain data crosses the sandbox boundary)"
+    )
 
 
 def decode(data: object, remote=None) -> object:
@@ -129,6 +135,7 @@ def decode(data: object, remote=None) -> object:
 
 # -- C: the candidate's side -------------------------------------------------------------
 
+
 def serve(sock: socket.socket, solution: str, filename: str) -> None:
     """Run the solution, announce its callables, then answer calls until J hangs up."""
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
@@ -154,12 +161,12 @@ def serve(sock: socket.socket, solution: str, filename: str) -> None:
         spent = 0.0
         try:
             ref = request["target"]
-            target = namespace[ref] if isinstance(ref, str) else handles[ref[1]]
+            target: Any = namespace[ref] if isinstance(ref, str) else handles[ref[1]]
             if request["op"] == "getattr":
                 result = getattr(target, request["name"])
             else:
-                args = decode(request["args"], lambda i, _: handles[i])
-                kwargs = decode(request["kwargs"], lambda i, _: handles[i])
+                args: Any = decode(request["args"], lambda i, _: handles[i])
+                kwargs: Any = decode(request["kwargs"], lambda i, _: handles[i])
                 started = time.perf_counter()
                 result = target(*args, **kwargs)
                 spent = time.perf_counter() - started
@@ -183,6 +190,7 @@ def _exception(error: BaseException) -> list:
 
 
 # -- J: the judge's side -----------------------------------------------------------------
+
 
 class _Link:
     def __init__(self, sock: socket.socket) -> None:
@@ -214,22 +222,32 @@ class Remote:
         object.__setattr__(self, "_id", ident)
         object.__setattr__(self, "_text", text)
 
+    _link: _Link
+
     def __getattr__(self, name: str) -> object:
         return self._link.ask({"op": "getattr", "target": ["r", self._id], "name": name})
 
     def __call__(self, *args: object, **kwargs: object) -> object:
-        return self._link.ask({"op": "call", "target": ["r", self._id],
-                               "args": encode(list(args), _ref), "kwargs": encode(kwargs, _ref)})
+        return self._link.ask(
+            {
+                "op": "call",
+                "target": ["r", self._id],
+                "args": encode(list(args), _ref),
+                "kwargs": encode(kwargs, _ref),
+            }
+        )
 
     def __repr__(self) -> str:
-        return self._text
+        return str(self._text)
 
 
 def _ref(value: object) -> list:
     if isinstance(value, Remote):
         return ["r", object.__getattribute__(value, "_id")]
-    raise NotPlainData(f"cannot pass a {type(value).__name__} to the candidate "
-                       "(only plain data crosses the sandbox boundary)")
+    raise NotPlainData(
+        f"cannot pass a {type(value).__name__} to the candidate "
+        "(only plain data crosses the sandbox boundary)"
+    )
 
 
 def proxies(sock: socket.socket) -> tuple[dict, list | None]:
@@ -243,8 +261,15 @@ def proxies(sock: socket.socket) -> tuple[dict, list | None]:
 
     def proxy(name: str):
         def call(*args: object, **kwargs: object) -> object:
-            return link.ask({"op": "call", "target": name, "args": encode(list(args), _ref),
-                             "kwargs": encode(kwargs, _ref)})
+            return link.ask(
+                {
+                    "op": "call",
+                    "target": name,
+                    "args": encode(list(args), _ref),
+                    "kwargs": encode(kwargs, _ref),
+                }
+            )
+
         call.__name__ = call.__qualname__ = name
         call.link = link  # type: ignore[attr-defined]
         return call
@@ -256,8 +281,11 @@ def _rebuild(info: list) -> BaseException:
     """The candidate's exception as J raises it: builtin types keep their type."""
     name, message, errno = (list(info) + [None, None, None])[:3]
     kind = getattr(builtins, str(name), None)
-    if isinstance(kind, type) and issubclass(kind, BaseException) and kind not in (
-            SystemExit, KeyboardInterrupt, GeneratorExit):
+    if (
+        isinstance(kind, type)
+        and issubclass(kind, BaseException)
+        and kind not in (SystemExit, KeyboardInterrupt, GeneratorExit)
+    ):
         if issubclass(kind, OSError) and errno is not None:
             return kind(int(errno), str(message))
         try:

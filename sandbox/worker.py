@@ -48,7 +48,7 @@ import time
 import traceback
 
 try:  # run by path under the repository's interpreter, or imported as a package module
-    from . import isolate, split  # type: ignore[import-not-found]
+    from . import isolate, split
 except ImportError:
     import isolate  # type: ignore[no-redef]
     import split  # type: ignore[no-redef]
@@ -140,12 +140,14 @@ def _preload(name: str) -> None:
     try:
         if name.startswith("entry-points:"):
             from importlib.metadata import entry_points
+
             for point in entry_points().select(group=name.split(":", 1)[1]):
                 _preload(point.module)
             return
         module = __import__(name.removesuffix(".*"), fromlist=["_"])
         if name.endswith(".*"):
             import pkgutil
+
             for info in pkgutil.iter_modules(module.__path__, module.__name__ + "."):
                 _preload(info.name)
     except Exception:  # noqa: BLE001 - a module that fails to import is just not preloaded
@@ -158,8 +160,14 @@ def run_job(job: dict, config: dict, base: str, judge: Judge) -> dict:
     repo_root = config.get("repo_root")
     if config.get("copy_root"):
         repo_root = os.path.join(workdir, "repo")
-        shutil.copytree(config["copy_root"], repo_root, symlinks=True, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "venv", "__pycache__", "*.pyc", ".pytest_cache", "node_modules", ".tox"))
+        shutil.copytree(
+            config["copy_root"],
+            repo_root,
+            symlinks=True,
+            ignore=shutil.ignore_patterns(
+                ".git", ".venv", "venv", "__pycache__", "*.pyc", ".pytest_cache", "node_modules", ".tox"
+            ),
+        )
     if uid is not None:
         for folder, _, files in os.walk(workdir):
             for name in [folder] + [os.path.join(folder, f) for f in files]:
@@ -170,10 +178,12 @@ def run_job(job: dict, config: dict, base: str, judge: Judge) -> dict:
     out_r, out_w = os.pipe()
     if job.get("kind") == "split":
         output, verdict, timed_out, status, candidate_status, pids = _run_split(
-            job, config, workdir, out_r, out_w, judge, timeout)
+            job, config, workdir, out_r, out_w, judge, timeout
+        )
     else:
         output, verdict, timed_out, status, candidate_status, pids = _run_program(
-            job, config, workdir, out_r, out_w, judge, timeout)
+            job, config, workdir, out_r, out_w, judge, timeout
+        )
     output += _drain_rest(out_r, config["output_bytes"])
     os.close(out_r)
     duration = time.monotonic() - start
@@ -183,30 +193,36 @@ def run_job(job: dict, config: dict, base: str, judge: Judge) -> dict:
     except OSError:
         shutil.rmtree(workdir, ignore_errors=True)
     result = _classify(verdict, status, timed_out, timeout, candidate_status)
-    result["output_tail"] = output[-config["output_bytes"]:].decode("utf-8", "replace")
+    result["output_tail"] = output[-config["output_bytes"] :].decode("utf-8", "replace")
     result["duration_s"] = round(duration, 4)
     return result
 
 
-def _run_split(job: dict, config: dict, workdir: str, out_r: int, out_w: int, judge: Judge,
-               timeout: float) -> tuple:
+def _run_split(
+    job: dict, config: dict, workdir: str, out_r: int, out_w: int, judge: Judge, timeout: float
+) -> tuple:
     """C gets the solution, the persistent J the tests; the verdict is J's."""
     c_pid = _start_split(job, config, workdir, out_r, out_w, judge)
     os.close(out_w)
-    output, report, timed_out, status = _supervise(judge.pidfd, out_r, judge.ctl.fileno(),
-                                                   timeout, config["output_bytes"], framed=True)
+    output, report, timed_out, status = _supervise(
+        judge.pidfd, out_r, judge.ensure().fileno(), timeout, config["output_bytes"], framed=True
+    )
     if timed_out or report is None:  # stuck or dead: a fresh judge for the next job
         status = judge.stop()
     candidate_status = _end(c_pid)
     verdict = _parse(report) if report is not None else None
-    if verdict is None and not timed_out and (candidate_status is None or not
-                                              os.WIFSIGNALED(candidate_status)):
+    if (
+        verdict is None
+        and not timed_out
+        and (candidate_status is None or not os.WIFSIGNALED(candidate_status))
+    ):
         verdict = {"outcome": "error", "detail": "the tests' process ended without a verdict"}
     return output, verdict, timed_out, status, candidate_status, [c_pid]
 
 
-def _run_program(job: dict, config: dict, workdir: str, out_r: int, out_w: int, judge: Judge,
-                 timeout: float) -> tuple:
+def _run_program(
+    job: dict, config: dict, workdir: str, out_r: int, out_w: int, judge: Judge, timeout: float
+) -> tuple:
     """One child runs the program (the pytest driver); its report carries a per-run key.
     For an "isolated" job the candidate's module is served from a second child first (C),
     forked before the key exists, and the program's stubbed function calls it."""
@@ -220,8 +236,17 @@ def _run_program(job: dict, config: dict, workdir: str, out_r: int, out_w: int, 
             j_sock.close()
             judge.forget()
             cand = job["candidate"]
-            _child(config, workdir, out_w, None, job, lambda: isolate.serve(
-                c_sock, job["repo_root"], cand["rel"], cand["source"], cand["qualname"]), None)
+            _child(
+                config,
+                workdir,
+                out_w,
+                None,
+                job,
+                lambda: isolate.serve(
+                    c_sock, job["repo_root"], cand["rel"], cand["source"], cand["qualname"]
+                ),
+                None,
+            )
         c_sock.close()
     key = os.urandom(32)
     res_r, res_w = os.pipe()
@@ -238,8 +263,7 @@ def _run_program(job: dict, config: dict, workdir: str, out_r: int, out_w: int, 
     os.close(out_w)
     pidfd = os.pidfd_open(pid)
     try:
-        output, raw, timed_out, status = _supervise(pidfd, out_r, res_r, timeout,
-                                                    config["output_bytes"])
+        output, raw, timed_out, status = _supervise(pidfd, out_r, res_r, timeout, config["output_bytes"])
     finally:
         os.close(pidfd)
         os.close(res_r)
@@ -280,12 +304,13 @@ class Judge:
         """Kill it; its wait status (what it died of, if it had died already)."""
         if self.pid is None:
             return None
-        done, status = os.waitpid(self.pid, os.WNOHANG)
-        if done == 0:
-            _killpg(self.pid)
-            status = os.waitpid(self.pid, 0)[1]
-            status = None  # killed by us: the timeout, not the judge, is the story
+        pid = self.pid
+        done, status = os.waitpid(pid, os.WNOHANG)
         self.forget()
+        if done == 0:
+            _killpg(pid)
+            os.waitpid(pid, 0)
+            return None  # killed by us: the timeout, not the judge, is the story
         return status
 
     def forget(self) -> None:
@@ -296,8 +321,7 @@ class Judge:
         self.pid, self.pidfd, self.ctl = None, -1, None
 
 
-def _start_split(job: dict, config: dict, workdir: str, out_r: int, out_w: int,
-                 judge: Judge) -> int:
+def _start_split(job: dict, config: dict, workdir: str, out_r: int, out_w: int, judge: Judge) -> int:
     """Fork C with the solution, then read the tests and hand them to J; C's pid."""
     ctl = judge.ensure()
     c_sock, j_sock = socket.socketpair()
@@ -306,8 +330,9 @@ def _start_split(job: dict, config: dict, workdir: str, out_r: int, out_w: int,
         os.close(out_r)
         j_sock.close()
         judge.forget()
-        _child(config, workdir, out_w, None, job,
-               lambda: split.serve(c_sock, job["solution"], FILENAME), None)
+        _child(
+            config, workdir, out_w, None, job, lambda: split.serve(c_sock, job["solution"], FILENAME), None
+        )
     c_sock.close()
     tests = read_frame(0)
     if tests is None:
@@ -449,8 +474,9 @@ def _confine(config: dict, stdin_fd: int, out_w: int | None, workdir: str, cpu_s
     sys.stdin = open(os.devnull)
 
 
-def _child(config: dict, workdir: str, out_w: int, res_w: int | None, job: dict,
-           body, key: bytes | None) -> None:
+def _child(
+    config: dict, workdir: str, out_w: int, res_w: int | None, job: dict, body, key: bytes | None
+) -> None:
     code = 70
     try:
         gc.disable()  # short-lived and memory-capped: collections would only copy pages
@@ -515,8 +541,9 @@ def _assertion(error: AssertionError, program: str) -> str:
     return (where + (f"  ({message})" if message else "")).strip()[:500] or "AssertionError"
 
 
-def _supervise(pidfd: int, out_r: int, res_r: int, timeout: float, cap: int,
-               framed: bool = False) -> tuple[bytearray, bytes | None, bool, int | None]:
+def _supervise(
+    pidfd: int, out_r: int, res_r: int, timeout: float, cap: int, framed: bool = False
+) -> tuple[bytearray, bytes | None, bool, int | None]:
     """Collect output and the report until the report is complete (framed: J's
     `LENGTH\\n` + JSON on its control socket) or the process exits (pidfd), or the deadline
     passes. Returns (output, report or None, timed out, wait status if it exited)."""
@@ -636,8 +663,11 @@ def _verified(report: bytes, key: bytes) -> dict | None:
         return None
     mac, payload = bytes(report[:64]), bytes(report[64:])
     if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).hexdigest().encode()):
-        return {"outcome": "error", "detail": "the result channel carried a report without the "
-                "run's key: the candidate tampered with the harness"}
+        return {
+            "outcome": "error",
+            "detail": "the result channel carried a report without the "
+            "run's key: the candidate tampered with the harness",
+        }
     try:
         parsed = json.loads(payload)
     except ValueError:
@@ -647,15 +677,16 @@ def _verified(report: bytes, key: bytes) -> dict | None:
     return parsed
 
 
-def _classify(report: dict | None, status, timed_out: bool, timeout: float,
-              candidate_status=None) -> dict:
+def _classify(report: dict | None, status, timed_out: bool, timeout: float, candidate_status=None) -> dict:
     if timed_out:
         return {"outcome": "timeout", "detail": f"wall-clock limit of {timeout:g}s"}
     if report is not None and report.pop("gone", False) and candidate_status is not None:
         status = candidate_status  # the tests stopped because the candidate died: of what?
         if os.WIFEXITED(status):
-            return {"outcome": "error", "detail": "the candidate exited with code "
-                    f"{os.WEXITSTATUS(status)} before the tests ended"}
+            return {
+                "outcome": "error",
+                "detail": f"the candidate exited with code {os.WEXITSTATUS(status)} before the tests ended",
+            }
     elif report is not None:
         return report
     if status is not None and os.WIFSIGNALED(status):

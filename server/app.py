@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
-
 from prochemy.optimizer.config import Settings
 from prochemy.optimizer.repo_refine import ProjectState, project_state
 from prochemy.sandbox.isolation import probe
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
 
 from .failures import FailureReporter
 from .jobs import JobManager
@@ -24,6 +23,14 @@ from .lsp_settings import settings_for
 VERSION = "0.1.0"
 TREE_TTL_S = 30.0
 log = logging.getLogger("prochemy.lsp")
+
+
+def fs_path(uri: str) -> Path:
+    """The file a file: URI names (ValueError for any other kind of URI)."""
+    path = to_fs_path(uri)
+    if path is None:
+        raise ValueError(f"{uri!r} does not name a file")
+    return Path(path)
 
 
 class OutsideWorkspace(ValueError):
@@ -47,7 +54,7 @@ class ProchemyServer(LanguageServer):
     def roots(self) -> list[Path]:
         folders = list(self.workspace.folders.values())
         if folders:
-            return [Path(to_fs_path(f.uri)) for f in folders]
+            return [fs_path(f.uri) for f in folders]
         root = self.workspace.root_path
         return [Path(root)] if root else []
 
@@ -65,7 +72,7 @@ class ProchemyServer(LanguageServer):
     def confine(self, where: str) -> Path:
         """A file: URI or an absolute path, resolved, if it lies inside a workspace folder."""
         try:
-            path = Path(to_fs_path(where) if where.startswith("file:") else where)
+            path = fs_path(where) if where.startswith("file:") else Path(where)
             if not path.is_absolute():
                 raise OutsideWorkspace(f"{where!r} is neither a file:// URI nor an absolute path")
             path = path.resolve()
@@ -76,8 +83,10 @@ class ProchemyServer(LanguageServer):
         roots = [r.resolve() for r in self.roots()]
         if not any(r == path or r in path.parents for r in roots):
             shown = ", ".join(str(r) for r in roots) or "none open"
-            raise OutsideWorkspace(f"{path} is outside the workspace folders ({shown}); Prochemy "
-                                   "reads, runs and writes only inside them")
+            raise OutsideWorkspace(
+                f"{path} is outside the workspace folders ({shown}); Prochemy "
+                "reads, runs and writes only inside them"
+            )
         return path
 
     def state(self, root: Path) -> ProjectState:
@@ -100,8 +109,9 @@ class ProchemyServer(LanguageServer):
         for problem in problems:
             if problem not in self._reported:  # once per distinct problem, for the session
                 self._reported.add(problem)
-                self.failures.report(f"setting {problem}", kind=f"config:{problem}",
-                                     level=types.MessageType.Warning)
+                self.failures.report(
+                    f"setting {problem}", kind=f"config:{problem}", level=types.MessageType.Warning
+                )
         return loaded.settings
 
     def set_options(self, options: Any) -> None:
@@ -110,14 +120,16 @@ class ProchemyServer(LanguageServer):
         self.failures.reset()  # a failure is worth showing again after a change; a bad setting is not
         self.settings(self.roots()[0] if self.roots() else None)  # report bad values now
 
-
     def check_sandbox(self) -> None:
         """Say once when generated code will run in the weaker process tier."""
         roots = self.roots()
         isolation = probe(self.settings(roots[0] if roots else None).sandbox.level)
         if isolation.tier != "bwrap":
-            self.failures.report(f"generated code runs in the weaker sandbox tier '{isolation.tier}': "
-                                 f"{isolation.reason}", kind="sandbox-tier", level=types.MessageType.Warning)
+            self.failures.report(
+                f"generated code runs in the weaker sandbox tier '{isolation.tier}': {isolation.reason}",
+                kind="sandbox-tier",
+                level=types.MessageType.Warning,
+            )
 
 
 def create_server() -> ProchemyServer:

@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
+import logging
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-from tqdm import tqdm
-
 from prochemy.optimizer.bench import run_bench
 from prochemy.optimizer.config import ConfigError, LoadedSettings, load_settings
+from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus, select_tasks
+from prochemy.optimizer.diagnosis import local_checks
 from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
-from prochemy.optimizer.refine import Refiner
-from prochemy.optimizer.report import RunStore, plot, render
-from prochemy.optimizer.training import TrainingConfig, benchmark_sets
 from prochemy.optimizer.gateway import ChatRequest, GatewayError, LLMGateway
 from prochemy.optimizer.generation import Judged, generate, judge
-from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus, select_tasks
 from prochemy.optimizer.llama_server import ServerError, build_server
 from prochemy.optimizer.local_model import ModelMissing, fetch_model, model_file
-from prochemy.optimizer.tasks import Task
-from prochemy.optimizer.diagnosis import local_checks
+from prochemy.optimizer.refine import Refiner
 from prochemy.optimizer.repo_env import RepoError
+from prochemy.optimizer.report import RunStore, plot, render
+from prochemy.optimizer.tasks import Task
+from prochemy.optimizer.training import TrainingConfig, benchmark_sets
 from prochemy.sandbox.pool import Sandbox, SandboxError
+from pydantic import ValidationError
+from tqdm import tqdm
 
 from .cli_common import crash_log, estimate, read_prompt, refine_bar, refine_config
 from .cli_repo import cmd_generate_function, cmd_mine, cmd_refine_repo
@@ -36,6 +35,7 @@ from .cli_repo import cmd_generate_function, cmd_mine, cmd_refine_repo
 
 def _at_least(low: int):
     """An argparse type: an integer >= low, with a message instead of a traceback."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -44,6 +44,7 @@ def _at_least(low: int):
         if value < low:
             raise argparse.ArgumentTypeError(f"{value} is too small (at least {low})")
         return value
+
     parse.__name__ = f"integer >= {low}"
     return parse
 
@@ -54,19 +55,32 @@ POSITIVE, COUNT = _at_least(1), _at_least(0)
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("configuration (highest layer; see `prochemy doctor`)")
-    g.add_argument("--endpoint", dest="endpoint.base_url", metavar="URL",
-                   help="OpenAI-compatible base URL (…/v1); default: the embedded model")
+    g.add_argument(
+        "--endpoint",
+        dest="endpoint.base_url",
+        metavar="URL",
+        help="OpenAI-compatible base URL (…/v1); default: the embedded model",
+    )
     g.add_argument("--model-name", dest="endpoint.model", metavar="NAME")
     g.add_argument("--api-key-env", dest="endpoint.api_key_env", metavar="VAR")
-    g.add_argument("--small", dest="model.choice", action="store_const", const="small",
-                   help="embedded model: the 0.5B one")
+    g.add_argument(
+        "--small",
+        dest="model.choice",
+        action="store_const",
+        const="small",
+        help="embedded model: the 0.5B one",
+    )
     g.add_argument("--model-path", dest="model.path", metavar="GGUF")
     g.add_argument("--cache-dir", dest="cache_dir", metavar="DIR")
     g.add_argument("--concurrency", dest="concurrency", type=POSITIVE)
     g.add_argument("--max-tokens", dest="max_tokens", type=_at_least(16))
     g.add_argument("--sandbox-level", dest="sandbox.level", choices=["auto", "bwrap", "process"])
-    g.add_argument("--project", type=Path, default=Path.cwd(),
-                   help="project root whose pyproject.toml [tool.prochemy] applies")
+    g.add_argument(
+        "--project",
+        type=Path,
+        default=Path.cwd(),
+        help="project root whose pyproject.toml [tool.prochemy] applies",
+    )
     return p
 
 
@@ -80,10 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     src = gen.add_mutually_exclusive_group(required=True)
     src.add_argument("--humaneval", metavar="ID", help="e.g. HumanEval/0")
     src.add_argument("--task", type=Path, metavar="FILE", help="a task as JSON")
-    src.add_argument("--function", metavar="MODULE:QUALNAME",
-                     help="with PATH: e.g. shelfkit.text:slugify, using the project's stored prompt")
-    gen.add_argument("--apply", action="store_true",
-                     help="with --function: write the code into the module (only if --check passed)")
+    src.add_argument(
+        "--function",
+        metavar="MODULE:QUALNAME",
+        help="with PATH: e.g. shelfkit.text:slugify, using the project's stored prompt",
+    )
+    gen.add_argument(
+        "--apply",
+        action="store_true",
+        help="with --function: write the code into the module (only if --check passed)",
+    )
     gen.add_argument("--prompt", type=Path, metavar="FILE", help="system prompt (default: seed)")
     gen.add_argument("--check", action="store_true", help="run the task's tests on the code")
     gen.add_argument("--plus", action="store_true", help="with --check: HumanEval+ inputs too")
@@ -101,18 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
     mine.add_argument("--json", type=Path, metavar="FILE", help="write the full mining report")
 
     refine = sub.add_parser("refine", parents=[common], help="refine a prompt (Prochemy loop)")
-    refine.add_argument("path", nargs="?", type=Path,
-                        help="a repository: train on tasks mined from its own tests")
-    refine.add_argument("--benchmark", choices=["humaneval"],
-                        help="the paper's setting: train on MBPP, measure on HumanEval")
-    refine.add_argument("--train-from", choices=["mbpp", "humaneval"], default="mbpp",
-                        help="real training tasks: MBPP (paper) or a split of HumanEval")
+    refine.add_argument(
+        "path", nargs="?", type=Path, help="a repository: train on tasks mined from its own tests"
+    )
+    refine.add_argument(
+        "--benchmark", choices=["humaneval"], help="the paper's setting: train on MBPP, measure on HumanEval"
+    )
+    refine.add_argument(
+        "--train-from",
+        choices=["mbpp", "humaneval"],
+        default="mbpp",
+        help="real training tasks: MBPP (paper) or a split of HumanEval",
+    )
     refine.add_argument("--k-real", type=POSITIVE, default=10, help="real training tasks")
     refine.add_argument("--k-synthetic", type=COUNT, default=10)
     refine.add_argument("--held-out", type=COUNT, metavar="N", help="measure on the first N held-out tasks")
     refine.add_argument("--plus", action="store_true", help="judge held-out tasks on HumanEval+ too")
-    refine.add_argument("--batched-held-out", action="store_true",
-                        help="measure held-out tasks with batched requests (faster, noisier)")
+    refine.add_argument(
+        "--batched-held-out",
+        action="store_true",
+        help="measure held-out tasks with batched requests (faster, noisier)",
+    )
     refine.add_argument("--n", type=POSITIVE, default=10, help="prompts per iteration")
     refine.add_argument("--k-max", type=POSITIVE, default=10)
     refine.add_argument("--patience", type=POSITIVE, default=3)
@@ -142,15 +171,18 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("refine needs either a repository PATH or --benchmark humaneval")
     if args.command == "generate":
         if args.function and args.path is None:
-            parser.error("--function needs the repository PATH first: "
-                         "prochemy generate PATH --function MODULE:QUALNAME")
+            parser.error(
+                "--function needs the repository PATH first: "
+                "prochemy generate PATH --function MODULE:QUALNAME"
+            )
         if args.path is not None and not args.function:
             parser.error("with a repository PATH, say which function: --function MODULE:QUALNAME")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: v for k, v in vars(args).items() if "." in k or k in
-            ("cache_dir", "concurrency", "max_tokens")}
+    return {
+        k: v for k, v in vars(args).items() if "." in k or k in ("cache_dir", "concurrency", "max_tokens")
+    }
 
 
 def _load_task(args: argparse.Namespace) -> Task:
@@ -160,8 +192,10 @@ def _load_task(args: argparse.Namespace) -> Task:
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(x) for x in first["loc"]) or "the file"
-            raise SystemExit(f"prochemy: error: {args.task} is not a task: {where}: {first['msg']} "
-                             "(fields: see optimizer/tasks.py)") from None
+            raise SystemExit(
+                f"prochemy: error: {args.task} is not a task: {where}: {first['msg']} "
+                "(fields: see optimizer/tasks.py)"
+            ) from None
     tasks = load_humaneval_plus() if args.plus else load_humaneval()
     for task in tasks:
         if task.id == args.humaneval:
@@ -175,8 +209,10 @@ async def cmd_generate(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     try:
         generation = await generate(gateway, read_prompt(args.prompt), task)
         print(generation.code)
-        print(f"# {generation.completion_tokens} completion tokens"
-              f"{' (cached)' if generation.cached else ''}", file=sys.stderr)
+        print(
+            f"# {generation.completion_tokens} completion tokens{' (cached)' if generation.cached else ''}",
+            file=sys.stderr,
+        )
         if not args.check:
             return 0
         async with Sandbox(loaded.settings.sandbox) as sandbox:
@@ -215,20 +251,32 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
                     bar.set_postfix(passed=passed, tokens=gateway.total_usage().completion_tokens)
                     bar.update()
 
-                report = await run_bench(gateway, sandbox, tasks, prompt, name=name,
-                                         benchmark="humaneval+" if args.plus else "humaneval",
-                                         plus=args.plus, on_done=on_done)
+                report = await run_bench(
+                    gateway,
+                    sandbox,
+                    tasks,
+                    prompt,
+                    name=name,
+                    benchmark="humaneval+" if args.plus else "humaneval",
+                    plus=args.plus,
+                    on_done=on_done,
+                )
     finally:
         await gateway.aclose()
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"{name}.json"
     out.write_text(report.model_dump_json(indent=1))
-    plus = (f", plus {report.plus_passed}/{report.tasks} = {100 * report.plus_pass_at_1:.1f}%"
-            if report.plus_passed is not None else "")
-    print(f"{name}: pass@1 {report.passed}/{report.tasks} = {100 * report.pass_at_1:.1f}%{plus}; "
-          f"{report.completion_tokens_per_task} completion tokens/task, {report.llm_calls} calls "
-          f"({report.cache_hits} cached), {report.wall_s}s [{report.sandbox_tier} sandbox]\n"
-          f"written to {out}")
+    plus = (
+        f", plus {report.plus_passed}/{report.tasks} = {100 * report.plus_pass_at_1:.1f}%"
+        if report.plus_passed is not None and report.plus_pass_at_1 is not None
+        else ""
+    )
+    print(
+        f"{name}: pass@1 {report.passed}/{report.tasks} = {100 * report.pass_at_1:.1f}%{plus}; "
+        f"{report.completion_tokens_per_task} completion tokens/task, {report.llm_calls} calls "
+        f"({report.cache_hits} cached), {report.wall_s}s [{report.sandbox_tier} sandbox]\n"
+        f"written to {out}"
+    )
     return 0
 
 
@@ -236,8 +284,14 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     settings = loaded.settings
     rc = refine_config(args)
-    tc = TrainingConfig(train_from=args.train_from, k_real=args.k_real, plus=args.plus,
-                        k_synthetic=args.k_synthetic, held_out_limit=args.held_out, seed=args.seed)
+    tc = TrainingConfig(
+        train_from=args.train_from,
+        k_real=args.k_real,
+        plus=args.plus,
+        k_synthetic=args.k_synthetic,
+        held_out_limit=args.held_out,
+        seed=args.seed,
+    )
     seed_prompt = read_prompt(args.prompt)
     held = args.held_out or (164 if args.train_from == "mbpp" else 164 - args.k_real)
     print(estimate(settings, rc, tc.k_real, tc.k_synthetic, held), file=sys.stderr)
@@ -248,9 +302,12 @@ async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         async with Sandbox(settings.sandbox) as sandbox:
             print("making the training set ...", file=sys.stderr)
             train, held_out, synth = await benchmark_sets(gateway, sandbox, tc)
-            print(f"training tasks: {len(train.tasks)} ({tc.k_real} real from {tc.train_from}, "
-                  f"{synth.kept} synthetic kept of {synth.generated} written; rejected: "
-                  f"{dict(synth.rejected) or 'none'}); held-out: {len(held_out.tasks)}", file=sys.stderr)
+            print(
+                f"training tasks: {len(train.tasks)} ({tc.k_real} real from {tc.train_from}, "
+                f"{synth.kept} synthetic kept of {synth.generated} written; rejected: "
+                f"{dict(synth.rejected) or 'none'}); held-out: {len(held_out.tasks)}",
+                file=sys.stderr,
+            )
             with refine_bar(rc) as on_progress:
                 refiner = Refiner(gateway, Evaluator(gateway, sandbox, store), rc, on_progress)
                 result = await refiner.run(seed_prompt, train, held_out)
@@ -297,11 +354,14 @@ async def cmd_doctor(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     try:
         t0 = time.monotonic()
         endpoint = await gateway.describe("task")
-        print(f"endpoint: {endpoint['url']} model {endpoint['model']} (ready in {time.monotonic() - t0:.1f}s)")
+        print(
+            f"endpoint: {endpoint['url']} model {endpoint['model']} (ready in {time.monotonic() - t0:.1f}s)"
+        )
         print(f"  models listed: {', '.join(await gateway.list_models())}")
         t0 = time.monotonic()
-        reply = await gateway.chat(ChatRequest(messages=[{"role": "user", "content": "Say OK."}],
-                                               max_tokens=8))
+        reply = await gateway.chat(
+            ChatRequest(messages=[{"role": "user", "content": "Say OK."}], max_tokens=8)
+        )
         print(f"  tiny completion: {reply.text.strip()!r} in {time.monotonic() - t0:.2f}s")
     except GatewayError as e:
         ok = False
@@ -338,8 +398,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "model":
             return cmd_model(loaded, args)
         return asyncio.run(cmd_doctor(loaded, args))
-    except (ConfigError, GatewayError, ModelMissing, ServerError, SandboxError, RuntimeError,
-            FileNotFoundError, RepoError) as e:
+    except (
+        ConfigError,
+        GatewayError,
+        ModelMissing,
+        ServerError,
+        SandboxError,
+        RuntimeError,
+        FileNotFoundError,
+        RepoError,
+    ) as e:
         print(f"prochemy: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -350,8 +418,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as e:  # noqa: BLE001 - no traceback reaches a user; the log keeps it
         log = crash_log(e)
-        print(f"prochemy: internal error ({type(e).__name__}: {e}); details in {log}; "
-              "please report it", file=sys.stderr)
+        print(
+            f"prochemy: internal error ({type(e).__name__}: {e}); details in {log}; please report it",
+            file=sys.stderr,
+        )
         return 70
 
 

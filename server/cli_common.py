@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
-
-from tqdm import tqdm
 
 from prochemy.optimizer.config import Settings
 from prochemy.optimizer.generation import SEED_PROMPT
 from prochemy.optimizer.refine import Progress, RefineConfig
+from tqdm import tqdm
 
 
 def read_prompt(path: Path | None) -> str:
@@ -24,28 +23,39 @@ _TOKENS_PER_ANSWER = {"default": 199, "small": 327}
 def estimate(settings: Settings, rc: RefineConfig, k_real: int, k_synthetic: int, held: int) -> str:
     """An upper bound of the calls and tokens a refinement may pay for."""
     train = k_real + k_synthetic
-    per_answer = _TOKENS_PER_ANSWER.get(settings.model.choice, 250) if settings.endpoint.base_url is None else 250
+    per_answer = (
+        _TOKENS_PER_ANSWER.get(settings.model.choice, 250) if settings.endpoint.base_url is None else 250
+    )
     synth = k_synthetic * 2
     mutations = rc.k_max * (rc.n - 1) * 2
     answers = rc.k_max * (rc.n - 1) * train + train + 2 * held
     calls = synth + mutations + answers
     tokens = synth * 1500 + mutations * 600 + answers * (per_answer + 250)
-    return (f"estimate (upper bound, every iteration runs): {calls:,} LLM calls, ~{tokens:,} tokens "
-            f"({answers:,} answers at ~{per_answer} completion tokens, {mutations} mutation and "
-            f"{synth} synthesis calls); cached answers cost nothing")
+    return (
+        f"estimate (upper bound, every iteration runs): {calls:,} LLM calls, ~{tokens:,} tokens "
+        f"({answers:,} answers at ~{per_answer} completion tokens, {mutations} mutation and "
+        f"{synth} synthesis calls); cached answers cost nothing"
+    )
 
 
 def refine_config(args: argparse.Namespace) -> RefineConfig:
-    return RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience, seed=args.seed,
-                        recipe=args.recipe, max_calls=args.max_calls,
-                        max_tokens_total=args.max_tokens_total,
-                        held_out_serial=not args.batched_held_out)
+    return RefineConfig(
+        n=args.n,
+        k_max=args.k_max,
+        patience=args.patience,
+        seed=args.seed,
+        recipe=args.recipe,
+        max_calls=args.max_calls,
+        max_tokens_total=args.max_tokens_total,
+        held_out_serial=not args.batched_held_out,
+    )
 
 
 @contextmanager
 def refine_bar(rc: RefineConfig) -> Iterator[Callable[[Progress], None]]:
     """A progress bar: iteration k of k_max, best training pass@1, tokens so far."""
     with tqdm(total=rc.k_max, desc="refine", unit="iter") as bar:
+
         def on_progress(p: Progress) -> None:
             if p.phase in ("mining", "synthesis"):
                 bar.set_postfix_str(p.message)

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from prochemy.optimizer.repo_refine import clear_caches
+from prochemy.sandbox.isolation import SandboxUnavailable, probe
 from pydantic import BaseModel, ValidationError
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
-
-from prochemy.optimizer.repo_refine import clear_caches
-from prochemy.sandbox.isolation import SandboxUnavailable, probe
 
 from .app import OutsideWorkspace, ProchemyServer
 from .diagnosis import doctor_report, prompt_report
@@ -39,11 +38,15 @@ class JobArgs(BaseModel):
 def parse(model: type[BaseModel], args: tuple[Any, ...]) -> Any:
     """Arguments come as one object (or nothing); anything else is a JSON-RPC error."""
     if len(args) > 1 or (args and not isinstance(args[0], dict)):
-        raise JsonRpcInvalidParams(f"expected one object argument like {model.model_json_schema()['properties']}")
+        raise JsonRpcInvalidParams(
+            f"expected one object argument like {model.model_json_schema()['properties']}"
+        )
     try:
         return model.model_validate(args[0] if args else {})
     except ValidationError as e:
-        raise JsonRpcInvalidParams(f"invalid arguments: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+        raise JsonRpcInvalidParams(
+            f"invalid arguments: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}"
+        ) from None
 
 
 def _root(server: ProchemyServer, given: str | None) -> Path:
@@ -96,7 +99,9 @@ def register(server: ProchemyServer) -> None:
         shown = False
         caps = ls.client_capabilities.window
         if caps and caps.show_document and caps.show_document.support:
-            result = await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(path)), take_focus=True))
+            result = await ls.window_show_document_async(
+                types.ShowDocumentParams(uri=from_fs_path(str(path)), take_focus=True)
+            )
             shown = result.success
         if not shown:
             ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=text))
@@ -109,8 +114,11 @@ def register(server: ProchemyServer) -> None:
     @server.command("prochemy.clearCache")
     def clear_cache(ls: ProchemyServer, *args: Any) -> dict:
         counts = clear_caches(ls.settings(_root(ls, parse(RootArgs, args).root)))
-        ls.window_show_message(types.ShowMessageParams(
-            type=types.MessageType.Info, message=f"Prochemy: cleared {counts} (stored prompts kept)"))
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Info, message=f"Prochemy: cleared {counts} (stored prompts kept)"
+            )
+        )
         return counts
 
     @server.command("prochemy.doctor")
@@ -125,7 +133,16 @@ def register(server: ProchemyServer) -> None:
         root = _root(ls, parse(RootArgs, args).root)
         state = await asyncio.to_thread(ls.state, root)
         current = state.record.current if state.record else None
-        return {"jobs": ls.jobs.status(), "root": str(root), "sandbox": _sandbox(ls, root),
-                "prompt": None if current is None else {
-                    "adopted": current.adopted, "stale": state.stale, "run_id": current.run_id,
-                    "held_out": None if current.held_out is None else current.held_out.model_dump()}}
+        return {
+            "jobs": ls.jobs.status(),
+            "root": str(root),
+            "sandbox": _sandbox(ls, root),
+            "prompt": None
+            if current is None
+            else {
+                "adopted": current.adopted,
+                "stale": state.stale,
+                "run_id": current.run_id,
+                "held_out": None if current.held_out is None else current.held_out.model_dump(),
+            },
+        }

@@ -18,7 +18,9 @@ async def doctor_report(server: ProchemyServer, root: Path) -> str:
     s = loaded.settings
     lines = [f"Prochemy doctor for {root}", *local_checks(loaded, root)]
     lines += [f"  problem: {p}" for p in problems]
-    if s.endpoint.base_url is not None:  # a remote endpoint: is it there? (the embedded one is not started here)
+    if (
+        s.endpoint.base_url is not None
+    ):  # a remote endpoint: is it there? (the embedded one is not started here)
         gateway = LLMGateway(s, use_cache=False)
         try:
             models = await gateway.list_models()
@@ -28,25 +30,39 @@ async def doctor_report(server: ProchemyServer, root: Path) -> str:
         finally:
             await gateway.aclose()
     lines.append(f"log file: {server.log_file or 'none (stderr only)'}")
-    lines.append(f"watching test files: {'registered with the client' if server.watching else 'on save (fallback)'}")
+    lines.append(
+        f"watching test files: {'registered with the client' if server.watching else 'on save (fallback)'}"
+    )
     return "\n".join(lines)
 
 
 def prompt_report(state: ProjectState) -> str:
     record = state.record
     if record is None:
-        return (f"# Prochemy prompt for {state.root}\n\nNo refined prompt is stored for this project "
-                "and model yet. Run \"Prochemy: Refine prompt for this repo\"; until then the paper's "
-                "seed prompt is used.\n")
+        return (
+            f"# Prochemy prompt for {state.root}\n\nNo refined prompt is stored for this project "
+            'and model yet. Run "Prochemy: Refine prompt for this repo"; until then the paper\'s '
+            "seed prompt is used.\n"
+        )
     cur = record.current
-    lines = [f"# Prochemy prompt for {state.root}", "",
-             f"model: {record.model}", f"in use: the {cur.adopted} prompt"
-             + (" - STALE: the tests changed since; refine again" if state.stale else ""), "",
-             "```text", cur.prompt, "```", ""]
+    lines = [
+        f"# Prochemy prompt for {state.root}",
+        "",
+        f"model: {record.model}",
+        f"in use: the {cur.adopted} prompt"
+        + (" - STALE: the tests changed since; refine again" if state.stale else ""),
+        "",
+        "```text",
+        cur.prompt,
+        "```",
+        "",
+    ]
     if cur.held_out is not None:
         h = cur.held_out
-        lines += [f"held-out tests ({h.tasks} tasks the loop never saw): refined {h.best_passed}, "
-                  f"seed {h.seed_passed}; only refined solves {len(h.only_best)}, only seed {len(h.only_seed)}"]
+        lines += [
+            f"held-out tests ({h.tasks} tasks the loop never saw): refined {h.best_passed}, "
+            f"seed {h.seed_passed}; only refined solves {len(h.only_best)}, only seed {len(h.only_seed)}"
+        ]
     if cur.train_pass is not None:
         lines.append(f"training pass@1 of the best prompt: {100 * cur.train_pass:.0f}%")
     tokens = sum(u.prompt_tokens + u.completion_tokens for u in cur.usage.values())
@@ -56,7 +72,11 @@ def prompt_report(state: ProjectState) -> str:
     if record.history:
         lines.append("## History (oldest first)")
         for old in record.history:
-            h = old.held_out
-            score = f"refined {h.best_passed}/{h.tasks} vs seed {h.seed_passed}/{h.tasks}" if h else "no held-out check"
+            past = old.held_out
+            score = (
+                f"refined {past.best_passed}/{past.tasks} vs seed {past.seed_passed}/{past.tasks}"
+                if past
+                else "no held-out check"
+            )
             lines.append(f"- run {old.run_id}: {old.adopted} ({score})")
     return "\n".join(lines) + "\n"

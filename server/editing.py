@@ -10,7 +10,6 @@ import gc
 from pathlib import Path
 
 from lsprotocol import types
-
 from prochemy.optimizer.functions import function_at
 
 from .app import OutsideWorkspace, ProchemyServer
@@ -37,9 +36,15 @@ def _supports_resolve(server: ProchemyServer) -> bool:
 
 
 def register(server: ProchemyServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
-        code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True))
-    async def code_actions(ls: ProchemyServer, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True
+        ),
+    )
+    async def code_actions(
+        ls: ProchemyServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction | types.Command]:
         try:
             root = ls.root_for(params.text_document.uri)
         except OutsideWorkspace:
@@ -82,7 +87,9 @@ def register(server: ProchemyServer) -> None:
         return action
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline(ls: ProchemyServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+    async def inline(
+        ls: ProchemyServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
         uri = params.text_document.uri
         explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         try:

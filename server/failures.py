@@ -6,13 +6,12 @@ from __future__ import annotations
 import logging
 
 from lsprotocol import types
-from pygls.lsp.server import LanguageServer
-
 from prochemy.optimizer.config import ConfigError
 from prochemy.optimizer.gateway import GatewayError
 from prochemy.optimizer.llama_server import ServerError
 from prochemy.optimizer.local_model import ModelMissing
 from prochemy.optimizer.repo_env import RepoError
+from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +35,17 @@ class FailureReporter:
         self.server = server
         self.shown: set[str] = set()
 
-    def report(self, error: BaseException | str, kind: str | None = None,
-               level: types.MessageType = types.MessageType.Error) -> None:
+    def report(
+        self,
+        error: BaseException | str,
+        kind: str | None = None,
+        level: types.MessageType = types.MessageType.Error,
+    ) -> None:
         kind = kind or (kind_of(error) if isinstance(error, BaseException) else "other")
         text = f"Prochemy: {error}"
-        log.error("%s: %s", kind, error, exc_info=isinstance(error, BaseException)
-                  and kind.startswith("internal"))
+        log.error(
+            "%s: %s", kind, error, exc_info=isinstance(error, BaseException) and kind.startswith("internal")
+        )
         self.server.window_log_message(types.LogMessageParams(type=level, message=text))
         if kind not in self.shown:
             self.shown.add(kind)

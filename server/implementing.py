@@ -6,13 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from lsprotocol import types
-from pydantic import BaseModel
-from pygls.uris import to_fs_path
-
 from prochemy.optimizer.functions import FunctionSpan, function_at, functions_in
 from prochemy.optimizer.repo_refine import Implementation, implement_in_source
+from pydantic import BaseModel
 
-from .app import OutsideWorkspace, ProchemyServer
+from .app import OutsideWorkspace, ProchemyServer, fs_path
 from .progress import ProgressReporter
 
 
@@ -33,19 +31,20 @@ def locate(server: ProchemyServer, uri: str, line: int) -> tuple[Path, Path, str
     doc = server.workspace.get_text_document(uri)
     span = function_at(doc.source, line)
     if span is None:
-        raise UserError(f"no function or method at line {line + 1} of {Path(to_fs_path(uri)).name}")
+        raise UserError(f"no function or method at line {line + 1} of {fs_path(uri).name}")
     try:
         root = server.root_for(uri)
     except OutsideWorkspace as e:
         raise UserError(str(e)) from None
-    rel = Path(to_fs_path(uri)).resolve().relative_to(root)
+    rel = fs_path(uri).resolve().relative_to(root)
     return root, rel, doc.source, span
 
 
 async def implement_at(server: ProchemyServer, uri: str, line: int, check: bool = True) -> Outcome:
     root, rel, source, span = locate(server, uri, line)
-    impl: Implementation = await implement_in_source(server.settings(root), root, rel, source,
-                                                     span.qualname, check=check)
+    impl: Implementation = await implement_in_source(
+        server.settings(root), root, rel, source, span.qualname, check=check
+    )
     if impl.new_source is None:
         raise UserError(f"the model's answer for {span.qualname} could not be used: {impl.problem}")
     made = impl.made
@@ -55,15 +54,22 @@ async def implement_at(server: ProchemyServer, uri: str, line: int, check: bool 
     else:
         passed, tests = None, f"not run ({made.check_note or 'not asked'})"
     prompt = made.prompt_source + (" - stale, the tests changed since" if made.stale else "")
-    return Outcome(qualname=span.qualname, tests=tests, passed=passed, prompt=prompt,
-                   new_source=impl.new_source, span=span)
+    return Outcome(
+        qualname=span.qualname,
+        tests=tests,
+        passed=passed,
+        prompt=prompt,
+        new_source=impl.new_source,
+        span=span,
+    )
 
 
 def whole_document_edit(server: ProchemyServer, uri: str, new_source: str) -> types.WorkspaceEdit:
     doc = server.workspace.get_text_document(uri)
     end = types.Position(line=len(doc.lines), character=0)
-    edit = types.TextEdit(range=types.Range(start=types.Position(line=0, character=0), end=end),
-                          new_text=new_source)
+    edit = types.TextEdit(
+        range=types.Range(start=types.Position(line=0, character=0), end=end), new_text=new_source
+    )
     return types.WorkspaceEdit(changes={uri: [edit]})
 
 
@@ -71,21 +77,32 @@ def function_text(outcome: Outcome) -> tuple[str, types.Range]:
     """The new function's text and the range of the old one (for inline completion)."""
     new = next(s for s in functions_in(outcome.new_source) if s.qualname == outcome.qualname)
     lines = outcome.new_source.splitlines(keepends=True)
-    text = "".join(lines[new.first_line:new.last_line + 1])
-    old = types.Range(start=types.Position(line=outcome.span.first_line, character=0),
-                      end=types.Position(line=outcome.span.last_line + 1, character=0))
+    text = "".join(lines[new.first_line : new.last_line + 1])
+    old = types.Range(
+        start=types.Position(line=outcome.span.first_line, character=0),
+        end=types.Position(line=outcome.span.last_line + 1, character=0),
+    )
     return text, old
 
 
 def tell(server: ProchemyServer, outcome: Outcome) -> None:
     """Which prompt wrote the function and whether its related tests passed."""
     level = types.MessageType.Info if outcome.passed is not False else types.MessageType.Warning
-    server.window_show_message(types.ShowMessageParams(type=level, message=(
-        f"Prochemy: {outcome.qualname} written with the {outcome.prompt} prompt; related tests {outcome.tests}")))
+    server.window_show_message(
+        types.ShowMessageParams(
+            type=level,
+            message=(
+                f"Prochemy: {outcome.qualname} written with the {outcome.prompt} prompt; "
+                f"related tests {outcome.tests}"
+            ),
+        )
+    )
 
 
 def warn(server: ProchemyServer, problem: Exception) -> None:
-    server.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"Prochemy: {problem}"))
+    server.window_show_message(
+        types.ShowMessageParams(type=types.MessageType.Warning, message=f"Prochemy: {problem}")
+    )
 
 
 async def implement_and_apply(server: ProchemyServer, uri: str, line: int, check: bool) -> dict:
@@ -102,9 +119,17 @@ async def implement_and_apply(server: ProchemyServer, uri: str, line: int, check
         reporter.end(f"failed: {e}")
         server.failures.report(e)
         return {"applied": False, "error": str(e)}
-    applied = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
-        edit=whole_document_edit(server, uri, outcome.new_source), label=f"Implement {outcome.qualname}"))
+    applied = await server.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(
+            edit=whole_document_edit(server, uri, outcome.new_source), label=f"Implement {outcome.qualname}"
+        )
+    )
     reporter.end(f"related tests {outcome.tests}")
     tell(server, outcome)
-    return {"applied": applied.applied, "qualname": outcome.qualname, "tests": outcome.tests,
-            "passed": outcome.passed, "prompt": outcome.prompt}
+    return {
+        "applied": applied.applied,
+        "qualname": outcome.qualname,
+        "tests": outcome.tests,
+        "passed": outcome.passed,
+        "prompt": outcome.prompt,
+    }

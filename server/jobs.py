@@ -7,8 +7,9 @@ import asyncio
 import itertools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 
 
 KEEP_FINISHED = 20  # what status lists of past jobs
+
 
 class JobInfo(BaseModel):
     id: str
@@ -45,12 +47,19 @@ class JobManager:
         self.jobs: dict[str, Job] = {}
 
     def running_refine(self, root: Path) -> Job | None:
-        return next((j for j in self.jobs.values() if j.info.root == str(root)
-                     and j.info.kind.endswith("refine") and j.info.state == "running"), None)
+        return next(
+            (
+                j
+                for j in self.jobs.values()
+                if j.info.root == str(root) and j.info.kind.endswith("refine") and j.info.state == "running"
+            ),
+            None,
+        )
 
     def explicit_running(self) -> bool:
-        return any(j.info.state == "running" and j.info.kind != "background-refine"
-                   for j in self.jobs.values())
+        return any(
+            j.info.state == "running" and j.info.kind != "background-refine" for j in self.jobs.values()
+        )
 
     def start(self, kind: str, root: Path, work: Callable[[Job], Awaitable[str]]) -> Job:
         """Run `work` as a task; its return value is the job's final message."""
@@ -81,8 +90,11 @@ class JobManager:
 
     def cancel(self, job_id: str | None = None) -> list[str]:
         """Cancel one job, or every running one; the ids actually cancelled."""
-        chosen = [self.jobs[job_id]] if job_id in self.jobs else (
-            list(self.jobs.values()) if job_id is None else [])
+        chosen = (
+            [self.jobs[job_id]]
+            if job_id in self.jobs
+            else (list(self.jobs.values()) if job_id is None else [])
+        )
         return [j.info.id for j in chosen if j.cancel()]
 
     async def shutdown(self) -> None:

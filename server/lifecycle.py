@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from lsprotocol import types
-
 from prochemy.optimizer.llama_server import stop_all
 
 from .app import ProchemyServer, log
@@ -22,11 +21,14 @@ def register(server: ProchemyServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def changed(ls: ProchemyServer, params: types.DidChangeConfigurationParams) -> None:
-        settings = params.settings.get("prochemy", params.settings) if isinstance(params.settings, dict) else None
+        settings = (
+            params.settings.get("prochemy", params.settings) if isinstance(params.settings, dict) else None
+        )
         workspace = ls.client_capabilities.workspace
         if workspace and workspace.configuration:  # pull: the client's view is the truth
-            pulled = await ls.workspace_configuration_async(types.ConfigurationParams(
-                items=[types.ConfigurationItem(section="prochemy")]))
+            pulled = await ls.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="prochemy")])
+            )
             log.info("pulled configuration: %r", pulled)
             settings = pulled[0] if pulled and isinstance(pulled[0], dict) else settings
         ls.set_options(settings)

@@ -24,17 +24,22 @@ def settings_for(root: Path | None, options: dict[str, Any] | None) -> tuple[Loa
     good: dict[str, Any] = {}
     for key, value in flat.items():
         try:
-            load_settings(project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=nest({key: value}))])
+            load_settings(
+                project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=nest({key: value}))]
+            )
             good[key] = value
         except ConfigError as e:
             problems.append(f"{str(e).splitlines()[-1].strip()} (ignored; the default applies)")
     try:
-        loaded = load_settings(project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=nest(good))])
+        loaded = load_settings(
+            project_root=root, extra_layers=[Layer(source=EDITOR_SOURCE, values=nest(good))]
+        )
     except ConfigError as e:  # the user file, the project's or PROCHEMY_* are broken: say so
         problems.append(f"{e} (those layers are ignored)")
         try:
-            loaded = load_settings(project_root=None, env={}, extra_layers=[
-                Layer(source=EDITOR_SOURCE, values=nest(good))])
+            loaded = load_settings(
+                project_root=None, env={}, extra_layers=[Layer(source=EDITOR_SOURCE, values=nest(good))]
+            )
         except ConfigError:
             loaded = load_settings(project_root=None, env={})
     return loaded, problems

@@ -20,8 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     log_file = args.log_file or Path(platformdirs.user_log_dir("prochemy")) / "prochemy-lsp.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(filename=log_file, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        filename=log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     signal.signal(signal.SIGTERM, _terminate)
     from .app import create_server
 

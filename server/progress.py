@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -16,7 +16,9 @@ CREATE_TIMEOUT_S = 5.0
 
 
 class ProgressReporter:
-    def __init__(self, server: LanguageServer, title: str, on_cancel: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, server: LanguageServer, title: str, on_cancel: Callable[[], object] | None = None
+    ) -> None:
         self.server = server
         self.title = title
         self.on_cancel = on_cancel
@@ -31,8 +33,7 @@ class ProgressReporter:
         self.token = f"prochemy-{uuid.uuid4().hex[:12]}"
         try:
             # a client that never answers must not hold the job: fall back to log messages
-            await asyncio.wait_for(self.server.work_done_progress.create_async(self.token),
-                                   CREATE_TIMEOUT_S)
+            await asyncio.wait_for(self.server.work_done_progress.create_async(self.token), CREATE_TIMEOUT_S)
         except Exception as e:  # noqa: BLE001 - a client that refuses progress still gets logs
             log.warning("work done progress refused: %s", e)
             self.supported, self.token = False, None
@@ -42,15 +43,23 @@ class ProgressReporter:
         if future is not None and self.on_cancel is not None:
             on_cancel = self.on_cancel
             future.add_done_callback(lambda f: on_cancel() if f.cancelled() else None)
-        self.server.work_done_progress.begin(self.token, types.WorkDoneProgressBegin(
-            title=self.title, message=message, cancellable=self.on_cancel is not None, percentage=0))
+        self.server.work_done_progress.begin(
+            self.token,
+            types.WorkDoneProgressBegin(
+                title=self.title, message=message, cancellable=self.on_cancel is not None, percentage=0
+            ),
+        )
 
     def report(self, message: str, percentage: int | None = None) -> None:
         if self.token is None:
             self._log(message)
             return
-        self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(
-            message=message, percentage=percentage, cancellable=self.on_cancel is not None))
+        self.server.work_done_progress.report(
+            self.token,
+            types.WorkDoneProgressReport(
+                message=message, percentage=percentage, cancellable=self.on_cancel is not None
+            ),
+        )
 
     def end(self, message: str) -> None:
         if self.token is None:
@@ -61,5 +70,6 @@ class ProgressReporter:
         self.token = None
 
     def _log(self, message: str) -> None:
-        self.server.window_log_message(types.LogMessageParams(
-            type=types.MessageType.Info, message=f"{self.title}: {message}"))
+        self.server.window_log_message(
+            types.LogMessageParams(type=types.MessageType.Info, message=f"{self.title}: {message}")
+        )

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 from lsprotocol import types
-
 from prochemy.optimizer.refine import Progress, RefineConfig
 from prochemy.optimizer.repo_refine import RepoRefinement, refine_repo
 
@@ -29,10 +28,16 @@ def describe_progress(p: Progress) -> tuple[str, int | None]:
 
 def summary(done: RepoRefinement) -> str:
     cmp = done.result.held_out_comparison
-    versus = (f"held-out tests: refined {cmp.best_passed}/{cmp.tasks} vs seed {cmp.seed_passed}/{cmp.tasks}"
-              if cmp else "no held-out comparison")
-    verdict = ("refined prompt adopted" if done.result.adopted == "refined"
-               else "seed prompt kept (the refined one did not beat it)")
+    versus = (
+        f"held-out tests: refined {cmp.best_passed}/{cmp.tasks} vs seed {cmp.seed_passed}/{cmp.tasks}"
+        if cmp
+        else "no held-out comparison"
+    )
+    verdict = (
+        "refined prompt adopted"
+        if done.result.adopted == "refined"
+        else "seed prompt kept (the refined one did not beat it)"
+    )
     return f"{verdict}; {versus}; {len(done.mining.tasks)} tasks mined"
 
 
@@ -45,16 +50,23 @@ def start_refine(server: ProchemyServer, root: Path, kind: str = "refine") -> Jo
         return running
 
     async def work(job: Job) -> str:
-        reporter = ProgressReporter(server, f"Prochemy: refining the prompt for {root.name}",
-                                    on_cancel=job.cancel)
+        reporter = ProgressReporter(
+            server, f"Prochemy: refining the prompt for {root.name}", on_cancel=job.cancel
+        )
         await reporter.begin("mining tasks from the tests")
         try:  # everything after begin is inside: whatever fails, the progress ends
             settings = server.settings(root)
             e = settings.editor
             config = RefineConfig(n=e.n, k_max=e.k_max, patience=e.patience)
-            done = await refine_repo(settings, root, config, k_real=e.k_real, k_synthetic=e.k_synthetic,
-                                     held_out_limit=e.held_out,
-                                     on_progress=lambda p: reporter.report(*describe_progress(p)))
+            done = await refine_repo(
+                settings,
+                root,
+                config,
+                k_real=e.k_real,
+                k_synthetic=e.k_synthetic,
+                held_out_limit=e.held_out,
+                on_progress=lambda p: reporter.report(*describe_progress(p)),
+            )
         except asyncio.CancelledError:
             reporter.end("cancelled (answers already paid for are kept in the cache)")
             raise
@@ -64,8 +76,9 @@ def start_refine(server: ProchemyServer, root: Path, kind: str = "refine") -> Jo
             raise
         message = summary(done)
         reporter.end(message)
-        server.window_show_message(types.ShowMessageParams(
-            type=types.MessageType.Info, message=f"Prochemy ({root.name}): {message}"))
+        server.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Info, message=f"Prochemy ({root.name}): {message}")
+        )
         return message
 
     return server.jobs.start(kind, root, work)

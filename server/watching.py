@@ -9,12 +9,10 @@ import logging
 from pathlib import Path
 
 from lsprotocol import types
-from pygls.uris import to_fs_path
-
 from prochemy.optimizer.repo_env import is_test_file
 from prochemy.optimizer.repo_refine import project_state
 
-from .app import ProchemyServer
+from .app import ProchemyServer, fs_path
 from .refining import start_refine
 
 log = logging.getLogger(__name__)
@@ -24,22 +22,35 @@ REFINE_NOW, LATER, NEVER = "Refine now", "Later", "Don't ask again"
 
 async def register_watchers(server: ProchemyServer) -> None:
     workspace = server.client_capabilities.workspace
-    dynamic = workspace and workspace.did_change_watched_files and workspace.did_change_watched_files.dynamic_registration
+    dynamic = (
+        workspace
+        and workspace.did_change_watched_files
+        and workspace.did_change_watched_files.dynamic_registration
+    )
     if not dynamic:
         return  # Neovim on Linux: didSave of a test file is the trigger
     options = types.DidChangeWatchedFilesRegistrationOptions(
-        watchers=[types.FileSystemWatcher(glob_pattern=g) for g in TEST_GLOBS])
+        watchers=[types.FileSystemWatcher(glob_pattern=g) for g in TEST_GLOBS]
+    )
     try:
-        await server.client_register_capability_async(types.RegistrationParams(registrations=[
-            types.Registration(id="prochemy-test-files", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                               register_options=options)]))
+        await server.client_register_capability_async(
+            types.RegistrationParams(
+                registrations=[
+                    types.Registration(
+                        id="prochemy-test-files",
+                        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                        register_options=options,
+                    )
+                ]
+            )
+        )
         server.watching = True
     except Exception as e:  # noqa: BLE001 - the didSave fallback still works
         log.warning("could not register file watchers: %s", e)
 
 
 def _is_test(server: ProchemyServer, uri: str) -> Path | None:
-    path = Path(to_fs_path(uri))
+    path = fs_path(uri)
     root = server.root_for(uri)
     try:
         return root if is_test_file(path.relative_to(root)) else None
@@ -52,7 +63,9 @@ def schedule(server: ProchemyServer, root: Path) -> None:
     if (old := server.debounce.pop(str(root), None)) is not None:
         old.cancel()
     loop = asyncio.get_running_loop()
-    server.debounce[str(root)] = loop.call_later(delay, lambda: asyncio.ensure_future(tests_changed(server, root)))
+    server.debounce[str(root)] = loop.call_later(
+        delay, lambda: asyncio.ensure_future(tests_changed(server, root))
+    )
 
 
 async def tests_changed(server: ProchemyServer, root: Path) -> None:
@@ -67,10 +80,13 @@ async def tests_changed(server: ProchemyServer, root: Path) -> None:
     state = await asyncio.to_thread(project_state, settings, root)
     if not state.stale or str(root) in server.dont_ask:
         return
-    answer = await server.window_show_message_request_async(types.ShowMessageRequestParams(
-        type=types.MessageType.Info,
-        message=f"Prochemy: the tests of {root.name} changed since its prompt was refined. Refine again?",
-        actions=[types.MessageActionItem(title=t) for t in (REFINE_NOW, LATER, NEVER)]))
+    answer = await server.window_show_message_request_async(
+        types.ShowMessageRequestParams(
+            type=types.MessageType.Info,
+            message=f"Prochemy: the tests of {root.name} changed since its prompt was refined. Refine again?",
+            actions=[types.MessageActionItem(title=t) for t in (REFINE_NOW, LATER, NEVER)],
+        )
+    )
     if answer is not None and answer.title == REFINE_NOW:
         start_refine(server, root)
     elif answer is not None and answer.title == NEVER:

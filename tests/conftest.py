@@ -1,10 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from prochemy.optimizer.config import Endpoint, Settings
 
 from .stub_llm import StubLLM
@@ -20,8 +19,12 @@ def stub() -> Iterator[StubLLM]:
 @pytest.fixture
 def stub_settings(stub: StubLLM, tmp_path: Path) -> Settings:
     """Settings pointing at the stub, with a private cache and fast failure."""
-    return Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"),
-                    cache_dir=tmp_path / "cache", retries=2, request_timeout_s=5)
+    return Settings(
+        endpoint=Endpoint(base_url=stub.url, model="stub-model"),
+        cache_dir=tmp_path / "cache",
+        retries=2,
+        request_timeout_s=5,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +43,16 @@ def readable_python() -> Path:
     if not (venv / ".ready").is_file():
         shutil.rmtree(venv, ignore_errors=True)
         made = subprocess.run([system, "-m", "venv", str(venv)], capture_output=True, text=True)
-        installed = made.returncode == 0 and subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "pytest==9.2.0"],
-            capture_output=True, text=True, timeout=300).returncode == 0
+        installed = (
+            made.returncode == 0
+            and subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "pytest==9.2.0"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            ).returncode
+            == 0
+        )
         if not installed:
             pytest.skip("could not build a world-readable venv with pytest (no package index?)")
         subprocess.run(["chmod", "-R", "a+rX", str(venv)], check=True)

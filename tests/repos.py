@@ -51,7 +51,7 @@ FLAT = {
             """Upper-case text with a '!'."""
             return text.upper() + "!"
         ''',
-    "tests/test_calc.py": '''
+    "tests/test_calc.py": """
         from calc import add, mul, shout
 
 
@@ -68,15 +68,15 @@ FLAT = {
                 shout("x")
             except Exception:
                 pass
-        ''',
+        """,
 }
 
 SRC_LAYOUT = {
-    "pyproject.toml": '''
+    "pyproject.toml": """
         [tool.pytest.ini_options]
         pythonpath = ["src"]
         testpaths = ["tests"]
-        ''',
+        """,
     "src/geo/__init__.py": "",
     "src/geo/shapes.py": '''
         import math
@@ -94,7 +94,7 @@ SRC_LAYOUT = {
                 """A circle k times larger."""
                 return Circle(self.r * k)
         ''',
-    "tests/conftest.py": '''
+    "tests/conftest.py": """
         import pytest
 
         from geo.shapes import Circle
@@ -103,8 +103,8 @@ SRC_LAYOUT = {
         @pytest.fixture
         def unit():
             return Circle(1)
-        ''',
-    "tests/test_shapes.py": '''
+        """,
+    "tests/test_shapes.py": """
         import math
         import socket
 
@@ -119,7 +119,7 @@ SRC_LAYOUT = {
 
         def test_needs_network():
             socket.create_connection(("example.com", 80), timeout=3)
-        ''',
+        """,
 }
 
 BESIDE = {  # tests next to the code, *_test.py naming
@@ -129,11 +129,11 @@ BESIDE = {  # tests next to the code, *_test.py naming
             """Number of whitespace-separated words."""
             return len(text.split())
         ''',
-    "pkg/words_test.py": '''
+    "pkg/words_test.py": """
         from pkg.words import count_words
 
 
         def test_count():
             assert count_words("a b  c") == 3
-        ''',
+        """,
 }

@@ -12,9 +12,9 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 
 @dataclass
@@ -32,9 +32,13 @@ def echo_responder(messages: list[dict]) -> str:
 
 
 class StubLLM:
-    def __init__(self, responder: Callable[[list[dict]], str] = echo_responder,
-                 models: tuple[str, ...] = ("stub-model",), api_key: str | None = None,
-                 port: int = 0) -> None:
+    def __init__(
+        self,
+        responder: Callable[[list[dict]], str] = echo_responder,
+        models: tuple[str, ...] = ("stub-model",),
+        api_key: str | None = None,
+        port: int = 0,
+    ) -> None:
         self.responder = responder
         self.models = models
         self.api_key = api_key
@@ -82,8 +86,9 @@ class StubLLM:
 
             def _gate(self, payload: dict) -> bool:
                 """Record, apply a queued fault or the auth check; False if answered."""
-                stub.requests.append({"path": self.path, "body": payload,
-                                      "authorization": self.headers.get("Authorization")})
+                stub.requests.append(
+                    {"path": self.path, "body": payload, "authorization": self.headers.get("Authorization")}
+                )
                 if stub.faults:
                     fault = stub.faults.popleft()
                     time.sleep(fault.delay_s)
@@ -95,23 +100,35 @@ class StubLLM:
                         self.wfile.write(fault.raw)
                         return False
                     if fault.status != 200 or fault.body is not None:
-                        self._send(fault.status, fault.body or {"error": {"message": f"injected {fault.status}"}},
-                                   fault.headers)
+                        self._send(
+                            fault.status,
+                            fault.body or {"error": {"message": f"injected {fault.status}"}},
+                            fault.headers,
+                        )
                         return False
                 if not self.path.startswith("/v1/"):
                     self._send(404, {"error": {"message": "Not Found"}})
                     return False
                 if stub.api_key and self.headers.get("Authorization") != f"Bearer {stub.api_key}":
-                    self._send(401, {"error": {"message": "Incorrect API key provided",
-                                               "code": "invalid_api_key"}})
+                    self._send(
+                        401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}
+                    )
                     return False
                 return True
 
             def do_GET(self) -> None:  # noqa: N802
                 if not self._gate({}):
                     return
-                self._send(200, {"object": "list", "data": [
-                    {"id": m, "object": "model", "created": 0, "owned_by": "stub"} for m in stub.models]})
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [
+                            {"id": m, "object": "model", "created": 0, "owned_by": "stub"}
+                            for m in stub.models
+                        ],
+                    },
+                )
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
@@ -119,8 +136,15 @@ class StubLLM:
                 if not self._gate(payload):
                     return
                 if payload.get("model") not in stub.models:
-                    self._send(404, {"error": {"message": f"The model `{payload.get('model')}` does not exist",
-                                               "code": "model_not_found"}})
+                    self._send(
+                        404,
+                        {
+                            "error": {
+                                "message": f"The model `{payload.get('model')}` does not exist",
+                                "code": "model_not_found",
+                            }
+                        },
+                    )
                     return
                 with stub._lock:
                     stub.in_flight += 1
@@ -130,15 +154,27 @@ class StubLLM:
                 finally:
                     with stub._lock:
                         stub.in_flight -= 1
-                self._send(200, {
-                    "id": "chatcmpl-stub", "object": "chat.completion", "created": int(time.time()),
-                    "model": payload["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": sum(len(m["content"].split()) for m in payload["messages"]),
-                              "completion_tokens": len(text.split()),
-                              "total_tokens": 0},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-stub",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": payload["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": text},
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": sum(len(m["content"].split()) for m in payload["messages"]),
+                            "completion_tokens": len(text.split()),
+                            "total_tokens": 0,
+                        },
+                    },
+                )
 
         return Handler
 

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from prochemy.optimizer.datasets import load_humaneval
 
 from .stub_llm import StubLLM
@@ -28,11 +27,27 @@ def wrong_answer(messages: list[dict]) -> str:
 
 
 def prochemy(stub: StubLLM, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "prochemy.server.cli", *args, "--endpoint", stub.url,
-           "--model-name", "stub-model", "--cache-dir", str(tmp_path / "cache"),
-           "--project", str(tmp_path)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "PROCHEMY_CONFIG_FILE": str(tmp_path / "none.toml")})
+    cmd = [
+        sys.executable,
+        "-m",
+        "prochemy.server.cli",
+        *args,
+        "--endpoint",
+        stub.url,
+        "--model-name",
+        "stub-model",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--project",
+        str(tmp_path),
+    ]
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PROCHEMY_CONFIG_FILE": str(tmp_path / "none.toml")},
+    )
 
 
 @pytest.fixture
@@ -63,8 +78,16 @@ def test_generate_with_a_task_file_and_prompt_file(canonical_stub: StubLLM, tmp_
     task = load_humaneval()[2]
     (tmp_path / "task.json").write_text(task.model_dump_json())
     (tmp_path / "prompt.txt").write_text("Write only Python.\n")
-    done = prochemy(canonical_stub, tmp_path, "generate", "--task", str(tmp_path / "task.json"),
-                    "--prompt", str(tmp_path / "prompt.txt"), "--check")
+    done = prochemy(
+        canonical_stub,
+        tmp_path,
+        "generate",
+        "--task",
+        str(tmp_path / "task.json"),
+        "--prompt",
+        str(tmp_path / "prompt.txt"),
+        "--check",
+    )
     assert done.returncode == 0, done.stderr
     assert canonical_stub.completions[0]["body"]["messages"][0]["content"] == "Write only Python."
 
@@ -110,20 +133,40 @@ def test_doctor_reports_sources_endpoint_and_sandbox(canonical_stub: StubLLM, tm
 
 
 def test_missing_model_says_how_to_fetch_it(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "prochemy.server.cli", "generate", "--humaneval", "HumanEval/0",
-           "--small", "--cache-dir", str(tmp_path / "empty")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "PROCHEMY_CONFIG_FILE": str(tmp_path / "none.toml")})
+    cmd = [
+        sys.executable,
+        "-m",
+        "prochemy.server.cli",
+        "generate",
+        "--humaneval",
+        "HumanEval/0",
+        "--small",
+        "--cache-dir",
+        str(tmp_path / "empty"),
+    ]
+    done = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PROCHEMY_CONFIG_FILE": str(tmp_path / "none.toml")},
+    )
     assert done.returncode == 2
     assert "Fetch it with: prochemy model fetch --small" in done.stderr
 
 
 def test_lsp_entry_point_serves_stdio_and_exits_at_eof(tmp_path: Path) -> None:
-    usage = subprocess.run([sys.executable, "-m", "prochemy.server.main", "--help"],
-                           capture_output=True, text=True, timeout=30)
+    usage = subprocess.run(
+        [sys.executable, "-m", "prochemy.server.main", "--help"], capture_output=True, text=True, timeout=30
+    )
     assert usage.returncode == 0 and "--tcp HOST:PORT" in usage.stdout
-    done = subprocess.run([sys.executable, "-m", "prochemy.server.main", "--log-file", str(tmp_path / "l.log")],
-                          input="", capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "prochemy.server.main", "--log-file", str(tmp_path / "l.log")],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0 and (tmp_path / "l.log").is_file()
 
 
@@ -131,9 +174,12 @@ def test_lsp_stops_on_sigterm_with_its_stdin_still_open(tmp_path: Path) -> None:
     import signal
     import time
 
-    server = subprocess.Popen([sys.executable, "-m", "prochemy.server.main", "--log-file",
-                               str(tmp_path / "l.log")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prochemy.server.main", "--log-file", str(tmp_path / "l.log")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         time.sleep(1.5)  # serving, the editor's pipe open
         server.send_signal(signal.SIGTERM)

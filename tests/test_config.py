@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from prochemy.optimizer.config import ConfigError, load_settings
 
 
@@ -24,12 +23,12 @@ def project(tmp_path: Path, body: str) -> Path:
 
 
 def test_layers_override_in_order_and_remember_their_source(tmp_path: Path, user_file: Path) -> None:
-    user_file.write_text('concurrency = 2\nmax_tokens = 100\n[endpoint]\nmodel = "from-user"\n'
-                         '[sandbox]\ntimeout_s = 3\n')
-    root = project(tmp_path, 'max_tokens = 200\nsandbox.timeout_s = 4\n')
+    user_file.write_text(
+        'concurrency = 2\nmax_tokens = 100\n[endpoint]\nmodel = "from-user"\n[sandbox]\ntimeout_s = 3\n'
+    )
+    root = project(tmp_path, "max_tokens = 200\nsandbox.timeout_s = 4\n")
     env = {"PROCHEMY_SANDBOX__TIMEOUT_S": "5", "PROCHEMY_CONCURRENCY": "3", "UNRELATED": "1"}
-    loaded = load_settings(root, overrides={"sandbox.timeout_s": 6.0, "endpoint.base_url": None},
-                           env=env)
+    loaded = load_settings(root, overrides={"sandbox.timeout_s": 6.0, "endpoint.base_url": None}, env=env)
     s = loaded.settings
     assert (s.concurrency, s.max_tokens, s.sandbox.timeout_s, s.endpoint.model) == (3, 200, 6.0, "from-user")
     sources = {key: source for key, _, source in loaded.describe()}
@@ -71,4 +70,6 @@ def test_broken_toml_is_reported(user_file: Path) -> None:
 
 def test_defaults_need_no_file(user_file: Path) -> None:
     s = load_settings(None, env={}).settings
-    assert s.endpoint.base_url is None and s.model.choice == "default" and s.sandbox.level == "bwrap"  # never the weaker tier unasked
+    assert (
+        s.endpoint.base_url is None and s.model.choice == "default" and s.sandbox.level == "bwrap"
+    )  # never the weaker tier unasked

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from prochemy.optimizer.config import Settings
 from prochemy.optimizer.local_model import MODELS, models_dir
 
@@ -31,8 +30,16 @@ def real_cache_dir() -> Path:
 
 def run_cli(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
     gguf = models_dir(Settings(cache_dir=real_cache_dir())) / SMALL.filename
-    cmd = [sys.executable, "-m", "prochemy.server.cli", *args, "--model-path", str(gguf),
-           "--cache-dir", str(cache)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "prochemy.server.cli",
+        *args,
+        "--model-path",
+        str(gguf),
+        "--cache-dir",
+        str(cache),
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
@@ -86,25 +93,44 @@ def _gone(pid: int, within_s: float = 15) -> bool:
 def test_no_orphan_server_survives_its_parent(tmp_path: Path, how: str) -> None:
     gguf = models_dir(Settings(cache_dir=real_cache_dir())) / SMALL.filename
     assert gguf.is_file(), "run: prochemy model fetch --small"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(gguf), str(tmp_path),
-                               "raise" if how == "raise" else "wait"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(gguf), str(tmp_path), "raise" if how == "raise" else "wait"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert parent.stdout is not None
     line = parent.stdout.readline()
     assert line.strip().isdigit(), parent.stderr.read() if parent.stderr else ""
     server_pid = int(line)
     os.kill(server_pid, 0)  # it is running
     if how != "raise":
-        parent.send_signal({"sigterm": signal.SIGTERM, "sigint": signal.SIGINT,
-                            "sigkill": signal.SIGKILL}[how])
+        parent.send_signal(
+            {"sigterm": signal.SIGTERM, "sigint": signal.SIGINT, "sigkill": signal.SIGKILL}[how]
+        )
     parent.wait(timeout=120)  # a cold first start can take long to stop
     assert _gone(server_pid), f"llama-server {server_pid} outlived its parent ({how})"
 
 
 def test_tiny_refinement_with_the_real_small_model(tmp_path: Path) -> None:
-    done = run_cli("refine", "--benchmark", "humaneval", "--k-real", "3", "--k-synthetic", "1",
-                   "--n", "2", "--k-max", "1", "--held-out", "3", "--plot", str(tmp_path / "p.png"),
-                   cache=tmp_path / "cache")
+    done = run_cli(
+        "refine",
+        "--benchmark",
+        "humaneval",
+        "--k-real",
+        "3",
+        "--k-synthetic",
+        "1",
+        "--n",
+        "2",
+        "--k-max",
+        "1",
+        "--held-out",
+        "3",
+        "--plot",
+        str(tmp_path / "p.png"),
+        cache=tmp_path / "cache",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "estimate (upper bound" in done.stderr
     assert "training tasks: " in done.stderr
@@ -121,13 +147,27 @@ def test_tiny_refinement_with_the_real_small_model(tmp_path: Path) -> None:
 def test_refine_and_generate_on_the_example_repository(tmp_path: Path) -> None:
     """The repository path end to end: mine, refine (tiny budget), store, generate + check."""
     example = str(Path(__file__).resolve().parent.parent / "examples" / "shelfkit")
-    done = run_cli("refine", example, "--k-real", "2", "--k-synthetic", "1", "--n", "2",
-                   "--k-max", "1", "--held-out", "2", cache=tmp_path)
+    done = run_cli(
+        "refine",
+        example,
+        "--k-real",
+        "2",
+        "--k-synthetic",
+        "1",
+        "--n",
+        "2",
+        "--k-max",
+        "1",
+        "--held-out",
+        "2",
+        cache=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "held-out" in done.stdout and "stored for" in done.stdout
     assert list((tmp_path / "runs").glob("*.png"))
-    made = run_cli("generate", example, "--function", "shelfkit.money:split_evenly", "--check",
-                   cache=tmp_path)
+    made = run_cli(
+        "generate", example, "--function", "shelfkit.money:split_evenly", "--check", cache=tmp_path
+    )
     assert "def split_evenly" in made.stdout, made.stderr[-2000:]
     assert "# prompt: " in made.stderr and "related tests (1):" in made.stderr
     assert made.returncode == (0 if "PASSED" in made.stderr else 1)
@@ -177,26 +217,39 @@ async def test_language_server_generates_with_the_real_model_and_stops_it_on_shu
         applied.append(params)
         return types.ApplyWorkspaceEditResult(applied=True)
 
-    await client.start_io(sys.executable, "-m", "prochemy.server.main", "--log-file", str(tmp_path / "lsp.log"))
-    await client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("neovim"),
-        initialization_options={"model": {"path": str(gguf)}, "cache_dir": str(tmp_path / "cache"),
-                                "test": {"python": sys.executable}},
-        workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(repo)), name="shelfkit")]))
+    await client.start_io(
+        sys.executable, "-m", "prochemy.server.main", "--log-file", str(tmp_path / "lsp.log")
+    )
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("neovim"),
+            initialization_options={
+                "model": {"path": str(gguf)},
+                "cache_dir": str(tmp_path / "cache"),
+                "test": {"python": sys.executable},
+            },
+            workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(repo)), name="shelfkit")],
+        )
+    )
     module = repo / "shelfkit" / "money.py"
     uri = from_fs_path(str(module))
     text = module.read_text()
-    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=uri, language_id="python", version=1, text=text)))
-    line = text.splitlines().index("def format_cents(cents: int, symbol: str = \"$\") -> str:")
-    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="prochemy.generate", arguments=[{"uri": uri, "line": line}]))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+        )
+    )
+    line = text.splitlines().index('def format_cents(cents: int, symbol: str = "$") -> str:')
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="prochemy.generate", arguments=[{"uri": uri, "line": line}])
+    )
     assert result["applied"] is True and result["qualname"] == "format_cents", result
     assert result["prompt"].startswith("seed") and result["passed"] in (True, False)
     assert "def format_cents" in applied[-1].edit.changes[uri][0].new_text
     server_pid = client._server.pid
-    llama = [p for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == server_pid
-             and "llama-server" in _cmd(p)]
+    llama = [
+        p for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == server_pid and "llama-server" in _cmd(p)
+    ]
     assert llama, "no llama-server child"
     await client.shutdown_session()
     assert all(_gone(int(p)) for p in llama)

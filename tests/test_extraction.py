@@ -8,16 +8,20 @@ PROMPT = 'from typing import List\n\n\ndef add(xs: List[int]) -> int:\n    """Su
 
 
 def test_prose_around_a_fenced_block() -> None:
-    answer = ("Sure! Here is the implementation:\n\n```python\ndef add(xs):\n    return sum(xs)\n```\n\n"
-              "This function sums the list. It runs in O(n).")
+    answer = (
+        "Sure! Here is the implementation:\n\n```python\ndef add(xs):\n    return sum(xs)\n```\n\n"
+        "This function sums the list. It runs in O(n)."
+    )
     code = extract_code(answer, "add", PROMPT)
     assert code.startswith("from typing import List\n")
     assert "def add(xs):\n    return sum(xs)" in code and "O(n)" not in code
 
 
 def test_block_defining_the_entry_point_wins() -> None:
-    answer = ("First a helper:\n```python\nimport math\n```\nThen:\n```python\ndef add(xs):\n"
-              "    return sum(xs)\n```\nUsage:\n```python\nprint(add([1]))\n```")
+    answer = (
+        "First a helper:\n```python\nimport math\n```\nThen:\n```python\ndef add(xs):\n"
+        "    return sum(xs)\n```\nUsage:\n```python\nprint(add([1]))\n```"
+    )
     code = extract_code(answer, "add")
     assert "def add" in code and "print" not in code and "import math" not in code
 
@@ -33,17 +37,21 @@ def test_no_fences_whole_text_parses() -> None:
 
 
 def test_demo_code_and_example_asserts_are_dropped() -> None:
-    answer = ("```python\ndef add(xs):\n    return sum(xs)\n\n\nassert add([1, 2]) == 4\n"
-              "print(add([1, 2]))\nadd([3])\n\nif __name__ == '__main__':\n    import doctest\n"
-              "    doctest.testmod()\n```")
+    answer = (
+        "```python\ndef add(xs):\n    return sum(xs)\n\n\nassert add([1, 2]) == 4\n"
+        "print(add([1, 2]))\nadd([3])\n\nif __name__ == '__main__':\n    import doctest\n"
+        "    doctest.testmod()\n```"
+    )
     code = extract_code(answer, "add")
     assert code == "def add(xs):\n    return sum(xs)\n"
 
 
 def test_test_section_in_a_second_block_is_ignored() -> None:
-    answer = ("```python\ndef add(xs):\n    return sum(xs)\n```\n\n### Tests\n```python\n"
-              "import unittest\nclass T(unittest.TestCase):\n    def test(self):\n"
-              "        self.assertEqual(add([1]), 1)\n```")
+    answer = (
+        "```python\ndef add(xs):\n    return sum(xs)\n```\n\n### Tests\n```python\n"
+        "import unittest\nclass T(unittest.TestCase):\n    def test(self):\n"
+        "        self.assertEqual(add([1]), 1)\n```"
+    )
     assert "unittest" not in extract_code(answer, "add")
 
 
@@ -65,15 +73,19 @@ def test_body_only_answer_completes_the_stub() -> None:
 
 
 def test_decorated_functions_and_classes_survive() -> None:
-    answer = ("```python\nimport functools\n\n@functools.lru_cache\ndef add(n):\n    return n\n\n"
-              "class Helper:\n    pass\n\nLIMIT = 3\n```")
+    answer = (
+        "```python\nimport functools\n\n@functools.lru_cache\ndef add(n):\n    return n\n\n"
+        "class Helper:\n    pass\n\nLIMIT = 3\n```"
+    )
     code = extract_code(answer, "add")
     assert "@functools.lru_cache" in code and "class Helper" in code and "LIMIT = 3" in code
 
 
 def test_answer_cut_off_inside_trailing_asserts_keeps_the_function() -> None:
-    answer = ("```python\ndef add(xs):\n    return sum(xs)\n\n# tests\nassert add([1]) == 1\n"
-              "assert add([1, 2]) == 3\nassert add(['unterminated")
+    answer = (
+        "```python\ndef add(xs):\n    return sum(xs)\n\n# tests\nassert add([1]) == 1\n"
+        "assert add([1, 2]) == 3\nassert add(['unterminated"
+    )
     code = extract_code(answer, "add")
     assert code.startswith("def add(xs):\n    return sum(xs)\n") and "assert" not in code
     compile(code, "<test>", "exec")

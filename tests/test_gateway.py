@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from prochemy.optimizer.config import Endpoint, Settings
 from prochemy.optimizer.gateway import ChatRequest, GatewayError, LLMGateway
 from prochemy.optimizer.llama_server import free_port
@@ -43,7 +42,8 @@ async def test_cache_survives_a_new_gateway(stub: StubLLM, stub_settings: Settin
 
 
 async def test_samples_at_temperature_one_are_distinct_but_replayable(
-        stub: StubLLM, stub_settings: Settings) -> None:
+    stub: StubLLM, stub_settings: Settings
+) -> None:
     gw = LLMGateway(stub_settings)
     await gw.chat(ask(temperature=1.0, sample=0))
     await gw.chat(ask(temperature=1.0, sample=1))
@@ -57,15 +57,22 @@ async def test_samples_at_temperature_one_are_distinct_but_replayable(
 
 async def test_cache_key_covers_what_shapes_the_answer(stub: StubLLM, stub_settings: Settings) -> None:
     gw = LLMGateway(stub_settings)
-    for request in (ask(), ask(max_tokens=50), ask(stop=["\n"]), ask(seed=3),
-                    ask(response_format={"type": "json_object"}), ask(temperature=0.5)):
+    for request in (
+        ask(),
+        ask(max_tokens=50),
+        ask(stop=["\n"]),
+        ask(seed=3),
+        ask(response_format={"type": "json_object"}),
+        ask(temperature=0.5),
+    ):
         await gw.chat(request)
     await gw.aclose()
     assert len(stub.completions) == 6
 
 
-@pytest.mark.parametrize("fault", [
-    Fault(429, {"Retry-After": "0.2"}), Fault(500), Fault(503), Fault(200, delay_s=1.5)])
+@pytest.mark.parametrize(
+    "fault", [Fault(429, {"Retry-After": "0.2"}), Fault(500), Fault(503), Fault(200, delay_s=1.5)]
+)
 async def test_retries_transient_failures(stub: StubLLM, stub_settings: Settings, fault: Fault) -> None:
     stub_settings.request_timeout_s = 1.0
     stub.faults.append(fault)
@@ -126,8 +133,9 @@ async def test_unknown_model_is_explained(stub: StubLLM, stub_settings: Settings
     assert error.value.kind == "unknown_model" and "gpt-nonexistent" in str(error.value)
 
 
-async def test_rejected_key_names_the_variable(stub: StubLLM, stub_settings: Settings,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_rejected_key_names_the_variable(
+    stub: StubLLM, stub_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stub.api_key = "sk-right"
     stub_settings.endpoint.api_key_env = "PROCHEMY_TEST_KEY"
     monkeypatch.delenv("PROCHEMY_TEST_KEY", raising=False)
@@ -166,9 +174,17 @@ async def test_mutation_role_uses_its_own_endpoint(stub: StubLLM, stub_settings:
 
 
 def _completion(content: object) -> bytes:
-    return json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "stub-model",
-                       "choices": [{"index": 0, "finish_reason": "stop",
-                                    "message": {"role": "assistant", "content": content}}]}).encode()
+    return json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "stub-model",
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+            ],
+        }
+    ).encode()
 
 
 MALFORMED = {
@@ -183,7 +199,8 @@ MALFORMED = {
 
 @pytest.mark.parametrize("name", MALFORMED)
 async def test_a_malformed_answer_is_one_clear_error_and_never_cached(
-        stub: StubLLM, stub_settings: Settings, name: str) -> None:
+    stub: StubLLM, stub_settings: Settings, name: str
+) -> None:
     stub_settings.retries = 1
     stub.faults.extend([MALFORMED[name], MALFORMED[name]])
     gw = LLMGateway(stub_settings, backoff_base_s=0.01)
@@ -204,8 +221,9 @@ async def test_a_malformed_answer_then_a_good_one_is_retried(stub: StubLLM, stub
     assert result.text == "echo: hello" and len(stub.completions) == 2
 
 
-async def test_a_corrupt_cache_is_set_aside_and_rebuilt(stub: StubLLM, stub_settings: Settings,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_corrupt_cache_is_set_aside_and_rebuilt(
+    stub: StubLLM, stub_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     gw = LLMGateway(stub_settings)
     await gw.chat(ask())
     await gw.aclose()
@@ -225,8 +243,12 @@ async def test_an_endpoint_down_then_back_is_waited_for(tmp_path: Path) -> None:
 
     first = StubLLM().start()
     port = int(first.url.rsplit(":", 1)[1].split("/")[0])
-    settings = Settings(endpoint=Endpoint(base_url=first.url, model="stub-model"),
-                        cache_dir=tmp_path / "cache", retries=4, request_timeout_s=5)
+    settings = Settings(
+        endpoint=Endpoint(base_url=first.url, model="stub-model"),
+        cache_dir=tmp_path / "cache",
+        retries=4,
+        request_timeout_s=5,
+    )
     gw = LLMGateway(settings, backoff_base_s=0.3)
     assert (await gw.chat(ask("before"))).text == "echo: before"
     first.stop()

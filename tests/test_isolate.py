@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from prochemy.optimizer.generation import run_in_repo
 from prochemy.optimizer.tasks import RepoTarget, Task
 from prochemy.sandbox.models import SandboxSettings
@@ -18,7 +17,7 @@ from prochemy.sandbox.splice import SpliceError, forwarding_stub
 
 from .repos import write_repo
 
-LIB = '''
+LIB = """
 import itertools
 
 
@@ -81,9 +80,9 @@ def extend(target, *more, twice=False):
         target.append(x)
         if twice:
             target.append(x)
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import itertools
 
 import pytest
@@ -140,23 +139,43 @@ def test_extend():
     xs = [0]
     extend(xs, 1, 2, twice=True)
     assert xs == [0, 1, 1, 2, 2]
-'''
+"""
 
-CASES = {"Bag.put": "test_put", "Bag.size": "test_size", "Bag.of": "test_of", "apply": "test_apply",
-         "adder": "test_adder", "evens": "test_evens", "naturals": "test_naturals",
-         "fail": "test_fail", "first": "test_first", "here": "test_here", "extend": "test_extend"}
+CASES = {
+    "Bag.put": "test_put",
+    "Bag.size": "test_size",
+    "Bag.of": "test_of",
+    "apply": "test_apply",
+    "adder": "test_adder",
+    "evens": "test_evens",
+    "naturals": "test_naturals",
+    "fail": "test_fail",
+    "first": "test_first",
+    "here": "test_here",
+    "extend": "test_extend",
+}
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_repo(tmp_path_factory.mktemp("iso") / "repo",
-                      {"lib.py": LIB, "tests/test_lib.py": TESTS})
+    return write_repo(tmp_path_factory.mktemp("iso") / "repo", {"lib.py": LIB, "tests/test_lib.py": TESTS})
 
 
 def _task(repo: Path, qualname: str, test: str) -> Task:
-    return Task(id=f"lib:{qualname}", statement="s", entry_point=qualname.split(".")[-1], test="",
-                origin="repository", repo=RepoTarget(root=str(repo), module="lib.py", qualname=qualname,
-                                                      node_ids=[f"tests/test_lib.py::{test}"], tree="t"))
+    return Task(
+        id=f"lib:{qualname}",
+        statement="s",
+        entry_point=qualname.split(".")[-1],
+        test="",
+        origin="repository",
+        repo=RepoTarget(
+            root=str(repo),
+            module="lib.py",
+            qualname=qualname,
+            node_ids=[f"tests/test_lib.py::{test}"],
+            tree="t",
+        ),
+    )
 
 
 def _reference(qualname: str) -> str:
@@ -164,10 +183,11 @@ def _reference(qualname: str) -> str:
     import textwrap
 
     from prochemy.sandbox.splice import find_function, first_line
+
     tree = ast.parse(LIB)
     fn, _ = find_function(tree, qualname)
     lines = LIB.splitlines(keepends=True)
-    return textwrap.dedent("".join(lines[first_line(fn) - 1:fn.end_lineno]))
+    return textwrap.dedent("".join(lines[first_line(fn) - 1 : fn.end_lineno]))
 
 
 async def test_what_works_in_pytests_process_is_confirmed_in_isolation(repo: Path) -> None:
@@ -181,22 +201,41 @@ async def test_a_wrong_answer_fails_in_isolation_too(repo: Path) -> None:
     """Wrong code that the shared run would already fail; run isolated directly here."""
     async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
         source = LIB.replace("        target.append(x)\n        if twice", "        if twice")
-        run = await runner.run_isolated(["tests/test_lib.py::test_extend"], "lib.py", "extend",
-                                        __import__("textwrap").dedent(source).lstrip())
+        run = await runner.run_isolated(
+            ["tests/test_lib.py::test_extend"],
+            "lib.py",
+            "extend",
+            __import__("textwrap").dedent(source).lstrip(),
+        )
     assert run.result.outcome.value == "failed"
 
 
 async def test_an_argument_that_cannot_cross_is_not_confirmed(tmp_path: Path) -> None:
-    repo = write_repo(tmp_path / "repo", {
-        "lib.py": "def size(f):\n    return len(f.read())\n",
-        "tests/test_lib.py": "import pytest\nfrom lib import size\n\n\ndef test_size(tmp_path):\n"
-                             "    (tmp_path / 'x').write_text('abc')\n"
-                             "    with open(tmp_path / 'x') as f:\n        assert size(f) == 3\n"
-                             "    try:\n        size(open(tmp_path / 'x'))\n"
-                             "    except Exception:\n        pass\n"})
-    task = Task(id="lib:size", statement="s", entry_point="size", test="", origin="repository",
-                repo=RepoTarget(root=str(repo), module="lib.py", qualname="size",
-                                node_ids=["tests/test_lib.py::test_size"], tree="t"))
+    repo = write_repo(
+        tmp_path / "repo",
+        {
+            "lib.py": "def size(f):\n    return len(f.read())\n",
+            "tests/test_lib.py": "import pytest\nfrom lib import size\n\n\ndef test_size(tmp_path):\n"
+            "    (tmp_path / 'x').write_text('abc')\n"
+            "    with open(tmp_path / 'x') as f:\n        assert size(f) == 3\n"
+            "    try:\n        size(open(tmp_path / 'x'))\n"
+            "    except Exception:\n        pass\n",
+        },
+    )
+    task = Task(
+        id="lib:size",
+        statement="s",
+        entry_point="size",
+        test="",
+        origin="repository",
+        repo=RepoTarget(
+            root=str(repo),
+            module="lib.py",
+            qualname="size",
+            node_ids=["tests/test_lib.py::test_size"],
+            tree="t",
+        ),
+    )
     async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
         result = await run_in_repo(runner, task, "def size(f):\n    return len(f.read())\n")
     assert result.outcome.value == "error"

@@ -43,9 +43,18 @@ def repo(tmp_path: Path) -> Path:
     return write_repo(tmp_path / "repo", REPO)
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "prochemy.server.main",
-                                                              "--log-file", "/tmp/prochemy-lsp-test.log"]),
-                    params=CLIENTS)
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=[
+            sys.executable,
+            "-m",
+            "prochemy.server.main",
+            "--log-file",
+            "/tmp/prochemy-lsp-test.log",
+        ]
+    ),
+    params=CLIENTS,
+)
 async def client(lsp_client: LanguageClient, request, llm: StubLLM, repo: Path, tmp_path: Path):
     lsp_client.applied: list = []  # type: ignore[attr-defined]
     lsp_client.questions: list = []  # type: ignore[attr-defined]
@@ -64,22 +73,39 @@ async def client(lsp_client: LanguageClient, request, llm: StubLLM, repo: Path, 
     def register(params: types.RegistrationParams) -> None:
         lsp_client.registrations = params.registrations  # type: ignore[attr-defined]
 
-    options = {"endpoint": {"base_url": llm.url, "model": "stub-model"}, "retries": 0,
-               "cache_dir": str(tmp_path / "cache"),
-               "test": {"python": sys.executable, "held_out_fraction": 0.5},
-               "editor": {"k_real": 2, "k_synthetic": 1, "n": 3, "k_max": 2, "patience": 1,
-                          "debounce_s": 0, "background_refine": False}}
+    options = {
+        "endpoint": {"base_url": llm.url, "model": "stub-model"},
+        "retries": 0,
+        "cache_dir": str(tmp_path / "cache"),
+        "test": {"python": sys.executable, "held_out_fraction": 0.5},
+        "editor": {
+            "k_real": 2,
+            "k_synthetic": 1,
+            "n": 3,
+            "k_max": 2,
+            "patience": 1,
+            "debounce_s": 0,
+            "background_refine": False,
+        },
+    }
     lsp_client.options = options  # type: ignore[attr-defined]
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities() if request.param == "bare" else client_capabilities(request.param),
-        initialization_options=options,
-        workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(repo)), name="repo")]))
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities()
+            if request.param == "bare"
+            else client_capabilities(request.param),
+            initialization_options=options,
+            workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(repo)), name="repo")],
+        )
+    )
     yield
     await lsp_client.shutdown_session()
 
 
 async def command(client: LanguageClient, name: str, *args) -> dict:
-    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command=name, arguments=list(args)))
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=name, arguments=list(args))
+    )
 
 
 async def wait_job(client: LanguageClient, job_id: str, timeout: float = 90) -> dict:
@@ -94,8 +120,13 @@ async def wait_job(client: LanguageClient, job_id: str, timeout: float = 90) -> 
 
 def open_doc(client: LanguageClient, path: Path, text: str | None = None) -> str:
     uri = from_fs_path(str(path))
-    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=uri, language_id="python", version=1, text=path.read_text() if text is None else text)))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=path.read_text() if text is None else text
+            )
+        )
+    )
     return uri
 
 
@@ -106,7 +137,9 @@ async def test_initialize_advertises_the_surface(client: LanguageClient) -> None
     assert "sandbox: tier" in doctor["text"] and "log file: /tmp/prochemy-lsp-test.log" in doctor["text"]
 
 
-async def test_refine_reports_progress_in_order_and_stores_the_prompt(client: LanguageClient, repo: Path) -> None:
+async def test_refine_reports_progress_in_order_and_stores_the_prompt(
+    client: LanguageClient, repo: Path
+) -> None:
     before = tree_hash(repo)
     first = await command(client, "prochemy.refinePrompt")
     joined = await command(client, "prochemy.refinePrompt", {"root": str(repo)})
@@ -124,7 +157,9 @@ async def test_refine_reports_progress_in_order_and_stores_the_prompt(client: La
         assert messages.index(next(m for m in messages if m.startswith("iteration"))) > 0
     else:  # no progress support: the same story in window/logMessage
         logged = [m.message for m in client.log_messages if m.message.startswith("Prochemy: refining")]
-        assert any("iteration 1/2" in m for m in logged) and any("refined prompt adopted" in m for m in logged)
+        assert any("iteration 1/2" in m for m in logged) and any(
+            "refined prompt adopted" in m for m in logged
+        )
     shown = await command(client, "prochemy.showPrompt")
     assert SKILL in shown["text"] and "held-out tests" in shown["text"]
     status = await command(client, "prochemy.status")
@@ -162,7 +197,9 @@ async def test_clear_cache_keeps_the_stored_prompt(client: LanguageClient) -> No
 async def test_sandbox_downgrade_is_reported_once(client: LanguageClient) -> None:
     options = dict(client.options, sandbox={"level": "process"})
     client.set_configuration({"prochemy": options})
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": options}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"prochemy": options})
+    )
     doctor = ""
     for _ in range(50):
         doctor = (await command(client, "prochemy.doctor"))["text"]
@@ -171,13 +208,16 @@ async def test_sandbox_downgrade_is_reported_once(client: LanguageClient) -> Non
         await asyncio.sleep(0.1)
     assert "sandbox: tier process (sandbox.level = process)" in doctor
     client.set_configuration({"prochemy": dict(options, retries=1)})
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": options}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"prochemy": options})
+    )
     for _ in range(50):  # until the second change is in
         if "retries = 1" in (await command(client, "prochemy.doctor"))["text"]:
             break
         await asyncio.sleep(0.1)
     warnings = [m for m in client.messages if "weaker sandbox tier 'process'" in m.message]
     assert len(warnings) == 1
+
 
 async def test_cancel_command_and_malformed_arguments(client: LanguageClient) -> None:
     with pytest.raises(JsonRpcInvalidParams):
@@ -188,8 +228,9 @@ async def test_cancel_command_and_malformed_arguments(client: LanguageClient) ->
     assert "jobs" in await command(client, "prochemy.status")  # still alive
 
 
-async def test_nothing_outside_the_workspace_is_touched(client: LanguageClient, repo: Path,
-                                                        tmp_path: Path) -> None:
+async def test_nothing_outside_the_workspace_is_touched(
+    client: LanguageClient, repo: Path, tmp_path: Path
+) -> None:
     outside = tmp_path / "elsewhere" / "ops.py"
     outside.parent.mkdir()
     outside.write_text(STUB_OPS)
@@ -200,10 +241,15 @@ async def test_nothing_outside_the_workspace_is_touched(client: LanguageClient, 
     for root in ["/etc", str(repo / ".." / ".." / ".."), "../../../../etc", "untitled:x", "x" * 5000]:
         with pytest.raises(JsonRpcInvalidParams):
             await command(client, "prochemy.refinePrompt", {"root": root})
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        range=types.Range(start=types.Position(line=line, character=0), end=types.Position(line=line, character=0)),
-        context=types.CodeActionContext(diagnostics=[])))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(
+                start=types.Position(line=line, character=0), end=types.Position(line=line, character=0)
+            ),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
     assert not actions
     assert outside.read_text() == STUB_OPS and not client.applied
     assert (await command(client, "prochemy.status"))["jobs"] == []  # no job was started
@@ -212,10 +258,16 @@ async def test_nothing_outside_the_workspace_is_touched(client: LanguageClient, 
 async def test_code_action_resolves_to_an_edit(client: LanguageClient, repo: Path) -> None:
     uri = open_doc(client, repo / "ops.py", STUB_OPS)
     line = STUB_OPS.splitlines().index("def add(a, b):")
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        range=types.Range(start=types.Position(line=line + 2, character=4), end=types.Position(line=line + 2, character=4)),
-        context=types.CodeActionContext(diagnostics=[])))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(
+                start=types.Position(line=line + 2, character=4),
+                end=types.Position(line=line + 2, character=4),
+            ),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
     assert [a.title for a in actions] == ["Implement with the seed prompt"]  # nothing refined yet
     action = actions[0]
     if isinstance(action, types.CodeAction):
@@ -227,14 +279,22 @@ async def test_code_action_resolves_to_an_edit(client: LanguageClient, repo: Pat
         new_text = client.applied[-1].edit.changes[uri][0].new_text
     assert "return a + b" in new_text and "def mul(a, b):" in new_text
     assert any("related tests passed" in m.message for m in client.messages)
-    implemented = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), range=types.Range(
-            start=types.Position(line=line + 8, character=0), end=types.Position(line=line + 8, character=0)),
-        context=types.CodeActionContext(diagnostics=[])))
+    implemented = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(
+                start=types.Position(line=line + 8, character=0),
+                end=types.Position(line=line + 8, character=0),
+            ),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
     assert not implemented  # mul is implemented already: no action
 
 
-async def test_generate_command_applies_the_edit_and_says_if_tests_passed(client: LanguageClient, repo: Path) -> None:
+async def test_generate_command_applies_the_edit_and_says_if_tests_passed(
+    client: LanguageClient, repo: Path
+) -> None:
     uri = open_doc(client, repo / "ops.py", STUB_OPS)
     line = STUB_OPS.splitlines().index("def mul(a, b):")
     result = await command(client, "prochemy.generate", {"uri": uri, "line": line})
@@ -248,10 +308,19 @@ async def test_inline_completion_only_when_invoked(client: LanguageClient, repo:
     uri = open_doc(client, repo / "ops.py", STUB_OPS)
     line = STUB_OPS.splitlines().index("def add(a, b):")
     params = lambda kind: types.InlineCompletionParams(  # noqa: E731
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line + 2, character=7),
-        context=types.InlineCompletionContext(trigger_kind=kind))
-    assert await client.text_document_inline_completion_async(params(types.InlineCompletionTriggerKind.Automatic)) is None
-    result = await client.text_document_inline_completion_async(params(types.InlineCompletionTriggerKind.Invoked))
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line + 2, character=7),
+        context=types.InlineCompletionContext(trigger_kind=kind),
+    )
+    assert (
+        await client.text_document_inline_completion_async(
+            params(types.InlineCompletionTriggerKind.Automatic)
+        )
+        is None
+    )
+    result = await client.text_document_inline_completion_async(
+        params(types.InlineCompletionTriggerKind.Invoked)
+    )
     items = result.items if hasattr(result, "items") else result
     assert items[0].insert_text.startswith("def add(a, b):") and "return a + b" in items[0].insert_text
     assert items[0].range.start.line == line
@@ -267,7 +336,9 @@ async def _wait_for(predicate, timeout: float = 60) -> None:
 async def test_test_file_changes_trigger_background_refinement(client: LanguageClient, repo: Path) -> None:
     options = dict(client.options, editor=dict(client.options["editor"], background_refine=True))
     client.set_configuration({"prochemy": options})
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": options}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"prochemy": options})
+    )
     for _ in range(50):  # the server pulls the new configuration asynchronously
         if "editor.background_refine = true" in (await command(client, "prochemy.doctor"))["text"]:
             break
@@ -275,11 +346,16 @@ async def test_test_file_changes_trigger_background_refinement(client: LanguageC
     test_uri = from_fs_path(str(repo / "tests" / "test_ops.py"))
     if getattr(client, "registrations", None):  # VS Code: watched files were registered
         assert client.registrations[0].method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
-        client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(
-            changes=[types.FileEvent(uri=test_uri, type=types.FileChangeType.Changed)]))
+        client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                changes=[types.FileEvent(uri=test_uri, type=types.FileChangeType.Changed)]
+            )
+        )
     else:  # Neovim: no dynamic registration, didSave of a test file is the trigger
         open_doc(client, repo / "tests" / "test_ops.py")
-        client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=test_uri)))
+        client.text_document_did_save(
+            types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=test_uri))
+        )
     jobs: list = []
 
     async def background() -> bool:
@@ -298,13 +374,19 @@ async def test_test_file_changes_trigger_background_refinement(client: LanguageC
 
 async def test_client_only_and_unset_settings_are_not_problems(client: LanguageClient) -> None:
     # what VS Code answers to workspace/configuration: its own `server` section, nulls for unset keys
-    vscode_like = dict(client.options, server={"python": "/usr/bin/python3", "command": []},
-                       model={"choice": None}, sandbox={"level": None})
+    vscode_like = dict(
+        client.options,
+        server={"python": "/usr/bin/python3", "command": []},
+        model={"choice": None},
+        sandbox={"level": None},
+    )
     client.set_configuration({"prochemy": vscode_like})
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"prochemy": vscode_like}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"prochemy": vscode_like})
+    )
     await asyncio.sleep(0.5)
     doctor = (await command(client, "prochemy.doctor"))["text"]
-    assert "problem:" not in doctor and "model.choice = \"default\"  <- default" in doctor
+    assert "problem:" not in doctor and 'model.choice = "default"  <- default' in doctor
     assert not [m for m in client.messages if "setting" in m.message]
 
 
@@ -324,13 +406,17 @@ async def test_an_invalid_setting_is_reported_once_and_the_default_used(client: 
     assert len(warnings()) == 1, [m.message for m in client.messages]
 
 
-async def test_stale_prompt_asks_when_background_refinement_is_off(client: LanguageClient, repo: Path) -> None:
+async def test_stale_prompt_asks_when_background_refinement_is_off(
+    client: LanguageClient, repo: Path
+) -> None:
     job = (await command(client, "prochemy.refinePrompt"))["jobId"]
     assert (await wait_job(client, job))["state"] == "done"
     tests = repo / "tests" / "test_ops.py"
     tests.write_text(tests.read_text() + "\n\ndef test_more():\n    assert add(1, 1) == 2\n")
     uri = open_doc(client, tests)
-    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     await _wait_for(lambda: bool(client.questions), timeout=20)
     assert [a.title for a in client.questions[0].actions] == ["Refine now", "Later", "Don't ask again"]
 

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from prochemy.optimizer.config import RepoTests
 from prochemy.optimizer.mining import mine
 from prochemy.optimizer.repo_env import RepoError, find_interpreter
@@ -37,10 +36,13 @@ async def test_flat_layout_and_a_function_the_tests_do_not_depend_on(tmp_path: P
 async def test_src_layout_methods_conftest_fixture_and_a_network_test(tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "src", SRC_LAYOUT)
     report = await mine(repo, CFG, SANDBOX)
-    assert sorted(t.id for t in report.tasks) == ["src/geo/shapes.py::Circle.area",
-                                                  "src/geo/shapes.py::Circle.scaled"]
+    assert sorted(t.id for t in report.tasks) == [
+        "src/geo/shapes.py::Circle.area",
+        "src/geo/shapes.py::Circle.scaled",
+    ]
     assert [(t.node_id, t.status) for t in report.excluded] == [
-        ("tests/test_shapes.py::test_needs_network", "failed")]
+        ("tests/test_shapes.py::test_needs_network", "failed")
+    ]
     area = next(t for t in report.tasks if t.id.endswith("Circle.area"))
     assert "class Circle" in area.statement and "self.r = r" in area.statement  # __init__ shown
     assert "math.pi * self.r" not in area.statement
@@ -59,9 +61,13 @@ async def test_a_repo_without_tests_says_what_was_looked_for(tmp_path: Path) -> 
 
 
 async def test_a_repo_whose_tests_all_fail(tmp_path: Path) -> None:
-    repo = write_repo(tmp_path / "red", {
-        "lib.py": "def f():\n    return 1\n",
-        "test_lib.py": "from lib import f\n\ndef test_f():\n    assert f() == 2\n"})
+    repo = write_repo(
+        tmp_path / "red",
+        {
+            "lib.py": "def f():\n    return 1\n",
+            "test_lib.py": "from lib import f\n\ndef test_f():\n    assert f() == 2\n",
+        },
+    )
     with pytest.raises(RepoError, match="none of the 1 tests .* pass at baseline"):
         await mine(repo, CFG, SANDBOX)
 
@@ -83,7 +89,8 @@ async def test_the_example_repository(tmp_path: Path) -> None:
     assert report.tests_total == 60 and report.tests_passing == 58
     assert {t.node_id for t in report.excluded} == {
         "tests/test_dates.py::test_public_holidays_feed",
-        "tests/test_text.py::test_title_case_keeps_acronyms"}
+        "tests/test_text.py::test_title_case_keeps_acronyms",
+    }
     assert len(report.tasks) >= 25
     assert _skips(report)["shelfkit/inventory.py::Inventory.by_tag"].startswith("tests do not depend")
     remove = next(t for t in report.tasks if t.id == "shelfkit/inventory.py::Inventory.remove")

@@ -14,7 +14,6 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
-
 from prochemy.optimizer.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.repo_synthesis import SYSTEM as DOC_SYSTEM
 from prochemy.sandbox.splice import find_function
@@ -35,6 +34,7 @@ def nvim() -> str:
 
 def oracle(root: Path):
     """Answers a repository task with the function as the repository has it on disk."""
+
     def respond(messages: list[dict]) -> str:
         system = messages[0]["content"]
         if system == ROBUST_SYSTEM:
@@ -47,7 +47,8 @@ def oracle(root: Path):
         fn, _ = find_function(ast.parse(source), qualname)
         lines = source.splitlines(keepends=True)
         start = min([fn.lineno] + [d.lineno for d in fn.decorator_list])
-        return "```python\n" + dedent("".join(lines[start - 1:fn.end_lineno])) + "```"
+        return "```python\n" + dedent("".join(lines[start - 1 : fn.end_lineno])) + "```"
+
     return respond
 
 
@@ -56,17 +57,32 @@ def test_refine_and_generate_from_neovim(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE, repo)
     llm = StubLLM(responder=oracle(repo)).start()
     try:
-        settings = {"endpoint": {"base_url": llm.url, "model": "stub-model"}, "retries": 0,
-                    "cache_dir": str(tmp_path / "cache"), "test": {"python": sys.executable},
-                    "editor": {"k_real": 3, "k_synthetic": 1, "n": 2, "k_max": 1, "held_out": 2}}
+        settings = {
+            "endpoint": {"base_url": llm.url, "model": "stub-model"},
+            "retries": 0,
+            "cache_dir": str(tmp_path / "cache"),
+            "test": {"python": sys.executable},
+            "editor": {"k_real": 3, "k_synthetic": 1, "n": 2, "k_max": 1, "held_out": 2},
+        }
         out = tmp_path / "out.json"
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NVIM_TEST_OUT": str(out),
-               "NVIM_TEST_PLUGIN": str(PLUGIN), "NVIM_TEST_REPO": str(repo),
-               "NVIM_TEST_SETTINGS": json.dumps(settings),
-               "NVIM_TEST_CMD": json.dumps([sys.executable, "-m", "prochemy.server.main",
-                                           "--log-file", str(tmp_path / "lsp.log")])}
-        done = subprocess.run([nvim(), "--headless", "--clean", "-l", str(HERE / "nvim" / "drive.lua")],
-                              env=env, capture_output=True, text=True, timeout=420)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "NVIM_TEST_OUT": str(out),
+            "NVIM_TEST_PLUGIN": str(PLUGIN),
+            "NVIM_TEST_REPO": str(repo),
+            "NVIM_TEST_SETTINGS": json.dumps(settings),
+            "NVIM_TEST_CMD": json.dumps(
+                [sys.executable, "-m", "prochemy.server.main", "--log-file", str(tmp_path / "lsp.log")]
+            ),
+        }
+        done = subprocess.run(
+            [nvim(), "--headless", "--clean", "-l", str(HERE / "nvim" / "drive.lua")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=420,
+        )
     finally:
         llm.stop()
     assert out.is_file(), f"nvim wrote nothing: {done.stdout[-2000:]} {done.stderr[-2000:]}"

@@ -6,11 +6,10 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import pytest
-
 from prochemy.optimizer.config import Endpoint, Settings
 from prochemy.optimizer.datasets import load_humaneval
 from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
@@ -18,7 +17,8 @@ from prochemy.optimizer.gateway import LLMGateway
 from prochemy.optimizer.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.refine import IterationRecord, Progress, RefineConfig, Refiner, _converged
 from prochemy.optimizer.report import RunStore, plot, render
-from prochemy.optimizer.synthesis import SYSTEM as SYNTH_SYSTEM, synthesize, validate
+from prochemy.optimizer.synthesis import SYSTEM as SYNTH_SYSTEM
+from prochemy.optimizer.synthesis import synthesize, validate
 from prochemy.optimizer.tasks import Task, TaskSet
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.pool import Sandbox
@@ -45,6 +45,7 @@ def make_responder(mutations: Callable[[int], str], skilled: Callable[[str], boo
         if skilled(system) or index % 2 == 0:
             return f"```python\n{task.reference}\n```"
         return f"```python\ndef {task.entry_point}(*args):\n    return None\n```"
+
     return respond
 
 
@@ -57,11 +58,13 @@ def varied(i: int) -> str:
 async def parts(tmp_path: Path) -> AsyncIterator[Callable]:
     made: list = []
 
-    async def build(responder, config: RefineConfig, cache: Path | None = None,
-                    stub: StubLLM | None = None):
+    async def build(responder, config: RefineConfig, cache: Path | None = None, stub: StubLLM | None = None):
         stub = stub or StubLLM(responder=responder).start()
-        settings = Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"),
-                            cache_dir=cache or tmp_path / "cache", retries=0)
+        settings = Settings(
+            endpoint=Endpoint(base_url=stub.url, model="stub-model"),
+            cache_dir=cache or tmp_path / "cache",
+            retries=0,
+        )
         gateway = LLMGateway(settings)
         sandbox = await Sandbox(SandboxSettings(timeout_s=5)).start()
         store = OutcomeStore(settings.cache_dir / "outcomes")
@@ -78,8 +81,9 @@ async def parts(tmp_path: Path) -> AsyncIterator[Callable]:
 
 
 async def test_finds_a_better_prompt_and_adopts_it(parts, tmp_path: Path) -> None:
-    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: "edge" in s),
-                                      RefineConfig(n=4, k_max=4, patience=2))
+    stub, refiner, _, _ = await parts(
+        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=4, patience=2)
+    )
     result = await refiner.run(SEED, TRAIN, HELD)
     assert "edge" in result.best_prompt
     assert result.iterations[0].best_plain == 1.0  # a skilled variant appears in iteration 1
@@ -99,19 +103,23 @@ async def test_finds_a_better_prompt_and_adopts_it(parts, tmp_path: Path) -> Non
 
 
 async def test_survivors_are_never_re_evaluated(parts) -> None:
-    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False),
-                                      RefineConfig(n=3, k_max=3, patience=5))
+    stub, refiner, _, _ = await parts(
+        make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=3, patience=5)
+    )
     result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
     task_requests = [r for r in stub.completions if r["body"]["messages"][0]["content"] != ROBUST_SYSTEM]
-    pairs = [(r["body"]["messages"][0]["content"], r["body"]["messages"][-1]["content"]) for r in task_requests]
+    pairs = [
+        (r["body"]["messages"][0]["content"], r["body"]["messages"][-1]["content"]) for r in task_requests
+    ]
     assert len(pairs) == len(set(pairs))  # no (prompt, task) pair is asked twice
     distinct_prompts = {p for it in result.iterations for p in it.prompts}
     assert len(pairs) == len(distinct_prompts) * len(TRAIN.tasks)
 
 
 async def test_stops_when_the_best_does_not_move(parts) -> None:
-    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False),
-                                      RefineConfig(n=3, k_max=10, patience=3))
+    stub, refiner, _, _ = await parts(
+        make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=10, patience=3)
+    )
     result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
     assert result.stop_reason == "patience" and len(result.iterations) == 3
     assert result.adopted == "seed"  # nothing beat the seed, so it stays
@@ -127,10 +135,21 @@ def test_the_top_score_is_the_best_so_far() -> None:
 
 
 def _record(k: int, prompts: list[str], plain: list[float], selected: list[int]) -> IterationRecord:
-    return IterationRecord(k=k, prompts=prompts, parents=[None] * len(prompts), outcomes=[],
-                           weighted=[0.0] * len(prompts), plain=plain, selected=selected,
-                           best_plain=max(plain[i] for i in selected), variants_attempted=0,
-                           variants_valid=0, rejections={}, usage={}, wall_s=0.0)
+    return IterationRecord(
+        k=k,
+        prompts=prompts,
+        parents=[None] * len(prompts),
+        outcomes=[],
+        weighted=[0.0] * len(prompts),
+        plain=plain,
+        selected=selected,
+        best_plain=max(plain[i] for i in selected),
+        variants_attempted=0,
+        variants_valid=0,
+        rejections={},
+        usage={},
+        wall_s=0.0,
+    )
 
 
 def test_p_star_is_the_best_selected_prompt_of_any_iteration() -> None:
@@ -143,8 +162,7 @@ def test_p_star_is_the_best_selected_prompt_of_any_iteration() -> None:
 
 
 async def test_elitism_keeps_all_tied_top_prompts(parts) -> None:
-    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False),
-                                      RefineConfig(n=3, k_max=1))
+    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=1))
     result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
     it = result.iterations[0]
     assert it.selected == [0, 1, 2]  # all solve the same tasks: all tied, all kept
@@ -153,7 +171,8 @@ async def test_elitism_keeps_all_tied_top_prompts(parts) -> None:
 async def test_identical_variants_are_deduplicated(parts) -> None:
     stub, refiner, _, _ = await parts(
         make_responder(lambda i: "You are a careful Python programmer. Write the function.", lambda s: False),
-        RefineConfig(n=4, k_max=1, mutation_attempts=2))
+        RefineConfig(n=4, k_max=1, mutation_attempts=2),
+    )
     result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
     it = result.iterations[0]
     assert it.variants_valid == 1 and len(it.prompts) == 2
@@ -161,11 +180,15 @@ async def test_identical_variants_are_deduplicated(parts) -> None:
 
 
 async def test_task_specific_and_off_topic_variants_are_rejected(parts) -> None:
-    texts = ["Always call has_close_elements with sorted numbers when writing the code.",
-             "You are a friendly poet. Answer with a rhyme about the sea and the sky.",
-             "You are an expert Python programmer. Write one correct function."]
-    stub, refiner, _, _ = await parts(make_responder(lambda i: texts[i % 3], lambda s: False),
-                                      RefineConfig(n=2, k_max=1, mutation_attempts=3))
+    texts = [
+        "Always call has_close_elements with sorted numbers when writing the code.",
+        "You are a friendly poet. Answer with a rhyme about the sea and the sky.",
+        "You are an expert Python programmer. Write one correct function.",
+    ]
+    stub, refiner, _, _ = await parts(
+        make_responder(lambda i: texts[i % 3], lambda s: False),
+        RefineConfig(n=2, k_max=1, mutation_attempts=3),
+    )
     result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
     it = result.iterations[0]
     assert it.prompts[1] == texts[2]
@@ -173,8 +196,9 @@ async def test_task_specific_and_off_topic_variants_are_rejected(parts) -> None:
 
 
 async def test_budget_stops_cleanly_with_the_best_so_far(parts) -> None:
-    stub, refiner, gateway, _ = await parts(make_responder(varied, lambda s: "edge" in s),
-                                            RefineConfig(n=4, k_max=5, patience=5, max_calls=25))
+    stub, refiner, gateway, _ = await parts(
+        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=5, patience=5, max_calls=25)
+    )
     result = await refiner.run(SEED, TRAIN, HELD)
     assert result.stop_reason == "budget"
     assert len(result.iterations) >= 1 and "edge" in result.best_prompt
@@ -184,8 +208,9 @@ async def test_budget_stops_cleanly_with_the_best_so_far(parts) -> None:
 
 
 async def test_a_budget_of_zero_pays_for_nothing(parts) -> None:
-    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: "edge" in s),
-                                      RefineConfig(n=4, k_max=5, patience=5, max_calls=0))
+    stub, refiner, _, _ = await parts(
+        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=5, patience=5, max_calls=0)
+    )
     result = await refiner.run(SEED, TRAIN, HELD)
     assert len(stub.completions) == 0
     assert result.stop_reason == "budget" and result.adopted == "seed"
@@ -206,7 +231,7 @@ async def test_resume_after_a_kill_repeats_no_call(parts, tmp_path: Path) -> Non
     first = list(stub1.completions)
     _, refiner2, _, _ = await parts(responder, config, tmp_path / "shared", stub=stub1)
     result = await refiner2.run(SEED, TRAIN, HELD)  # "started again with the same arguments"
-    second = stub1.completions[len(first):]
+    second = stub1.completions[len(first) :]
 
     def is_mutation(request: dict) -> bool:
         return request["body"]["messages"][0]["content"] == ROBUST_SYSTEM
@@ -219,19 +244,30 @@ async def test_resume_after_a_kill_repeats_no_call(parts, tmp_path: Path) -> Non
 
 
 def _task(statement: str, entry: str, reference: str, tests: str) -> Task:
-    return Task(id="s", statement=statement, entry_point=entry, test=tests, reference=reference,
-                origin="synthetic")
+    return Task(
+        id="s", statement=statement, entry_point=entry, test=tests, reference=reference, origin="synthetic"
+    )
 
 
 async def test_synthetic_task_validation() -> None:
-    good = _task("Return the square of x.", "square", "def square(x):\n    return x * x\n",
-                 "assert square(3) == 9\nassert square(-2) == 4\n")
-    broken = _task("Return the cube of x.", "cube", "def cube(x):\n    return x * x\n",
-                   "assert cube(2) == 8\n")
-    vacuous = _task("Return the double of x.", "double", "def double(x):\n    return 2 * x\n",
-                    "double(2)\nassert True\n")
-    duplicate = _task("Return the square of the number x.", "square_it",
-                      "def square_it(x):\n    return x * x\n", "assert square_it(3) == 9\n")
+    good = _task(
+        "Return the square of x.",
+        "square",
+        "def square(x):\n    return x * x\n",
+        "assert square(3) == 9\nassert square(-2) == 4\n",
+    )
+    broken = _task(
+        "Return the cube of x.", "cube", "def cube(x):\n    return x * x\n", "assert cube(2) == 8\n"
+    )
+    vacuous = _task(
+        "Return the double of x.", "double", "def double(x):\n    return 2 * x\n", "double(2)\nassert True\n"
+    )
+    duplicate = _task(
+        "Return the square of the number x.",
+        "square_it",
+        "def square_it(x):\n    return x * x\n",
+        "assert square_it(3) == 9\n",
+    )
     async with Sandbox(SandboxSettings(timeout_s=5)) as sandbox:
         assert await validate(sandbox, good, []) is None
         assert (await validate(sandbox, broken, [])).startswith("reference fails")
@@ -240,17 +276,31 @@ async def test_synthetic_task_validation() -> None:
 
 
 async def test_synthesize_counts_kept_and_rejected(tmp_path: Path) -> None:
-    replies = itertools.cycle([
-        json.dumps({"statement": "Return the sum of the digits of n.\n", "entry_point": "digit_sum",
+    replies = itertools.cycle(
+        [
+            json.dumps(
+                {
+                    "statement": "Return the sum of the digits of n.\n",
+                    "entry_point": "digit_sum",
                     "reference": "def digit_sum(n):\n    return sum(int(c) for c in str(abs(n)))",
-                    "tests": "assert digit_sum(123) == 6\nassert digit_sum(-45) == 9"}),
-        "I cannot help with that.",
-        json.dumps({"statement": "Return n reversed as an integer.\n", "entry_point": "rev",
-                    "reference": "def rev(n):\n    return n", "tests": "assert rev(12) == 21"}),
-    ])
+                    "tests": "assert digit_sum(123) == 6\nassert digit_sum(-45) == 9",
+                }
+            ),
+            "I cannot help with that.",
+            json.dumps(
+                {
+                    "statement": "Return n reversed as an integer.\n",
+                    "entry_point": "rev",
+                    "reference": "def rev(n):\n    return n",
+                    "tests": "assert rev(12) == 21",
+                }
+            ),
+        ]
+    )
     stub = StubLLM(responder=lambda m: next(replies) if m[0]["content"] == SYNTH_SYSTEM else "").start()
-    gateway = LLMGateway(Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"),
-                                  cache_dir=tmp_path, retries=0))
+    gateway = LLMGateway(
+        Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"), cache_dir=tmp_path, retries=0)
+    )
     try:
         async with Sandbox(SandboxSettings(timeout_s=5)) as sandbox:
             kept, report = await synthesize(gateway, sandbox, HUMANEVAL[:5], HUMANEVAL[:5], count=2, seed=1)
@@ -269,8 +319,9 @@ async def test_serial_mode_never_batches(tmp_path: Path, serial: bool) -> None:
         return f"```python\n{BY_STATEMENT[messages[-1]['content']].reference}\n```"
 
     stub = StubLLM(responder=slow).start()
-    gateway = LLMGateway(Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"),
-                                  cache_dir=tmp_path, retries=0))
+    gateway = LLMGateway(
+        Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"), cache_dir=tmp_path, retries=0)
+    )
     store = OutcomeStore(tmp_path / "outcomes")
     try:
         async with Sandbox(SandboxSettings(timeout_s=5)) as sandbox:
@@ -287,10 +338,13 @@ async def test_plus_tasks_need_the_plus_inputs_too(tmp_path: Path) -> None:
     from prochemy.optimizer.datasets import load_humaneval_plus
 
     task = next(t for t in load_humaneval_plus() if t.id == "HumanEval/2")
-    overfit = "def truncate_number(number):\n    return {3.5: 0.5, 1.33: 0.33, 123.456: 0.456}.get(number, 0.0)\n"
+    overfit = (
+        "def truncate_number(number):\n    return {3.5: 0.5, 1.33: 0.33, 123.456: 0.456}.get(number, 0.0)\n"
+    )
     stub = StubLLM(responder=lambda m: overfit).start()
-    gateway = LLMGateway(Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"),
-                                  cache_dir=tmp_path, retries=0))
+    gateway = LLMGateway(
+        Settings(endpoint=Endpoint(base_url=stub.url, model="stub-model"), cache_dir=tmp_path, retries=0)
+    )
     store = OutcomeStore(tmp_path / "outcomes")
     try:
         async with Sandbox(SandboxSettings(timeout_s=5)) as sandbox:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from prochemy.optimizer.config import Endpoint, RepoTests, Settings
 from prochemy.optimizer.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.refine import RefineConfig
@@ -23,17 +22,27 @@ from .repos import tree_hash, write_repo
 from .stub_llm import StubLLM
 
 SKILL = "Read the signature twice."
-RIGHT = {"add": "def add(a, b):\n    return a + b\n", "mul": "def mul(a, b):\n    return a * b\n",
-         "neg": "def neg(a):\n    return -a\n", "square": "def square(a):\n    return a * a\n"}
+RIGHT = {
+    "add": "def add(a, b):\n    return a + b\n",
+    "mul": "def mul(a, b):\n    return a * b\n",
+    "neg": "def neg(a):\n    return -a\n",
+    "square": "def square(a):\n    return a * a\n",
+}
 REPO = {
-    "ops.py": "".join(f'def {name}({args}):\n    """{doc}"""\n    {body}\n\n\n' for name, args, doc, body in [
-        ("add", "a, b", "Sum.", "return a + b"), ("mul", "a, b", "Product.", "return a * b"),
-        ("neg", "a", "Negation.", "return -a"), ("square", "a", "a squared.", "return a * a")]),
+    "ops.py": "".join(
+        f'def {name}({args}):\n    """{doc}"""\n    {body}\n\n\n'
+        for name, args, doc, body in [
+            ("add", "a, b", "Sum.", "return a + b"),
+            ("mul", "a, b", "Product.", "return a * b"),
+            ("neg", "a", "Negation.", "return -a"),
+            ("square", "a", "a squared.", "return a * a"),
+        ]
+    ),
     "tests/test_ops.py": "from ops import add, mul, neg, square\n\n"
-                         "def test_add():\n    assert add(2, 3) == 5\n\n"
-                         "def test_mul():\n    assert mul(4, 3) == 12\n\n"
-                         "def test_neg():\n    assert neg(2) == -2\n\n"
-                         "def test_square():\n    assert square(3) == 9\n",
+    "def test_add():\n    assert add(2, 3) == 5\n\n"
+    "def test_mul():\n    assert mul(4, 3) == 12\n\n"
+    "def test_neg():\n    assert neg(2) == -2\n\n"
+    "def test_square():\n    assert square(3) == 9\n",
 }
 
 
@@ -57,17 +66,19 @@ def llm() -> StubLLM:
 
 
 def _settings(llm: StubLLM, tmp_path: Path) -> Settings:
-    return Settings(endpoint=Endpoint(base_url=llm.url, model="stub-model"), retries=0,
-                    cache_dir=tmp_path / "cache",
-                    test=RepoTests(python=Path(sys.executable), held_out_fraction=0.5))
+    return Settings(
+        endpoint=Endpoint(base_url=llm.url, model="stub-model"),
+        retries=0,
+        cache_dir=tmp_path / "cache",
+        test=RepoTests(python=Path(sys.executable), held_out_fraction=0.5),
+    )
 
 
 async def test_refine_stores_the_prompt_and_generate_uses_it(llm: StubLLM, tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "repo", REPO)
     before = tree_hash(repo)
     settings = _settings(llm, tmp_path)
-    done = await refine_repo(settings, repo, RefineConfig(n=3, k_max=2, patience=1),
-                             k_real=2, k_synthetic=2)
+    done = await refine_repo(settings, repo, RefineConfig(n=3, k_max=2, patience=1), k_real=2, k_synthetic=2)
     assert tree_hash(repo) == before
     assert done.mining.functions_seen == 4 and len(done.mining.tasks) == 4
     assert len(done.result.train) == 2 + done.synthesis.kept and len(done.result.held_out) == 2
@@ -84,21 +95,31 @@ async def test_refine_stores_the_prompt_and_generate_uses_it(llm: StubLLM, tmp_p
 
 
 async def test_a_changed_test_file_marks_the_prompt_stale_and_refine_warm_starts(
-        llm: StubLLM, tmp_path: Path) -> None:
+    llm: StubLLM, tmp_path: Path
+) -> None:
     repo = write_repo(tmp_path / "repo", REPO)
     settings = _settings(llm, tmp_path)
     first = await refine_repo(settings, repo, RefineConfig(n=3, k_max=2, patience=1), k_real=2, k_synthetic=0)
-    (repo / "tests" / "test_ops.py").write_text(REPO["tests/test_ops.py"] + "\n\ndef test_more():\n    assert add(1, 1) == 2\n")
+    (repo / "tests" / "test_ops.py").write_text(
+        REPO["tests/test_ops.py"] + "\n\ndef test_more():\n    assert add(1, 1) == 2\n"
+    )
     made = await generate_function(settings, repo, "ops.py:neg", check=False)
     assert made.stale
-    second = await refine_repo(settings, repo, RefineConfig(n=3, k_max=1, patience=1), k_real=2, k_synthetic=0)
+    second = await refine_repo(
+        settings, repo, RefineConfig(n=3, k_max=1, patience=1), k_real=2, k_synthetic=0
+    )
     assert first.record.current.best_prompt in second.result.iterations[0].prompts  # warm start
     assert len(second.record.history) == 1 and not second.record.is_stale(second.mining.tree)
 
 
 async def test_too_few_tasks_is_a_clear_error(llm: StubLLM, tmp_path: Path) -> None:
-    repo = write_repo(tmp_path / "one", {"a.py": "def f(x):\n    return x + 1\n",
-                                         "test_a.py": "from a import f\n\ndef test_f():\n    assert f(1) == 2\n"})
+    repo = write_repo(
+        tmp_path / "one",
+        {
+            "a.py": "def f(x):\n    return x + 1\n",
+            "test_a.py": "from a import f\n\ndef test_f():\n    assert f(1) == 2\n",
+        },
+    )
     with pytest.raises(RepoError, match="at least 2 are needed"):
         await refine_repo(_settings(llm, tmp_path), repo, RefineConfig(n=2, k_max=1))
 
@@ -120,13 +141,32 @@ def test_cli_generate_function_and_errors(llm: StubLLM, tmp_path: Path, capsys, 
     assert "tasks mined: 4" in capsys.readouterr().out
 
 
-def test_cli_refine_repo_prints_the_report_and_stores_the_prompt(llm: StubLLM, tmp_path: Path,
-                                                                 capsys, monkeypatch) -> None:
+def test_cli_refine_repo_prints_the_report_and_stores_the_prompt(
+    llm: StubLLM, tmp_path: Path, capsys, monkeypatch
+) -> None:
     repo = write_repo(tmp_path / "repo", REPO)
     monkeypatch.setenv("PROCHEMY_TEST__PYTHON", sys.executable)
     base = ["--endpoint", llm.url, "--model-name", "stub-model", "--cache-dir", str(tmp_path / "c")]
-    assert cli(["refine", str(repo), "--k-real", "2", "--k-synthetic", "1", "--n", "3", "--k-max", "1",
-                "--held-out", "1", *base]) == 0
+    assert (
+        cli(
+            [
+                "refine",
+                str(repo),
+                "--k-real",
+                "2",
+                "--k-synthetic",
+                "1",
+                "--n",
+                "3",
+                "--k-max",
+                "1",
+                "--held-out",
+                "1",
+                *base,
+            ]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     assert "4 tasks mined from 4 passing tests" in err and "estimate (upper bound" in err
     assert "stored for" in out and "synthetic variants: 1 kept of 1 written" in out
@@ -138,11 +178,26 @@ def test_cli_refine_repo_prints_the_report_and_stores_the_prompt(llm: StubLLM, t
 
 def _remember_many(directory: str, start: int) -> None:
     from prochemy.optimizer.project_store import ProjectStore, StoredPrompt
+
     store = ProjectStore(Path(directory))
     for i in range(start, start + 50):
-        store.remember(Path("/p"), "m", StoredPrompt(
-            prompt=f"p{i}", adopted="seed", best_prompt="b", seed_prompt="s", tree="t", run_id=str(i),
-            train_pass=None, held_out=None, stop_reason="k_max", usage={}, wall_s=0.0))
+        store.remember(
+            Path("/p"),
+            "m",
+            StoredPrompt(
+                prompt=f"p{i}",
+                adopted="seed",
+                best_prompt="b",
+                seed_prompt="s",
+                tree="t",
+                run_id=str(i),
+                train_pass=None,
+                held_out=None,
+                stop_reason="k_max",
+                usage={},
+                wall_s=0.0,
+            ),
+        )
     store.close()
 
 
@@ -150,6 +205,7 @@ def test_project_store_updates_are_atomic_across_processes(tmp_path: Path) -> No
     import multiprocessing
 
     from prochemy.optimizer.project_store import ProjectStore
+
     ctx = multiprocessing.get_context("spawn")
     workers = [ctx.Process(target=_remember_many, args=(str(tmp_path / "s"), k * 100)) for k in range(2)]
     for w in workers:
@@ -166,7 +222,8 @@ async def test_two_refinements_of_one_project_pay_once(llm: StubLLM, tmp_path: P
     config = RefineConfig(n=2, k_max=1, patience=1)
     first, second = await asyncio.gather(
         refine_repo(settings, repo, config, k_real=2, k_synthetic=0),
-        refine_repo(settings, repo, config, k_real=2, k_synthetic=0))
+        refine_repo(settings, repo, config, k_real=2, k_synthetic=0),
+    )
     paid = len(llm.completions)
     alone = await refine_repo(settings, repo, config, k_real=2, k_synthetic=0)
     assert first.result.adopted_prompt == second.result.adopted_prompt == alone.result.adopted_prompt

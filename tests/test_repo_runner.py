@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 import os
+import sys
 from pathlib import Path
 
 import pytest
-
 from prochemy.sandbox.isolation import SandboxUnavailable
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import splice_function
 
-from .repos import FLAT, write_repo, tree_hash
+from .repos import FLAT, tree_hash, write_repo
 
 TIERS = ["bwrap", "process"]
 NODES = ["tests/test_calc.py::test_add"]
@@ -37,7 +36,9 @@ async def refused(repo: Path, python: str) -> bool:
         return True
 
 
-async def test_the_process_tier_never_runs_repository_tests_as_root(repo: Path, readable_python: Path) -> None:
+async def test_the_process_tier_never_runs_repository_tests_as_root(
+    repo: Path, readable_python: Path
+) -> None:
     if os.geteuid() != 0:
         pytest.skip("only root could run them as root")
     assert not await refused(repo, str(readable_python))  # runnable by an unprivileged uid
@@ -60,15 +61,18 @@ async def test_baseline_records_statuses_and_calls(repo: Path, tier: str, readab
     async with RepoRunner(repo, python_for(tier, readable_python), SandboxSettings(level=tier)) as runner:
         run = await runner.baseline(120)
     assert {k: v.status for k, v in run.tests.items()} == {
-        "tests/test_calc.py::test_add": "passed", "tests/test_calc.py::test_mul": "passed",
-        "tests/test_calc.py::test_shout_smoke": "passed"}
+        "tests/test_calc.py::test_add": "passed",
+        "tests/test_calc.py::test_mul": "passed",
+        "tests/test_calc.py::test_shout_smoke": "passed",
+    }
     assert ("calc.py", 1) in run.calls["tests/test_calc.py::test_add"]
     assert ("calc.py", 7) not in run.calls["tests/test_calc.py::test_add"]  # mul is not called
 
 
 @pytest.mark.parametrize("tier", TIERS)
-async def test_candidates_are_judged_and_the_tree_never_changes(repo: Path, tier: str,
-                                                                readable_python: Path) -> None:
+async def test_candidates_are_judged_and_the_tree_never_changes(
+    repo: Path, tier: str, readable_python: Path
+) -> None:
     before = tree_hash(repo)
     cases = {
         "def add(a, b):\n    return a + b\n": "passed",
@@ -76,11 +80,13 @@ async def test_candidates_are_judged_and_the_tree_never_changes(repo: Path, tier
         "def add(a, b):\n    raise KeyError('nope')\n": "failed",  # pytest reports raising tests as failed
         "def add(a, b):\n    while True:\n        pass\n": "timeout",
         # hostile: tries to delete and rewrite the user's files, then passes
-        ("def add(a, b):\n    import os, shutil, glob\n"
-         "    for f in glob.glob('**/*.py', recursive=True):\n"
-         "        try:\n            os.remove(f)\n        except OSError:\n            pass\n"
-         "    try:\n        open('calc.py', 'w').write('x = 1')\n    except OSError:\n        pass\n"
-         "    return a + b\n"): "passed",
+        (
+            "def add(a, b):\n    import os, shutil, glob\n"
+            "    for f in glob.glob('**/*.py', recursive=True):\n"
+            "        try:\n            os.remove(f)\n        except OSError:\n            pass\n"
+            "    try:\n        open('calc.py', 'w').write('x = 1')\n    except OSError:\n        pass\n"
+            "    return a + b\n"
+        ): "passed",
     }
     settings = SandboxSettings(level=tier)
     async with RepoRunner(repo, python_for(tier, readable_python), settings, test_timeout_s=2) as runner:
@@ -133,8 +139,11 @@ async def test_a_killed_worker_leaves_no_copy_behind(repo: Path, readable_python
     assert not result.passed
     await runner.close()
     await asyncio.sleep(0.5)
-    sleepers = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith(python)
-                and "prochemy-sbx" in _cwd(p)]
+    sleepers = [
+        p
+        for p in os.listdir("/proc")
+        if p.isdigit() and _cmdline(p).startswith(python) and "prochemy-sbx" in _cwd(p)
+    ]
     assert sleepers == []  # the candidate died with its worker
     async with RepoRunner(repo, python, SandboxSettings(level="process", workers=1)) as again:
         assert (await again.run(NODES)).passed

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
-
 from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus
 from prochemy.optimizer.harness import check_job, plus_job
 from prochemy.sandbox.models import Outcome, SandboxSettings
@@ -19,13 +18,13 @@ TIERS = ["bwrap", "process"]
 
 
 @pytest.fixture(params=TIERS)
-async def sandbox(request: pytest.FixtureRequest,
-                  monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Sandbox]:
+async def sandbox(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Sandbox]:
     # a secret in the host environment must not reach candidates
     monkeypatch.setenv("PROCHEMY_TEST_API_KEY", "sk-host-secret")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp-host-secret")
-    settings = SandboxSettings(level=request.param, timeout_s=3, cpu_s=3, memory_mb=512,
-                               file_size_mb=8, max_procs=16)
+    settings = SandboxSettings(
+        level=request.param, timeout_s=3, cpu_s=3, memory_mb=512, file_size_mb=8, max_procs=16
+    )
     async with Sandbox(settings) as box:
         assert box.tier == request.param  # "bwrap" must really be in force, not a fallback
         yield box
@@ -45,8 +44,9 @@ async def test_all_humaneval_canonical_solutions_pass(sandbox: Sandbox) -> None:
 async def test_humaneval_plus_harness_accepts_every_canonical_solution() -> None:
     tasks = load_humaneval_plus()
     async with Sandbox(SandboxSettings(level="bwrap")) as box:
-        results = await asyncio.gather(*(box.judge(*plus_job(t, t.reference or ""), timeout_s=120)
-                                         for t in tasks))
+        results = await asyncio.gather(
+            *(box.judge(*plus_job(t, t.reference or ""), timeout_s=120) for t in tasks)
+        )
     failures = {t.id: r.detail for t, r in zip(tasks, results) if not r.passed}
     assert not failures and len(results) == 164
 
@@ -54,7 +54,9 @@ async def test_humaneval_plus_harness_accepts_every_canonical_solution() -> None
 async def test_humaneval_plus_harness_catches_what_the_base_tests_miss() -> None:
     task = next(t for t in load_humaneval_plus() if t.id == "HumanEval/2")
     # right for exactly the inputs of the original tests, wrong elsewhere
-    overfit = "def truncate_number(number):\n    return {3.5: 0.5, 1.33: 0.33, 123.456: 0.456}.get(number, 0.0)\n"
+    overfit = (
+        "def truncate_number(number):\n    return {3.5: 0.5, 1.33: 0.33, 123.456: 0.456}.get(number, 0.0)\n"
+    )
     async with Sandbox(SandboxSettings(level="bwrap")) as box:
         base = await box.judge(*check_job(task, overfit))
         plus = await box.judge(*plus_job(task, overfit), timeout_s=120)
@@ -149,8 +151,10 @@ async def test_home_dotfiles_are_not_readable(sandbox: Sandbox) -> None:
     secret = Path.home() / f".prochemy-test-secret-{uuid.uuid4().hex}"
     secret.write_text("sk-in-a-dotfile")
     try:
-        program = (f"try:\n    leaked = open({str(secret)!r}).read()\nexcept OSError:\n"
-                   "    leaked = ''\nassert not leaked, leaked\n")
+        program = (
+            f"try:\n    leaked = open({str(secret)!r}).read()\nexcept OSError:\n"
+            "    leaked = ''\nassert not leaked, leaked\n"
+        )
         result = await sandbox.run(program)
     finally:
         secret.unlink()

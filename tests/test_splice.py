@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 
 import pytest
-
 from prochemy.sandbox.splice import SpliceError, splice_function, stub_body
 
 MODULE = '''import functools
@@ -52,8 +51,10 @@ def test_function_keeps_original_decorators_when_the_candidate_has_none() -> Non
 
 
 def test_candidate_decorators_win_and_nested_functions_survive() -> None:
-    cand = ("@functools.lru_cache(maxsize=1)\ndef target(n):\n    def inner(k):\n"
-            "        return k * 10\n    return inner(n)\n")
+    cand = (
+        "@functools.lru_cache(maxsize=1)\ndef target(n):\n    def inner(k):\n"
+        "        return k * 10\n    return inner(n)\n"
+    )
     ns = _run(splice_function(MODULE, "target", cand))
     assert ns["target"](2) == 20 and ns["target"].cache_info().maxsize == 1
 
@@ -64,7 +65,9 @@ def test_method_is_reindented_and_property_kept() -> None:
 
 
 def test_method_answer_wrapped_in_its_class_and_with_imports() -> None:
-    cand = ("import math\n\nclass Box:\n    def size(self):\n        return math.floor(len(self.items) * 1.5)\n")
+    cand = (
+        "import math\n\nclass Box:\n    def size(self):\n        return math.floor(len(self.items) * 1.5)\n"
+    )
     out = splice_function(MODULE, "Box.size", cand)
     assert _run(out)["Box"]([1, 2]).size == 3
     assert out.rstrip().endswith("import math")  # imports of a method's answer go to the end
@@ -72,20 +75,27 @@ def test_method_answer_wrapped_in_its_class_and_with_imports() -> None:
 
 def test_async_method() -> None:
     import asyncio
+
     out = splice_function(MODULE, "Box.fetch", "async def fetch(self, i):\n    return -self.items[i]\n")
     assert asyncio.run(_run(out)["Box"]([4]).fetch(0)) == -4
 
 
 def test_helpers_that_shadow_module_names_are_dropped() -> None:
-    cand = "def helper(x):\n    return 0\n\ndef extra(x):\n    return x\n\ndef target(n):\n    return extra(helper(n))\n"
+    cand = (
+        "def helper(x):\n    return 0\n\ndef extra(x):\n    return x\n\n"
+        "def target(n):\n    return extra(helper(n))\n"
+    )
     ns = _run(splice_function(MODULE, "target", cand))
     assert ns["target"](4) == 8  # the module's own helper is used
 
 
-@pytest.mark.parametrize("cand, message", [
-    ("def target(n)\n    return n\n", "does not parse"),
-    ("def other(n):\n    return n\n", "does not define target"),
-])
+@pytest.mark.parametrize(
+    "cand, message",
+    [
+        ("def target(n)\n    return n\n", "does not parse"),
+        ("def other(n):\n    return n\n", "does not define target"),
+    ],
+)
 def test_unusable_candidates(cand: str, message: str) -> None:
     with pytest.raises(SpliceError, match=message):
         splice_function(MODULE, "target", cand)
@@ -99,7 +109,7 @@ def test_stub_body_keeps_docstring_and_raises() -> None:
         ns["target"].__wrapped__(1)
     assert ns["target"].__doc__ == "Double n."
     with pytest.raises(NotImplementedError):
-        _run(stub_body(MODULE, "Box.size"))["Box"]([]).size
+        _ = _run(stub_body(MODULE, "Box.size"))["Box"]([]).size
 
 
 def test_a_candidates_future_import_is_dropped() -> None:

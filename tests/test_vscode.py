@@ -34,7 +34,9 @@ def test_typecheck_unit_tests_and_package(npm: str, tmp_path: Path) -> None:
     assert (done := run(npm, "run", "typecheck")).returncode == 0, done.stdout + done.stderr
     tested = run(npm, "test")
     assert tested.returncode == 0 and "# fail 0" in tested.stdout, tested.stdout + tested.stderr
-    packaged = run(npm, "exec", "--", "vsce", "package", "--allow-missing-repository", "-o", str(tmp_path / "p.vsix"))
+    packaged = run(
+        npm, "exec", "--", "vsce", "package", "--allow-missing-repository", "-o", str(tmp_path / "p.vsix")
+    )
     assert packaged.returncode == 0, packaged.stdout + packaged.stderr
     names = zipfile.ZipFile(tmp_path / "p.vsix").namelist()
     assert "extension/out/extension.js" in names
@@ -45,8 +47,17 @@ def test_typecheck_unit_tests_and_package(npm: str, tmp_path: Path) -> None:
 
 
 def test_the_server_answers_node_over_stdio(npm: str, tmp_path: Path) -> None:
-    done = run("node", str(EXT / "tools" / "smoke.mjs"), sys.executable, "-m", "prochemy.server.main",
-               "--log-file", str(tmp_path / "lsp.log"), cwd=EXAMPLE, timeout=120)
+    done = run(
+        "node",
+        str(EXT / "tools" / "smoke.mjs"),
+        sys.executable,
+        "-m",
+        "prochemy.server.main",
+        "--log-file",
+        str(tmp_path / "lsp.log"),
+        cwd=EXAMPLE,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert "prochemy.refinePrompt" in result["commands"] and "prochemy.doctor" in result["commands"]

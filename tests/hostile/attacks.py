@@ -26,7 +26,7 @@ class Attack:
     needs: dict = field(default_factory=dict)  # host fixtures: {"socket": path, "secret": value}
 
 
-FORGE_FD = '''
+FORGE_FD = """
 import os, json
 report = json.dumps({"outcome": "passed", "detail": ""}).encode()
 for fd in range(3, 256):
@@ -37,9 +37,9 @@ for fd in range(3, 256):
 def f(x):
     return 0
 os._exit(0)
-'''
+"""
 
-FORGE_PROC_FDS = '''
+FORGE_PROC_FDS = """
 import os, json
 report = json.dumps({"outcome": "passed", "detail": ""}).encode()
 opened = 0
@@ -61,9 +61,9 @@ if opened:
     print("ATTACK-GOT-THROUGH: wrote into", opened, "descriptors of other processes")
 def f(x):
     return 0
-'''
+"""
 
-STEAL_TESTS = '''
+STEAL_TESTS = """
 import gc, re, sys
 def f(x):
     if x == 2:
@@ -83,9 +83,9 @@ def f(x):
             return frame.f_globals["EXPECTED"]
         frame = frame.f_back
     return None
-'''
+"""
 
-READ_SECRETS = '''
+READ_SECRETS = """
 import os, glob
 seen = []
 for path in ["/proc/self/environ", "/proc/1/environ", f"/proc/{os.getppid()}/environ",
@@ -100,9 +100,9 @@ if "sk-hostile" in text:  # printed reversed, so redaction of the output cannot 
     print("ATTACK-GOT-THROUGH:", text[::-1][:2000])
 def f(x):
     return 0
-'''
+"""
 
-UNIX_SOCKET = '''
+UNIX_SOCKET = """
 import socket, glob
 for path in ["{socket}", *glob.glob("/run/**/*.sock", recursive=True),
              *glob.glob("/var/run/**/*.sock", recursive=True)]:
@@ -115,9 +115,9 @@ for path in ["{socket}", *glob.glob("/run/**/*.sock", recursive=True),
         pass
 def f(x):
     return 0
-'''
+"""
 
-TCP = '''
+TCP = """
 import socket
 try:
     socket.create_connection(("127.0.0.1", {port}), timeout=1)
@@ -126,9 +126,9 @@ except OSError:
     pass
 def f(x):
     return 0
-'''
+"""
 
-TMP_FLOOD = '''
+TMP_FLOOD = """
 import os
 written = 0
 try:
@@ -143,9 +143,9 @@ if written >= 512 << 20:
     print("ATTACK-GOT-THROUGH: wrote", written >> 20, "MB into /tmp")
 def f(x):
     return 0
-'''
+"""
 
-PTRACE = '''
+PTRACE = """
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 attached = []
@@ -164,9 +164,9 @@ if attached:
     print("ATTACK-GOT-THROUGH: ptrace/mem of", attached)
 def f(x):
     return 0
-'''
+"""
 
-WRITE_OUTSIDE = '''
+WRITE_OUTSIDE = """
 import os
 for path in ["{target}", "/etc/prochemy-hostile", "{home}/.prochemy-hostile-mark"]:
     try:
@@ -176,72 +176,148 @@ for path in ["{target}", "/etc/prochemy-hostile", "{home}/.prochemy-hostile-mark
         pass
 def f(x):
     return 0
-'''
+"""
 
 FUNCTION_ATTACKS = [
-    Attack("forge-result-fd", "write a fake 'passed' report to every inherited fd, then os._exit(0)",
-           FORGE_FD, ("error",)),
-    Attack("forge-stdout", "print a fake result line on stdout",
-           'print(\'{"outcome": "passed", "detail": "", "id": 0}\', flush=True)\n'
-           "def f(x):\n    return 0\n", ("failed",)),
-    Attack("forge-proc-fds", "open other processes' pipes through /proc/<pid>/fd and write a report",
-           FORGE_PROC_FDS, ("failed",),
-           process_limit="process tier as a non-root user: candidates share the user's uid"),
+    Attack(
+        "forge-result-fd",
+        "write a fake 'passed' report to every inherited fd, then os._exit(0)",
+        FORGE_FD,
+        ("error",),
+    ),
+    Attack(
+        "forge-stdout",
+        "print a fake result line on stdout",
+        'print(\'{"outcome": "passed", "detail": "", "id": 0}\', flush=True)\ndef f(x):\n    return 0\n',
+        ("failed",),
+    ),
+    Attack(
+        "forge-proc-fds",
+        "open other processes' pipes through /proc/<pid>/fd and write a report",
+        FORGE_PROC_FDS,
+        ("failed",),
+        process_limit="process tier as a non-root user: candidates share the user's uid",
+    ),
     Attack("exit-before-tests", "sys.exit(0) while loading", "import sys\nsys.exit(0)\n", ("error",)),
-    Attack("os-exit-in-call", "os._exit(0) inside the function under test",
-           "import os\ndef f(x):\n    os._exit(0)\n", ("error",)),
-    Attack("always-equal", "return an object whose __eq__ is always true",
-           "class Eq:\n    def __eq__(self, other):\n        return True\n    def __ne__(self, other):\n"
-           "        return False\n    __hash__ = object.__hash__\ndef f(x):\n    return Eq()\n", ("failed",)),
-    Attack("str-subclass-eq", "return a str subclass whose __eq__ is always true",
-           "class S(str):\n    def __eq__(self, other):\n        return True\n    def __ne__(self, other):\n"
-           "        return False\n    __hash__ = str.__hash__\ndef f(x):\n    return S('nope')\n", ("failed",)),
-    Attack("patch-builtins", "replace AssertionError and isinstance in builtins",
-           "import builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
-           "builtins.isinstance = lambda *a: True\ndef f(x):\n    return 0\n", ("failed", "error")),
-    Attack("steal-tests", "search memory and frames for the tests' expected values",
-           STEAL_TESTS, ("failed",),
-           tests="EXPECTED = 'zq-' + 'hidden' + '-' + 'answer'\nassert f(2) == 4\nassert f(3) == EXPECTED\n"),
-    Attack("kill-everyone", "kill(-1, SIGKILL): the worker, the judge, everything of its uid",
-           "import os, signal\nos.kill(-1, signal.SIGKILL)\ndef f(x):\n    return 0\n",
-           ("error", "resource-limit", "failed")),
-    Attack("kill-parent", "kill the worker that forked it",
-           "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(x):\n    return 0\n",
-           ("error", "resource-limit")),
-    Attack("read-secrets", "read API keys from /proc/*/environ and a dotfile in the home",
-           READ_SECRETS, ("failed",), needs={"secret": True}),
-    Attack("unix-socket", "connect to a host Unix socket in /var/tmp and any under /run",
-           UNIX_SOCKET, ("failed",), needs={"socket": True},
-           process_limit="process tier: no mount namespace, socket files stay reachable"),
-    Attack("tcp-loopback", "connect to a host TCP listener on loopback",
-           TCP, ("failed",), needs={"tcp": True},
-           process_limit="process tier: no network namespace"),
-    Attack("tmp-flood", "fill /tmp with 512 MB in 8 MB files",
-           TMP_FLOOD, ("failed", "resource-limit", "timeout"),
-           process_limit="process tier: only the per-file size limit and the wall clock bound it"),
-    Attack("ptrace-and-mem", "ptrace or read /proc/<pid>/mem of the judge and the worker",
-           PTRACE, ("failed",)),
-    Attack("write-outside", "append to files outside its directory (a repo file, /etc, home)",
-           WRITE_OUTSIDE, ("failed",), needs={"target": True},
-           process_limit="process tier as a non-root user: the user's own files are writable"),
-    Attack("infinite-loop", "loop forever", "def f(x):\n    while True:\n        pass\n",
-           ("timeout",)),
-    Attack("memory-bomb", "allocate without end",
-           "def f(x):\n    blocks = []\n    while True:\n        blocks.append(bytearray(64 << 20))\n",
-           ("resource-limit",)),
-    Attack("fork-bomb", "fork without end", "import os\ndef f(x):\n    while True:\n        os.fork()\n",
-           ("resource-limit", "timeout", "error")),
-    Attack("daemon", "leave a setsid double-forked process behind",
-           "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-           "        time.sleep(600)\n    os._exit(0)\ndef f(x):\n    return 0\n", ("failed",)),
-    Attack("output-flood", "print 50 MB", "import sys\nsys.stdout.write('x' * (50 << 20))\n"
-           "def f(x):\n    return 0\n", ("failed",)),
+    Attack(
+        "os-exit-in-call",
+        "os._exit(0) inside the function under test",
+        "import os\ndef f(x):\n    os._exit(0)\n",
+        ("error",),
+    ),
+    Attack(
+        "always-equal",
+        "return an object whose __eq__ is always true",
+        "class Eq:\n    def __eq__(self, other):\n        return True\n    def __ne__(self, other):\n"
+        "        return False\n    __hash__ = object.__hash__\ndef f(x):\n    return Eq()\n",
+        ("failed",),
+    ),
+    Attack(
+        "str-subclass-eq",
+        "return a str subclass whose __eq__ is always true",
+        "class S(str):\n    def __eq__(self, other):\n        return True\n    def __ne__(self, other):\n"
+        "        return False\n    __hash__ = str.__hash__\ndef f(x):\n    return S('nope')\n",
+        ("failed",),
+    ),
+    Attack(
+        "patch-builtins",
+        "replace AssertionError and isinstance in builtins",
+        "import builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
+        "builtins.isinstance = lambda *a: True\ndef f(x):\n    return 0\n",
+        ("failed", "error"),
+    ),
+    Attack(
+        "steal-tests",
+        "search memory and frames for the tests' expected values",
+        STEAL_TESTS,
+        ("failed",),
+        tests="EXPECTED = 'zq-' + 'hidden' + '-' + 'answer'\nassert f(2) == 4\nassert f(3) == EXPECTED\n",
+    ),
+    Attack(
+        "kill-everyone",
+        "kill(-1, SIGKILL): the worker, the judge, everything of its uid",
+        "import os, signal\nos.kill(-1, signal.SIGKILL)\ndef f(x):\n    return 0\n",
+        ("error", "resource-limit", "failed"),
+    ),
+    Attack(
+        "kill-parent",
+        "kill the worker that forked it",
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(x):\n    return 0\n",
+        ("error", "resource-limit"),
+    ),
+    Attack(
+        "read-secrets",
+        "read API keys from /proc/*/environ and a dotfile in the home",
+        READ_SECRETS,
+        ("failed",),
+        needs={"secret": True},
+    ),
+    Attack(
+        "unix-socket",
+        "connect to a host Unix socket in /var/tmp and any under /run",
+        UNIX_SOCKET,
+        ("failed",),
+        needs={"socket": True},
+        process_limit="process tier: no mount namespace, socket files stay reachable",
+    ),
+    Attack(
+        "tcp-loopback",
+        "connect to a host TCP listener on loopback",
+        TCP,
+        ("failed",),
+        needs={"tcp": True},
+        process_limit="process tier: no network namespace",
+    ),
+    Attack(
+        "tmp-flood",
+        "fill /tmp with 512 MB in 8 MB files",
+        TMP_FLOOD,
+        ("failed", "resource-limit", "timeout"),
+        process_limit="process tier: only the per-file size limit and the wall clock bound it",
+    ),
+    Attack(
+        "ptrace-and-mem", "ptrace or read /proc/<pid>/mem of the judge and the worker", PTRACE, ("failed",)
+    ),
+    Attack(
+        "write-outside",
+        "append to files outside its directory (a repo file, /etc, home)",
+        WRITE_OUTSIDE,
+        ("failed",),
+        needs={"target": True},
+        process_limit="process tier as a non-root user: the user's own files are writable",
+    ),
+    Attack("infinite-loop", "loop forever", "def f(x):\n    while True:\n        pass\n", ("timeout",)),
+    Attack(
+        "memory-bomb",
+        "allocate without end",
+        "def f(x):\n    blocks = []\n    while True:\n        blocks.append(bytearray(64 << 20))\n",
+        ("resource-limit",),
+    ),
+    Attack(
+        "fork-bomb",
+        "fork without end",
+        "import os\ndef f(x):\n    while True:\n        os.fork()\n",
+        ("resource-limit", "timeout", "error"),
+    ),
+    Attack(
+        "daemon",
+        "leave a setsid double-forked process behind",
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        time.sleep(600)\n    os._exit(0)\ndef f(x):\n    return 0\n",
+        ("failed",),
+    ),
+    Attack(
+        "output-flood",
+        "print 50 MB",
+        "import sys\nsys.stdout.write('x' * (50 << 20))\ndef f(x):\n    return 0\n",
+        ("failed",),
+    ),
 ]
 
 # Repository runner: the candidate replaces `add` in calc.py (the test wants add(2, 3) == 5).
 # In pytest's process each of these can fake a pass or worse; a pass counts only when
 # confirmed with the candidate in its own process (sandbox/isolate.py).
-REPO_FORGE_FD = '''def add(a, b):
+REPO_FORGE_FD = """def add(a, b):
     import os, json
     report = json.dumps({"outcome": "passed", "detail": "", "data": {}}).encode()
     for fd in range(3, 256):
@@ -250,27 +326,27 @@ REPO_FORGE_FD = '''def add(a, b):
         except OSError:
             pass
     os._exit(0)
-'''
+"""
 
-REPO_PATCH_PYTEST = '''def add(a, b):
+REPO_PATCH_PYTEST = """def add(a, b):
     import _pytest.reports
     _pytest.reports.BaseReport.failed = property(lambda self: False)
     _pytest.reports.BaseReport.passed = property(lambda self: True)
     return a - b
-'''
+"""
 
-REPO_ALWAYS_EQUAL = '''class Anything:
+REPO_ALWAYS_EQUAL = """class Anything:
     def __eq__(self, other):
         return True
 
 
 def add(a, b):
     return Anything()
-'''
+"""
 
 # Sends its own answer down the isolated candidate's socket: a pickle that would run a
 # command in the tests' process if it were unpickled with pickle's defaults.
-REPO_RAW_PICKLE = '''def add(a, b):
+REPO_RAW_PICKLE = """def add(a, b):
     import gc, socket, struct
     payload = b"cos\\nsystem\\n(S'echo ATTACK-GOT-THROUGH'\\ntR."
     for obj in gc.get_objects():
@@ -280,9 +356,9 @@ REPO_RAW_PICKLE = '''def add(a, b):
             except OSError:
                 pass
     return a + b
-'''
+"""
 
-REPO_KILL_OTHERS = '''def add(a, b):
+REPO_KILL_OTHERS = """def add(a, b):
     import os, signal
     for pid in os.listdir("/proc"):
         if pid.isdigit() and int(pid) != os.getpid():
@@ -291,8 +367,12 @@ REPO_KILL_OTHERS = '''def add(a, b):
             except OSError:
                 pass
     return a + b
-'''
+"""
 
-REPO_ATTACKS = {"forge-result-fd": REPO_FORGE_FD, "patch-pytest-reports": REPO_PATCH_PYTEST,
-                "always-equal-object": REPO_ALWAYS_EQUAL, "raw-pickle-to-tests": REPO_RAW_PICKLE,
-                "kill-other-processes": REPO_KILL_OTHERS}
+REPO_ATTACKS = {
+    "forge-result-fd": REPO_FORGE_FD,
+    "patch-pytest-reports": REPO_PATCH_PYTEST,
+    "always-equal-object": REPO_ALWAYS_EQUAL,
+    "raw-pickle-to-tests": REPO_RAW_PICKLE,
+    "kill-other-processes": REPO_KILL_OTHERS,
+}

@@ -7,9 +7,9 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from prochemy.sandbox.models import RunResult, SandboxSettings
 from prochemy.sandbox.pool import Sandbox
@@ -66,8 +66,12 @@ def targets(workdir: Path) -> Iterator[dict[str, str]]:
 
 
 def solution_for(attack: Attack, where: dict[str, str]) -> str:
-    return (attack.solution.replace("{socket}", where["socket"]).replace("{port}", where["port"])
-            .replace("{target}", where["target"]).replace("{home}", str(Path.home())))
+    return (
+        attack.solution.replace("{socket}", where["socket"])
+        .replace("{port}", where["port"])
+        .replace("{target}", where["target"])
+        .replace("{home}", str(Path.home()))
+    )
 
 
 def descendants(box: Sandbox) -> int:
@@ -94,7 +98,7 @@ def contained(attack: Attack, result: RunResult, where: dict[str, str]) -> tuple
     if result.outcome.value not in attack.allowed:
         return False, f"outcome {result.outcome.value} ({result.detail[:200]})"
     if LEAK in result.output_tail or LEAK in result.detail:
-        return False, result.output_tail[result.output_tail.find(LEAK):][:300]
+        return False, result.output_tail[result.output_tail.find(LEAK) :][:300]
     if SECRET in result.output_tail or SECRET in result.detail:
         return False, "the secret appears in the result"
     if Path(where["target"]).read_text() != "x = 1\n":
@@ -103,8 +107,9 @@ def contained(attack: Attack, result: RunResult, where: dict[str, str]) -> tuple
 
 
 def settings(tier: str) -> SandboxSettings:
-    return SandboxSettings(level=tier, timeout_s=4, cpu_s=4, memory_mb=512, file_size_mb=8,
-                           max_procs=16, tmp_mb=64, workers=1)
+    return SandboxSettings(
+        level=tier, timeout_s=4, cpu_s=4, memory_mb=512, file_size_mb=8, max_procs=16, tmp_mb=64, workers=1
+    )
 
 
 async def run_attack(box: Sandbox, attack: Attack, where: dict[str, str]) -> RunResult:

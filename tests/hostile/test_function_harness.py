@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-
 from prochemy.sandbox.pool import Sandbox
 
 from .attacks import FUNCTION_ATTACKS, Attack
@@ -58,11 +57,15 @@ async def test_a_right_answer_still_passes(box: Sandbox) -> None:
 
 
 async def test_tests_see_exceptions_and_plain_values(box: Sandbox) -> None:
-    solution = ("def f(x):\n    if x < 0:\n        raise ValueError('negative')\n"
-                "    return (x, [x], {x: {x}}, b'x', 1.5, None, 2 ** 100)\n")
-    tests = ("try:\n    f(-1)\nexcept ValueError as e:\n    assert str(e) == 'negative'\n"
-             "else:\n    raise AssertionError('no ValueError')\n"
-             "assert f(1) == (1, [1], {1: {1}}, b'x', 1.5, None, 2 ** 100)\n")
+    solution = (
+        "def f(x):\n    if x < 0:\n        raise ValueError('negative')\n"
+        "    return (x, [x], {x: {x}}, b'x', 1.5, None, 2 ** 100)\n"
+    )
+    tests = (
+        "try:\n    f(-1)\nexcept ValueError as e:\n    assert str(e) == 'negative'\n"
+        "else:\n    raise AssertionError('no ValueError')\n"
+        "assert f(1) == (1, [1], {1: {1}}, b'x', 1.5, None, 2 ** 100)\n"
+    )
     result = await box.judge(solution, tests)
     assert result.passed, result.detail
 
@@ -83,8 +86,11 @@ async def test_candidates_die_with_a_killed_worker(tier: str) -> None:
     async with Sandbox(settings(tier)) as box:
         assert (await box.judge("def f(x):\n    return 2 * x\n", "assert f(2) == 4\n")).passed
         before = descendants(box)
-        pending = asyncio.ensure_future(box.judge("import time\ntime.sleep(60)\ndef f(x):\n    return 0\n",
-                                                  "assert f(2) == 4\n", timeout_s=60))
+        pending = asyncio.ensure_future(
+            box.judge(
+                "import time\ntime.sleep(60)\ndef f(x):\n    return 0\n", "assert f(2) == 4\n", timeout_s=60
+            )
+        )
         for _ in range(100):
             if descendants(box) > before:
                 break

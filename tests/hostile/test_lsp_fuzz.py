@@ -8,32 +8,50 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from prochemy.optimizer.llama_server import free_port
 
 pytestmark = pytest.mark.timeout(300)
 
-COMMANDS = ["prochemy.refinePrompt", "prochemy.generate", "prochemy.showPrompt", "prochemy.cancel",
-            "prochemy.clearCache", "prochemy.doctor", "prochemy.status"]
+COMMANDS = [
+    "prochemy.refinePrompt",
+    "prochemy.generate",
+    "prochemy.showPrompt",
+    "prochemy.cancel",
+    "prochemy.clearCache",
+    "prochemy.doctor",
+    "prochemy.status",
+]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
     | st.text(max_size=300),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 # what the commands take, so fuzzing also reaches their validation, not only the shape check
-fields = st.fixed_dictionaries({}, optional={
-    "root": st.one_of(json_values, st.sampled_from(["/etc", "../../..", "file:///etc", "untitled:1",
-                                                     "file:///", "x" * 5000, "\0"])),
-    "uri": st.one_of(json_values, st.sampled_from(["file:///etc/passwd", "file:///nope.py", ""])),
-    "line": st.one_of(json_values, st.integers(-5, 10**12)),
-    "job_id": json_values, "check": json_values})
+fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "root": st.one_of(
+            json_values,
+            st.sampled_from(["/etc", "../../..", "file:///etc", "untitled:1", "file:///", "x" * 5000, "\0"]),
+        ),
+        "uri": st.one_of(json_values, st.sampled_from(["file:///etc/passwd", "file:///nope.py", ""])),
+        "line": st.one_of(json_values, st.integers(-5, 10**12)),
+        "job_id": json_values,
+        "check": json_values,
+    },
+)
 arguments = st.lists(st.one_of(fields, json_values), max_size=3)
 
 
@@ -43,16 +61,28 @@ class RawClient:
     def __init__(self, workspace: Path, cache: Path, options: dict | None = None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "prochemy.server.main", "--log-file", str(cache / "lsp.log")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.ids = iter(range(1, 10**9))
         dead_endpoint = f"http://127.0.0.1:{free_port()}/v1"
-        reply = self.request("initialize", {
-            "processId": None, "rootUri": None, "capabilities": {},
-            "initializationOptions": options or {
-                "endpoint": {"base_url": dead_endpoint, "model": "m"}, "retries": 0,
-                "cache_dir": str(cache)},
-            "workspaceFolders": [{"uri": workspace.as_uri(), "name": "w"}]})
+        reply = self.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": None,
+                "capabilities": {},
+                "initializationOptions": options
+                or {
+                    "endpoint": {"base_url": dead_endpoint, "model": "m"},
+                    "retries": 0,
+                    "cache_dir": str(cache),
+                },
+                "workspaceFolders": [{"uri": workspace.as_uri(), "name": "w"}],
+            },
+        )
         assert "result" in reply
         self.notify("initialized", {})
 
@@ -98,7 +128,8 @@ class RawClient:
 
     def alive(self) -> bool:
         return self.process.poll() is None and "result" in self.request(
-            "workspace/executeCommand", {"command": "prochemy.status", "arguments": []})
+            "workspace/executeCommand", {"command": "prochemy.status", "arguments": []}
+        )
 
     def close(self) -> None:
         self.process.kill()
@@ -133,12 +164,16 @@ def _frame(body: bytes, extra: bytes = b"") -> bytes:
 # bodies that are wrong, in frames that are right (a wrong Content-Length desynchronises
 # any reader of the stream: that is the client's bug, not something to recover from)
 MALFORMED_FRAMES = [
-    _frame(b"{bad}"), _frame(b"[]"), _frame(b'{"jsonrpc":1}'), _frame(b"null"),
+    _frame(b"{bad}"),
+    _frame(b"[]"),
+    _frame(b'{"jsonrpc":1}'),
+    _frame(b"null"),
     _frame(b'{"jsonrpc":"2.0","id":1,"method":null}'),
     _frame(b'{"jsonrpc":"2.0","id":{},"method":"x/y","a":1}'),
     _frame(b'{"jsonrpc":"2.0","id":7,"method":"workspace/executeCommand","params":"x"}'),
     _frame(b'{"jsonrpc":"2.0","id":8,"method":"textDocument/codeAction","params":{}}'),
-    _frame(b"\xff\xfe\x00garbage"), _frame(b"123", b"Content-Type: nonsense\r\n"),
+    _frame(b"\xff\xfe\x00garbage"),
+    _frame(b"123", b"Content-Type: nonsense\r\n"),
 ]
 
 

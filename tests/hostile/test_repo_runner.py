@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from prochemy.optimizer.generation import UNCONFIRMED, run_in_repo
 from prochemy.optimizer.tasks import RepoTarget, Task
 from prochemy.sandbox.models import SandboxSettings
@@ -34,15 +33,19 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _task(repo: Path) -> Task:
-    return Task(id="calc:add", statement="Implement `add`.", entry_point="add", test="",
-                origin="repository", repo=RepoTarget(root=str(repo), module="calc.py",
-                                                      qualname="add", node_ids=NODES, tree="t"))
+    return Task(
+        id="calc:add",
+        statement="Implement `add`.",
+        entry_point="add",
+        test="",
+        origin="repository",
+        repo=RepoTarget(root=str(repo), module="calc.py", qualname="add", node_ids=NODES, tree="t"),
+    )
 
 
 @pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("name", sorted(REPO_ATTACKS))
-async def test_no_attack_gets_a_pass(repo: Path, tier: str, name: str,
-                                     readable_python: Path) -> None:
+async def test_no_attack_gets_a_pass(repo: Path, tier: str, name: str, readable_python: Path) -> None:
     before = tree_hash(repo)
     async with RepoRunner(repo, python_for(tier, readable_python), SandboxSettings(level=tier)) as runner:
         result = await run_in_repo(runner, _task(repo), REPO_ATTACKS[name])
@@ -68,13 +71,15 @@ async def test_in_pytests_process_these_attacks_do_forge(repo: Path) -> None:
 
 async def test_secrets_and_host_sockets_are_out_of_reach(repo: Path, tmp_path: Path) -> None:
     with targets(tmp_path) as where:
-        code = ("def add(a, b):\n    import glob, socket\n    seen = ''\n"
-                "    for p in glob.glob('/proc/[0-9]*/environ') + glob.glob('/root/.prochemy-hostile-*'):\n"
-                "        try:\n            seen += open(p).read()\n        except OSError:\n            pass\n"
-                "    if 'sk-hostile' in seen:\n        print('ATTACK-GOT-THROUGH', seen[::-1])\n"
-                "    s = socket.socket(socket.AF_UNIX)\n    try:\n"
-                f"        s.connect({where['socket']!r})\n        print('ATTACK-GOT-THROUGH socket')\n"
-                "    except OSError:\n        pass\n    return a + b\n")
+        code = (
+            "def add(a, b):\n    import glob, socket\n    seen = ''\n"
+            "    for p in glob.glob('/proc/[0-9]*/environ') + glob.glob('/root/.prochemy-hostile-*'):\n"
+            "        try:\n            seen += open(p).read()\n        except OSError:\n            pass\n"
+            "    if 'sk-hostile' in seen:\n        print('ATTACK-GOT-THROUGH', seen[::-1])\n"
+            "    s = socket.socket(socket.AF_UNIX)\n    try:\n"
+            f"        s.connect({where['socket']!r})\n        print('ATTACK-GOT-THROUGH socket')\n"
+            "    except OSError:\n        pass\n    return a + b\n"
+        )
         async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
             result = await run_in_repo(runner, _task(repo), code)
     assert result.passed, result.detail
@@ -82,17 +87,33 @@ async def test_secrets_and_host_sockets_are_out_of_reach(repo: Path, tmp_path: P
     assert SECRET not in result.output_tail + result.detail
 
 
-def test_apply_refuses_a_forged_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = write_repo(tmp_path / "repo", {**FLAT, "calc.py": FLAT["calc.py"].replace(
-        "return a + b", "raise NotImplementedError")})
+def test_apply_refuses_a_forged_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = write_repo(
+        tmp_path / "repo",
+        {**FLAT, "calc.py": FLAT["calc.py"].replace("return a + b", "raise NotImplementedError")},
+    )
     before = tree_hash(repo)
     stub = StubLLM(responder=lambda messages: f"```python\n{REPO_PATCH_PYTEST}```").start()
     try:
         monkeypatch.setenv("PROCHEMY_TEST__PYTHON", sys.executable)
-        code = cli(["generate", str(repo), "--function", "calc:add", "--check", "--apply",
-                    "--endpoint", stub.url, "--model-name", "stub-model",
-                    "--cache-dir", str(tmp_path / "cache")])
+        code = cli(
+            [
+                "generate",
+                str(repo),
+                "--function",
+                "calc:add",
+                "--check",
+                "--apply",
+                "--endpoint",
+                stub.url,
+                "--model-name",
+                "stub-model",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ]
+        )
     finally:
         stub.stop()
     err = capsys.readouterr().err

@@ -1,0 +1,13 @@
+"""The code's habits hold: ruff (lint and format) and mypy find nothing (scripts/check.sh)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_lint_format_and_types_are_clean() -> None:
+    done = subprocess.run(["bash", "scripts/check.sh"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
