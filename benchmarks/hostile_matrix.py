@@ -27,7 +27,7 @@ from prochemy.sandbox.pool import Sandbox  # noqa: E402
 from prochemy.sandbox.repo_runner import RepoRunner  # noqa: E402
 from prochemy.sandbox.splice import splice_function  # noqa: E402
 
-from tests.hostile.attacks import FUNCTION_ATTACKS, REPO_ATTACKS  # noqa: E402
+from tests.hostile.attacks import FUNCTION_ATTACKS, REPO_ATTACKS, REPO_RIGHT_ANSWERS  # noqa: E402
 from tests.hostile.host import contained, descendants, run_attack, settings, targets  # noqa: E402
 from tests.repos import FLAT, write_repo  # noqa: E402
 
@@ -108,18 +108,21 @@ async def repo_rows(tier: str) -> list[dict]:
                 raw = (await runner.run(NODES, {"calc.py": spliced})).result
                 judged = await run_in_repo(runner, task, code)
                 for mode, result in (("in pytest's process only", raw), ("as prochemy judges it", judged)):
-                    ok = not result.passed
+                    if not result.passed:
+                        verdict = "contained"
+                    elif not mode.endswith("only"):
+                        verdict = "NOT CONTAINED"
+                    elif name in REPO_RIGHT_ANSWERS:
+                        verdict = "right answer, passes there"
+                    else:
+                        verdict = "forged there (why a pass is confirmed)"
                     rows.append(
                         {
                             "attack": name,
                             "runner": f"repository runner, {mode}",
                             "tier": tier,
                             "outcome": result.outcome.value,
-                            "verdict": "contained"
-                            if ok
-                            else "forgeable (why confirmation exists)"
-                            if mode.endswith("only")
-                            else "NOT CONTAINED",
+                            "verdict": verdict,
                             "note": result.detail[:160],
                             "what": "",
                         }

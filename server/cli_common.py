@@ -9,7 +9,8 @@ from pathlib import Path
 
 from prochemy.optimizer.config import Settings
 from prochemy.optimizer.generation import SEED_PROMPT
-from prochemy.optimizer.refine import Progress, RefineConfig
+from prochemy.optimizer.refine import Progress, RefineConfig, RefineResult
+from prochemy.optimizer.report import plot
 from tqdm import tqdm
 
 
@@ -81,3 +82,9 @@ def crash_log(error: BaseException) -> Path:
     with path.open("a") as f:
         f.write("".join(traceback.format_exception(error)) + "\n")
     return path
+
+
+def plot_line(result: RefineResult, path: Path) -> str:
+    """Where the trajectory plot went (matplotlib comes with the benchmark extra)."""
+    png = plot(result, path)
+    return f"plot: {png}" if png is not None else "plot: none (pip install 'prochemy[bench]' for plots)"

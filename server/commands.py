@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from prochemy.optimizer.repo_refine import clear_caches
 from prochemy.sandbox.isolation import SandboxUnavailable, probe
 from pydantic import BaseModel, ValidationError
 from pygls.exceptions import JsonRpcInvalidParams
@@ -113,7 +112,8 @@ def register(server: ProchemyServer) -> None:
 
     @server.command("prochemy.clearCache")
     def clear_cache(ls: ProchemyServer, *args: Any) -> dict:
-        counts = clear_caches(ls.settings(_root(ls, parse(RootArgs, args).root)))
+        with ls.session(_root(ls, parse(RootArgs, args).root)) as session:
+            counts = session.clear_caches()
         ls.window_show_message(
             types.ShowMessageParams(
                 type=types.MessageType.Info, message=f"Prochemy: cleared {counts} (stored prompts kept)"

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from prochemy.optimizer.diagnosis import local_checks
-from prochemy.optimizer.gateway import GatewayError, LLMGateway
-from prochemy.optimizer.repo_refine import ProjectState
+from prochemy.optimizer.gateway import GatewayError
+from prochemy.optimizer.repo_models import ProjectState
+from prochemy.optimizer.session import Session
 
 from .app import ProchemyServer
 from .lsp_settings import settings_for
@@ -21,14 +22,12 @@ async def doctor_report(server: ProchemyServer, root: Path) -> str:
     if (
         s.endpoint.base_url is not None
     ):  # a remote endpoint: is it there? (the embedded one is not started here)
-        gateway = LLMGateway(s, use_cache=False)
-        try:
-            models = await gateway.list_models()
-            lines.append(f"endpoint: {s.endpoint.base_url} reachable; models: {', '.join(models[:8])}")
-        except GatewayError as e:
-            lines.append(f"endpoint: {s.endpoint.base_url} NOT usable: {e}")
-        finally:
-            await gateway.aclose()
+        async with Session(s, use_cache=False) as session:
+            try:
+                models = await session.list_models()
+                lines.append(f"endpoint: {s.endpoint.base_url} reachable; models: {', '.join(models[:8])}")
+            except GatewayError as e:
+                lines.append(f"endpoint: {s.endpoint.base_url} NOT usable: {e}")
     lines.append(f"log file: {server.log_file or 'none (stderr only)'}")
     lines.append(
         f"watching test files: {'registered with the client' if server.watching else 'on save (fallback)'}"

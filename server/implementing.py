@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lsprotocol import types
 from prochemy.optimizer.functions import FunctionSpan, function_at, functions_in
-from prochemy.optimizer.repo_refine import Implementation, implement_in_source
+from prochemy.optimizer.repo_models import Implementation
 from pydantic import BaseModel
 
 from .app import OutsideWorkspace, ProchemyServer, fs_path
@@ -42,9 +42,8 @@ def locate(server: ProchemyServer, uri: str, line: int) -> tuple[Path, Path, str
 
 async def implement_at(server: ProchemyServer, uri: str, line: int, check: bool = True) -> Outcome:
     root, rel, source, span = locate(server, uri, line)
-    impl: Implementation = await implement_in_source(
-        server.settings(root), root, rel, source, span.qualname, check=check
-    )
+    async with server.session(root) as session:
+        impl: Implementation = await session.implement(root, rel, source, span.qualname, check=check)
     if impl.new_source is None:
         raise UserError(f"the model's answer for {span.qualname} could not be used: {impl.problem}")
     made = impl.made

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lsprotocol import types
 from prochemy.optimizer.refine import Progress, RefineConfig
-from prochemy.optimizer.repo_refine import RepoRefinement, refine_repo
+from prochemy.optimizer.session import RepoRefinement
 
 from .app import ProchemyServer
 from .jobs import Job
@@ -38,7 +38,7 @@ def summary(done: RepoRefinement) -> str:
         if done.result.adopted == "refined"
         else "seed prompt kept (the refined one did not beat it)"
     )
-    return f"{verdict}; {versus}; {len(done.mining.tasks)} tasks mined"
+    return f"{verdict}; {versus}; {len(done.mining.tasks)} tasks mined; run {done.result.run_id}"
 
 
 def start_refine(server: ProchemyServer, root: Path, kind: str = "refine") -> Job:
@@ -55,18 +55,16 @@ def start_refine(server: ProchemyServer, root: Path, kind: str = "refine") -> Jo
         )
         await reporter.begin("mining tasks from the tests")
         try:  # everything after begin is inside: whatever fails, the progress ends
-            settings = server.settings(root)
-            e = settings.editor
-            config = RefineConfig(n=e.n, k_max=e.k_max, patience=e.patience)
-            done = await refine_repo(
-                settings,
-                root,
-                config,
-                k_real=e.k_real,
-                k_synthetic=e.k_synthetic,
-                held_out_limit=e.held_out,
-                on_progress=lambda p: reporter.report(*describe_progress(p)),
-            )
+            async with server.session(root) as session:
+                e = session.settings.editor
+                done = await session.refine_repository(
+                    root,
+                    RefineConfig(n=e.n, k_max=e.k_max, patience=e.patience),
+                    k_real=e.k_real,
+                    k_synthetic=e.k_synthetic,
+                    held_out_limit=e.held_out,
+                    on_progress=lambda p: reporter.report(*describe_progress(p)),
+                )
         except asyncio.CancelledError:
             reporter.end("cancelled (answers already paid for are kept in the cache)")
             raise

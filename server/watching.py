@@ -10,7 +10,6 @@ from pathlib import Path
 
 from lsprotocol import types
 from prochemy.optimizer.repo_env import is_test_file
-from prochemy.optimizer.repo_refine import project_state
 
 from .app import ProchemyServer, fs_path
 from .refining import start_refine
@@ -77,7 +76,8 @@ async def tests_changed(server: ProchemyServer, root: Path) -> None:
             return
         start_refine(server, root, kind="background-refine")
         return
-    state = await asyncio.to_thread(project_state, settings, root)
+    server.files_changed()  # the tree is walked afresh
+    state = await asyncio.to_thread(server.state, root)
     if not state.stale or str(root) in server.dont_ask:
         return
     answer = await server.window_show_message_request_async(

@@ -14,8 +14,8 @@ from prochemy.optimizer.config import Endpoint, RepoTests, Settings
 from prochemy.optimizer.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.refine import RefineConfig
 from prochemy.optimizer.repo_env import RepoError
-from prochemy.optimizer.repo_refine import generate_function, refine_repo
 from prochemy.optimizer.repo_synthesis import SYSTEM as DOC_SYSTEM
+from prochemy.optimizer.session import Session
 from prochemy.server.cli import main as cli
 
 from .repos import tree_hash, write_repo
@@ -44,6 +44,16 @@ REPO = {
     "def test_neg():\n    assert neg(2) == -2\n\n"
     "def test_square():\n    assert square(3) == 9\n",
 }
+
+
+async def refine_repo(settings, root, config, **options):
+    async with Session(settings) as session:
+        return await session.refine_repository(root, config, **options)
+
+
+async def generate_function(settings, root, ref, check, prompt=None):
+    async with Session(settings) as session:
+        return await session.generate_function(root, ref, check, prompt)
 
 
 def responder(messages: list[dict]) -> str:

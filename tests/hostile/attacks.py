@@ -369,6 +369,9 @@ REPO_KILL_OTHERS = """def add(a, b):
     return a + b
 """
 
+# These two compute the right sum: their harm is aimed at the isolated run (the tests'
+# process), so in pytest's process alone they pass honestly.
+REPO_RIGHT_ANSWERS = {"raw-pickle-to-tests", "kill-other-processes"}
 REPO_ATTACKS = {
     "forge-result-fd": REPO_FORGE_FD,
     "patch-pytest-reports": REPO_PATCH_PYTEST,

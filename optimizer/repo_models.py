@@ -1,0 +1,65 @@
+"""What the repository use cases take and return (optimizer/session.py), and two small rules
+they share: how a function is named on the command line, how tasks are split."""
+
+from __future__ import annotations
+
+import random
+
+from prochemy.sandbox.models import RunResult
+from pydantic import BaseModel
+
+from .generation import Generation
+from .project_store import ProjectRecord
+from .repo_env import RepoError
+from .tasks import Task
+
+
+class NotConfirmed(RepoError):
+    """Code is written into the user's module only after a confirmed pass."""
+
+
+class FunctionGeneration(BaseModel):
+    task: Task
+    generation: Generation
+    prompt_source: str  # "refined", "seed (the refinement kept it)", "seed (no refinement yet)"
+    stale: bool  # the tests changed since the prompt was refined
+    check: RunResult | None = None
+    check_note: str = ""  # why no check ran
+
+
+class Implementation(BaseModel):
+    made: FunctionGeneration
+    new_source: str | None  # the given source with the function replaced, when it splices
+    problem: str = ""  # why there is no new source
+
+
+class ProjectState(BaseModel):
+    root: str
+    tree: str
+    record: ProjectRecord | None
+
+    @property
+    def stale(self) -> bool:
+        return self.record is not None and self.record.is_stale(self.tree)
+
+
+def parse_function_ref(ref: str) -> tuple[str, str]:
+    """'pkg.module:Qual.name' or 'pkg/module.py:Qual.name' -> (module path or name, qualname)."""
+    module, sep, qualname = ref.partition(":")
+    if not sep or not module or not qualname:
+        raise RepoError(
+            f"--function {ref!r}: expected MODULE:QUALNAME, e.g. shelfkit.text:slugify "
+            "or shelfkit/text.py:Inventory.add"
+        )
+    return module, qualname
+
+
+def split(
+    tasks: list[Task], held_out_fraction: float, k_real: int, seed: int
+) -> tuple[list[Task], list[Task]]:
+    """Training (at most k_real) and held-out tasks; both non-empty when there are 2+ tasks."""
+    shuffled = sorted(tasks, key=lambda t: t.id)
+    random.Random(seed).shuffle(shuffled)
+    held = round(len(shuffled) * held_out_fraction)
+    held = min(max(held, 1 if len(shuffled) >= 2 else 0), len(shuffled) - 1)
+    return shuffled[held:][:k_real], sorted(shuffled[:held], key=lambda t: t.id)

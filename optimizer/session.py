@@ -1,0 +1,426 @@
+"""The application layer: a Session owns what a front end needs and offers the use cases.
+
+One Session per front-end use (a CLI command, an editor request, a benchmark script): it
+holds the settings, the LLM gateway, the function-task sandbox, one repository runner per
+project (each started on first use), and the stores (outcomes, mining results, project
+prompts, refinement runs). The CLI, the language server and the benchmark scripts call
+its methods and nothing below them, so the wiring is written once, and every refinement is
+saved wherever it starts. `async with Session(settings) as s:` closes everything.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from prochemy.sandbox.pool import Sandbox
+from prochemy.sandbox.repo_runner import RepoRunner
+from prochemy.sandbox.splice import SpliceError, find_function, splice_function
+from pydantic import BaseModel
+
+from .bench import BenchReport, run_bench
+from .config import Settings
+from .evaluation import Evaluator, OutcomeStore, model_identity
+from .gateway import Budget, ChatRequest, LLMGateway, ResponseCache
+from .generation import SEED_PROMPT, Generation, Judged, generate, judge, run_in_repo
+from .locks import project_lock
+from .mining import MiningReport, mine, repo_runner
+from .project_store import ProjectRecord, ProjectStore, StoredPrompt
+from .refine import Progress, RefineConfig, Refiner, RefineResult
+from .repo_env import RepoError, find_interpreter, module_name, python_files, tree_fingerprint
+from .repo_models import (
+    FunctionGeneration,
+    Implementation,
+    NotConfirmed,
+    ProjectState,
+    parse_function_ref,
+    split,
+)
+from .repo_statement import build_statement
+from .repo_synthesis import RepoSynthesisReport, synthesize_repo_tasks
+from .report import RunStore
+from .store import RecordStore
+from .synthesis import SynthesisReport
+from .tasks import RepoTarget, Task, TaskSet
+from .training import TrainingConfig, benchmark_sets
+
+
+class SavedRun(BaseModel):
+    result: RefineResult
+    path: str  # the run's JSON file (`prochemy report RUN_ID` opens it)
+
+
+class BenchmarkRefinement(SavedRun):
+    synthesis: SynthesisReport
+    training_tasks: int
+    held_out_tasks: int
+
+
+class RepoRefinement(SavedRun):
+    mining: MiningReport
+    synthesis: RepoSynthesisReport
+    record: ProjectRecord
+
+
+class Session:
+    def __init__(self, settings: Settings, use_cache: bool = True) -> None:
+        self.settings = settings
+        self.use_cache = use_cache
+        self._gateway: LLMGateway | None = None
+        self._sandbox: Sandbox | None = None
+        self._runners: dict[tuple[str, str], RepoRunner] = {}
+        self._stores: dict[str, RecordStore] = {}
+        self._start = asyncio.Lock()
+        self.runs = RunStore(settings.cache_dir / "runs")
+
+    # -- resources, made on first use --------------------------------------------------
+
+    @property
+    def gateway(self) -> LLMGateway:
+        if self._gateway is None:
+            self._gateway = LLMGateway(self.settings, use_cache=self.use_cache)
+        return self._gateway
+
+    async def sandbox(self) -> Sandbox:
+        async with self._start:
+            if self._sandbox is None:
+                self._sandbox = await Sandbox(self.settings.sandbox).start()
+            return self._sandbox
+
+    async def runner(self, report: MiningReport) -> RepoRunner:
+        """The repository runner for a mined project (its interpreter, its tree)."""
+        key = (report.root, report.interpreter.path)
+        async with self._start:
+            if key not in self._runners:
+                runner = repo_runner(
+                    Path(report.root), report.interpreter.path, self.settings.sandbox, self.settings.test
+                )
+                await runner.sandbox.start()
+                self._runners[key] = runner
+            return self._runners[key]
+
+    @property
+    def outcomes(self) -> OutcomeStore:
+        return self._store("outcomes", lambda d: OutcomeStore(d))  # type: ignore[return-value]
+
+    @property
+    def projects(self) -> ProjectStore:
+        return self._store("projects", lambda d: ProjectStore(d))  # type: ignore[return-value]
+
+    @property
+    def mining_results(self) -> RecordStore[MiningReport]:
+        return self._store("mining", lambda d: RecordStore(d, MiningReport))
+
+    def _store(self, name: str, make: Callable[[Path], RecordStore]) -> RecordStore:
+        if name not in self._stores:
+            self._stores[name] = make(self.settings.cache_dir / name)
+        return self._stores[name]
+
+    async def close(self) -> None:
+        for runner in self._runners.values():
+            await runner.close()
+        self._runners.clear()
+        if self._sandbox is not None:
+            await self._sandbox.close()
+            self._sandbox = None
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
+        if self._gateway is not None:
+            await self._gateway.aclose()
+            self._gateway = None
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __enter__(self) -> Session:
+        """Synchronous use, for the store-only use cases (project_state, clear_caches)."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._gateway is not None or self._sandbox is not None or self._runners:
+            raise RuntimeError("this Session started async resources: use `async with`")
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
+
+    # -- function-level tasks (benchmarks, a task file) ---------------------------------
+
+    async def generate_task(
+        self, task: Task, prompt: str, check: bool = False, plus: bool = False
+    ) -> tuple[Generation, Judged | None]:
+        generation = await generate(self.gateway, prompt, task)
+        if not check:
+            return generation, None
+        return generation, await judge(await self.sandbox(), task, generation, with_plus=plus)
+
+    async def bench(
+        self,
+        tasks: list[Task],
+        prompt: str,
+        name: str,
+        benchmark: str,
+        plus: bool = False,
+        on_done: Callable[[Judged], None] | None = None,
+    ) -> BenchReport:
+        return await run_bench(
+            self.gateway, await self.sandbox(), tasks, prompt, name, benchmark, plus=plus, on_done=on_done
+        )
+
+    async def refine_benchmark(
+        self,
+        training: TrainingConfig,
+        config: RefineConfig,
+        seed_prompt: str = SEED_PROMPT,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
+    ) -> BenchmarkRefinement:
+        """The paper's setting: train on real + synthetic tasks, measure on held-out ones."""
+        note = on_note or (lambda message: None)
+        with self._budget(config.budget()):  # synthesis and the held-out check count too
+            sandbox = await self.sandbox()
+            note("making the training set ...")
+            train, held_out, synth = await benchmark_sets(self.gateway, sandbox, training)
+            note(
+                f"training tasks: {len(train.tasks)} ({training.k_real} real from "
+                f"{training.train_from}, {synth.kept} synthetic kept of {synth.generated} written; "
+                f"rejected: {dict(synth.rejected) or 'none'}); held-out: {len(held_out.tasks)}"
+            )
+            evaluator = Evaluator(self.gateway, sandbox, self.outcomes)
+            result = await Refiner(self.gateway, evaluator, config, on_progress).run(
+                seed_prompt, train, held_out
+            )
+        result.synthesis = synth.model_dump()
+        path = self.runs.save(result)
+        return BenchmarkRefinement(
+            result=result,
+            path=str(path),
+            synthesis=synth,
+            training_tasks=len(train.tasks),
+            held_out_tasks=len(held_out.tasks),
+        )
+
+    # -- repositories ------------------------------------------------------------------
+
+    async def mine(self, root: Path, on_progress: Callable[[str], None] | None = None) -> MiningReport:
+        """Tasks mined from the project's tests; reused while the tests, sources,
+        interpreter and bounds are unchanged."""
+        root = root.resolve()
+        if not root.is_dir():
+            raise RepoError(f"{root} is not a directory")
+        interpreter, tree = await asyncio.to_thread(
+            lambda: (
+                find_interpreter(root, self.settings.test.python),
+                tree_fingerprint(root, python_files(root)),
+            )
+        )
+        key = hashlib.sha256(
+            json.dumps(
+                [
+                    str(root),
+                    tree,
+                    interpreter.path,
+                    self.settings.test.model_dump(mode="json"),
+                    self.settings.sandbox.level,
+                ]
+            ).encode()
+        ).hexdigest()
+        async with project_lock(self.settings.cache_dir, "mine", key):  # a second asker waits, reuses
+            if (known := self.mining_results.get(key)) is not None:
+                return known
+            report = await mine(root, self.settings.test, self.settings.sandbox, on_progress)
+            self.mining_results.put(key, report)
+            return report
+
+    async def refine_repository(
+        self,
+        root: Path,
+        config: RefineConfig,
+        k_real: int = 10,
+        k_synthetic: int = 10,
+        seed_prompt: str = SEED_PROMPT,
+        held_out_limit: int | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> RepoRefinement:
+        """mine -> split -> synthetic variants -> the loop (warm-started from the stored
+        prompt) -> seed guard on the held-out tasks -> store the prompt and the run."""
+        say = on_progress or (lambda p: None)
+        # one refinement of a project and model at a time, across processes: a second one
+        # waits, then replays the first's answers and outcomes from the caches
+        identity = model_identity(self.settings)
+        async with project_lock(self.settings.cache_dir, "refine", str(root.resolve()), identity):
+            report = await self.mine(root, lambda m: say(Progress(phase="mining", message=m)))
+            if len(report.tasks) < 2:
+                raise RepoError(
+                    f"only {len(report.tasks)} task(s) could be mined from {report.root}; at "
+                    f"least 2 are needed (one to train on, one to check). Skipped: "
+                    f"{report.skip_counts or 'nothing'}"
+                )
+            real, held = split(report.tasks, self.settings.test.held_out_fraction, k_real, config.seed)
+            held = held[:held_out_limit] if held_out_limit is not None else held
+            modules = {module_name(f): f for f in python_files(Path(report.root))}
+            with self._budget(config.budget()):  # synthesis and the held-out check count too
+                runner = await self.runner(report)
+                say(Progress(phase="synthesis", message=f"writing {k_synthetic} task variants"))
+                synthetic, synth = await synthesize_repo_tasks(
+                    self.gateway, runner, real, k_synthetic, config.seed, modules
+                )
+                evaluator = Evaluator(self.gateway, await self.sandbox(), self.outcomes, repo=runner)
+                known = self.projects.load(Path(report.root), identity)
+                warm = [known.current.best_prompt] if known is not None else None
+                train = TaskSet(name="repo-train", tasks=real + synthetic)
+                result = await Refiner(self.gateway, evaluator, config, say).run(
+                    seed_prompt, train, TaskSet(name="repo-held-out", tasks=held), warm_start=warm
+                )
+            result.synthesis = synth.model_dump()
+            path = self.runs.save(result)
+            stored = StoredPrompt(
+                prompt=result.adopted_prompt,
+                adopted=result.adopted,
+                best_prompt=result.best_prompt,
+                seed_prompt=seed_prompt,
+                tree=report.tree,
+                run_id=result.run_id,
+                train_pass=result.best_train_pass(),
+                held_out=result.held_out_comparison,
+                stop_reason=result.stop_reason,
+                usage=result.usage,
+                wall_s=result.wall_s,
+            )
+            record = self.projects.remember(Path(report.root), identity, stored)
+        return RepoRefinement(result=result, path=str(path), mining=report, synthesis=synth, record=record)
+
+    async def generate_function(
+        self, root: Path, ref: str, check: bool, prompt: str | None = None
+    ) -> FunctionGeneration:
+        """Code for one function with the project's stored prompt (temperature 0); with
+        `check`, its related tests judge it (a pass is confirmed in isolation)."""
+        root = root.resolve()
+        report = await self.mine(root)
+        task = _function_task(root, ref, report)
+        record = self.projects.load(root, model_identity(self.settings))
+        if prompt is not None:
+            chosen, source, stale = prompt, "given with --prompt", False
+        elif record is None:
+            chosen, source, stale = SEED_PROMPT, "seed (no refinement stored for this project yet)", False
+        else:
+            chosen = record.current.prompt
+            source = "refined" if record.current.adopted == "refined" else "seed (the refinement kept it)"
+            stale = record.is_stale(report.tree)
+        generation = await generate(self.gateway, chosen, task)
+        made = FunctionGeneration(task=task, generation=generation, prompt_source=source, stale=stale)
+        if check:
+            if not task.repo or not task.repo.node_ids:
+                skip = next((s.reason for s in report.skipped if s.function == task.id), "not mined")
+                made.check_note = f"no related tests to run ({skip})"
+            else:
+                made.check = await run_in_repo(await self.runner(report), task, generation.code)
+        return made
+
+    async def implement(
+        self, root: Path, rel: Path, source: str, qualname: str, check: bool = True
+    ) -> Implementation:
+        """Generate `qualname` of the module at `rel` and splice it into `source` (an
+        editor's buffer, perhaps unsaved); with `check`, its related tests judge it first."""
+        made = await self.generate_function(root, f"{rel}:{qualname}", check=check)
+        try:
+            return Implementation(
+                made=made, new_source=splice_function(source, qualname, made.generation.code)
+            )
+        except (SpliceError, SyntaxError, KeyError) as e:
+            return Implementation(made=made, new_source=None, problem=str(e))
+
+    def apply(self, made: FunctionGeneration) -> Path:
+        """Write a generated function into its module, only if its pass was confirmed."""
+        target = made.task.repo
+        if target is None or made.check is None or not made.check.passed:
+            raise NotConfirmed("the related tests did not pass")
+        module = Path(target.root) / target.module
+        module.write_text(splice_function(module.read_text(), target.qualname, made.generation.code))
+        return module
+
+    def project_state(self, root: Path, tree: str | None = None) -> ProjectState:
+        """The stored prompt for this project and model, and whether the tests changed since
+        (`tree`: a fingerprint the caller already has, to skip walking the tree)."""
+        root = root.resolve()
+        record = self.projects.load(root, model_identity(self.settings))
+        if tree is None:
+            tree = tree_fingerprint(root, python_files(root))
+        return ProjectState(root=str(root), tree=tree, record=record)
+
+    def clear_caches(self) -> dict[str, int]:
+        """Forget LLM answers, outcomes and mining results (stored prompts are kept)."""
+        answers = ResponseCache(self.settings.cache_dir / "llm")
+        try:
+            counts = {"llm answers": answers.clear()}
+        finally:
+            answers.close()
+        counts["outcomes"] = self.outcomes.clear()
+        counts["mining results"] = self.mining_results.clear()
+        return counts
+
+    def load_run(self, ref: str) -> SavedRun:
+        result = self.runs.load(ref)
+        return SavedRun(result=result, path=str(self.runs.path(result.run_id)))
+
+    # -- the endpoint ------------------------------------------------------------------
+
+    async def describe_endpoint(self) -> dict[str, str]:
+        return await self.gateway.describe("task")
+
+    async def list_models(self) -> list[str]:
+        return await self.gateway.list_models()
+
+    async def tiny_completion(self) -> str:
+        reply = await self.gateway.chat(
+            ChatRequest(messages=[{"role": "user", "content": "Say OK."}], max_tokens=8)
+        )
+        return reply.text
+
+    def _budget(self, budget: Budget | None) -> _Budgeted:
+        return _Budgeted(self.gateway, budget)
+
+
+class _Budgeted:
+    """The gateway's budget for one use case (paid calls only; cache hits are free)."""
+
+    def __init__(self, gateway: LLMGateway, budget: Budget | None) -> None:
+        self.gateway, self.budget = gateway, budget
+
+    def __enter__(self) -> None:
+        self.gateway.budget = self.budget
+
+    def __exit__(self, *exc: object) -> None:
+        self.gateway.budget = None
+
+
+def _function_task(root: Path, ref: str, report: MiningReport) -> Task:
+    """The mined task for `module:qualname`, or one made on the spot (no related tests)."""
+    module, qualname = parse_function_ref(ref)
+    by_name = {module_name(f): f for f in python_files(root)}
+    rel = Path(module) if module.endswith(".py") else by_name.get(module)
+    if rel is None or not (root / rel).is_file():
+        raise RepoError(f"no module {module!r} in {root}")
+    try:
+        find_function(ast.parse((root / rel).read_text()), qualname)
+    except KeyError:
+        raise RepoError(f"{rel} has no top-level function or method {qualname!r}") from None
+    task_id = f"{rel}::{qualname}"
+    known = next((t for t in report.tasks if t.id == task_id), None)
+    if known is not None:
+        return known
+    return Task(
+        id=task_id,
+        statement=build_statement(root, rel, qualname, by_name),
+        entry_point=qualname.split(".")[-1],
+        test="",
+        origin="repository",
+        repo=RepoTarget(root=str(root), module=str(rel), qualname=qualname, node_ids=[], tree=report.tree),
+    )
