@@ -18,6 +18,7 @@ from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.datasets import load_humaneval, select_tasks
 from prochemy.optimizer.gateway import LLMGateway
 from prochemy.optimizer.generation import SEED_PROMPT, generate, judge
+from prochemy.optimizer.judging import Judges
 from prochemy.sandbox.pool import Sandbox
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -26,7 +27,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 async def one_run(gateway: LLMGateway, sandbox: Sandbox, tasks, serial: bool):
     async def one(task):
         g = await generate(gateway, SEED_PROMPT, task, serial=serial)
-        return g.answer, (await judge(sandbox, task, g)).result.passed
+        return g.answer, (await judge(Judges(function=sandbox), task, g)).result.passed
 
     t0 = time.monotonic()
     pairs = await asyncio.gather(*(one(t) for t in tasks))

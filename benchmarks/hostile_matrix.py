@@ -19,8 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from prochemy.optimizer.generation import run_in_repo  # noqa: E402
-from prochemy.optimizer.tasks import RepoTarget, Task  # noqa: E402
+from prochemy.optimizer.tasks import RepoTarget, RepoTask  # noqa: E402
 from prochemy.sandbox.isolation import SandboxUnavailable  # noqa: E402
 from prochemy.sandbox.models import SandboxSettings  # noqa: E402
 from prochemy.sandbox.pool import Sandbox  # noqa: E402
@@ -29,7 +28,7 @@ from prochemy.sandbox.splice import splice_function  # noqa: E402
 
 from tests.hostile.attacks import FUNCTION_ATTACKS, REPO_ATTACKS, REPO_RIGHT_ANSWERS  # noqa: E402
 from tests.hostile.host import contained, descendants, run_attack, settings, targets  # noqa: E402
-from tests.repos import FLAT, write_repo  # noqa: E402
+from tests.repos import FLAT, judge_repo, write_repo  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NODES = ["tests/test_calc.py::test_add"]
@@ -73,11 +72,10 @@ async def repo_rows(tier: str) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         repo = write_repo(Path(tmp) / "repo", FLAT)
-        task = Task(
+        task = RepoTask(
             id="calc:add",
             statement="Implement `add`.",
             entry_point="add",
-            test="",
             origin="repository",
             repo=RepoTarget(root=str(repo), module="calc.py", qualname="add", node_ids=NODES, tree="t"),
         )
@@ -106,7 +104,7 @@ async def repo_rows(tier: str) -> list[dict]:
             for name, code in sorted(REPO_ATTACKS.items()):
                 spliced = splice_function((repo / "calc.py").read_text(), "add", code)
                 raw = (await runner.run(NODES, {"calc.py": spliced})).result
-                judged = await run_in_repo(runner, task, code)
+                judged = await judge_repo(runner, task, code)
                 for mode, result in (("in pytest's process only", raw), ("as prochemy judges it", judged)):
                     if not result.passed:
                         verdict = "contained"

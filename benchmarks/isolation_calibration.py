@@ -2,7 +2,7 @@
 
 For every task mined from the example repository and from a real library (toolz, see
 mine_repos.py), the task's own reference implementation is judged the way candidates are
-(generation.run_in_repo): once in pytest's process, then, if that passes, with the
+(RepoRunner.run_candidate): once in pytest's process, then, if that passes, with the
 function served from its own process. A reference that passes in pytest's process but
 cannot be confirmed marks a task whose passes the product will not count (what crossed
 badly is in the reason). Also times both runs.
@@ -21,9 +21,10 @@ from collections import Counter
 from pathlib import Path
 
 from prochemy.optimizer.config import RepoTests
-from prochemy.optimizer.generation import run_in_repo
 from prochemy.optimizer.mining import mine, repo_runner
 from prochemy.sandbox.models import SandboxSettings
+
+from tests.repos import judge_repo
 
 from .mine_repos import LIBRARY, VERSION, fetch_library
 
@@ -34,7 +35,7 @@ async def calibrate(name: str, root: Path, cfg: RepoTests) -> dict:
     async with repo_runner(root, report.interpreter.path, SandboxSettings(), cfg) as runner:
         for task in report.tasks:
             t0 = time.monotonic()
-            result = await run_in_repo(runner, task, task.reference or "")
+            result = await judge_repo(runner, task, task.reference or "")
             rows.append(
                 {
                     "task": task.id,

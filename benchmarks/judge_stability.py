@@ -23,6 +23,7 @@ from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.evaluation import OutcomeStore, model_identity
 from prochemy.optimizer.gateway import Budget, LLMGateway
 from prochemy.optimizer.generation import generate, judge
+from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.report import RunStore
 from prochemy.optimizer.training import TrainingConfig, benchmark_sets
 from prochemy.sandbox.pool import Sandbox
@@ -51,7 +52,9 @@ async def main(run_ref: str, repeats: int, plus: bool, small: bool, label: str, 
             verdicts: list[list[bool]] = [[] for _ in cells]
             outcomes: list[Counter[str]] = [Counter() for _ in cells]
             for _ in range(repeats):
-                judged = await asyncio.gather(*(judge(sandbox, t, g) for (_, t), g in zip(cells, answers)))
+                judged = await asyncio.gather(
+                    *(judge(Judges(function=sandbox), t, g) for (_, t), g in zip(cells, answers))
+                )
                 for i, j in enumerate(judged):
                     verdicts[i].append(j.result.passed)
                     outcomes[i][j.result.outcome.value] += 1

@@ -23,6 +23,7 @@ from prochemy.optimizer.config import Endpoint, load_settings
 from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
 from prochemy.optimizer.gateway import LLMGateway
 from prochemy.optimizer.generation import SEED_PROMPT
+from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.llama_server import LlamaServer
 from prochemy.optimizer.local_model import require_model_file
 from prochemy.optimizer.refine import RefineConfig, Refiner
@@ -54,7 +55,9 @@ async def main(task_model: str, mutator: str, n: int) -> dict:
     try:
         async with Sandbox(settings.sandbox) as sandbox:
             train, _, _ = await benchmark_sets(gateway, sandbox, TrainingConfig(plus=True))  # as the headline
-            refiner = Refiner(gateway, Evaluator(gateway, sandbox, store), RefineConfig(n=n, k_max=1))
+            refiner = Refiner(
+                gateway, Evaluator(gateway, Judges(function=sandbox), store), RefineConfig(n=n, k_max=1)
+            )
             result = await refiner.run(SEED_PROMPT, train, TaskSet(name="none", tasks=[]))
     finally:
         store.close()

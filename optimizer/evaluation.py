@@ -11,16 +11,15 @@ import hashlib
 import json
 from pathlib import Path
 
-from prochemy.sandbox.pool import Sandbox
-from prochemy.sandbox.repo_runner import RepoRunner
 from pydantic import BaseModel
 
 from .aio import gather_or_cancel
 from .config import Settings
 from .gateway import LLMGateway, endpoint_identity
 from .generation import generate, judge
+from .judging import Judges
 from .store import RecordStore
-from .tasks import Task
+from .tasks import FunctionTask, Task
 
 
 class Outcome(BaseModel):
@@ -55,20 +54,14 @@ def model_identity(settings: Settings, serial: bool = False) -> str:
 
 
 class Evaluator:
-    """Prompt x task outcomes through the gateway (temperature 0) and the sandbox."""
+    """Prompt x task outcomes through the gateway (temperature 0) and the task kinds' judges."""
 
     def __init__(
-        self,
-        gateway: LLMGateway,
-        sandbox: Sandbox,
-        store: OutcomeStore,
-        serial: bool = False,
-        repo: RepoRunner | None = None,
+        self, gateway: LLMGateway, judges: Judges, store: OutcomeStore, serial: bool = False
     ) -> None:
         self.gateway = gateway
-        self.repo = repo  # judges repository tasks
+        self.judges = judges
         self.serial = serial  # deterministic mode, see ChatRequest.serial
-        self.sandbox = sandbox
         self.store = store
         self._inflight: dict[str, asyncio.Task[Outcome]] = {}  # one computation per key
 
@@ -86,7 +79,8 @@ class Evaluator:
 
     async def _compute(self, key: str, prompt: str, task: Task) -> Outcome:
         generation = await generate(self.gateway, prompt, task, serial=self.serial)
-        judged = await judge(self.sandbox, task, generation, with_plus=task.plus is not None, repo=self.repo)
+        with_plus = isinstance(task, FunctionTask) and task.plus is not None
+        judged = await judge(self.judges, task, generation, with_plus=with_plus)
         # the verdict that decides: plus inputs only matter once the base tests pass
         verdict = judged.plus if judged.result.passed and judged.plus is not None else judged.result
         result = Outcome(
@@ -101,7 +95,7 @@ class Evaluator:
 
     def with_serial(self, serial: bool) -> Evaluator:
         """The same stores and runners, in (or out of) deterministic mode."""
-        return Evaluator(self.gateway, self.sandbox, self.store, serial=serial, repo=self.repo)
+        return Evaluator(self.gateway, self.judges, self.store, serial=serial)
 
     async def matrix(self, prompts: list[str], tasks: list[Task]) -> list[list[Outcome]]:
         cells = await gather_or_cancel(*(self.outcome(p, t) for p in prompts for t in tasks))

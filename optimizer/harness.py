@@ -13,7 +13,7 @@ import ast
 import json
 from typing import NamedTuple
 
-from .tasks import Task
+from .tasks import FunctionTask
 
 
 class Judgement(NamedTuple):
@@ -21,7 +21,7 @@ class Judgement(NamedTuple):
     tests: str  # trusted: runs in the judge's process
 
 
-def trusted_helpers(task: Task) -> str:
+def trusted_helpers(task: FunctionTask) -> str:
     """Imports and helper definitions of a statement that is code (HumanEval's prompts),
     without the entry point itself; "" when the statement is prose."""
     try:
@@ -45,7 +45,7 @@ PLUS_MIN_TIME_LIMIT_S = 1.0
 PLUS_TIME_FACTOR = 4.0
 
 
-def check_job(task: Task, code: str) -> Judgement:
+def check_job(task: FunctionTask, code: str) -> Judgement:
     """The task's own tests against the candidate's functions."""
     return Judgement(code, f"{trusted_helpers(task)}\n\n{task.test}")
 
@@ -106,7 +106,7 @@ for _i, _args in enumerate(_json.loads(_INPUTS)):
 """
 
 
-def plus_job(task: Task, code: str) -> Judgement:
+def plus_job(task: FunctionTask, code: str) -> Judgement:
     """Differential test on base + plus inputs against the reference (EvalPlus 'plus')."""
     assert task.plus is not None and task.reference is not None
     inputs = task.plus.base_input + task.plus.plus_input

@@ -37,7 +37,7 @@ from .repo_env import (
     tree_fingerprint,
 )
 from .repo_statement import build_statement, docstring_node
-from .tasks import RepoTarget, Task
+from .tasks import RepoTarget, RepoTask
 
 
 class TestOutcome(BaseModel):
@@ -61,7 +61,7 @@ class MiningReport(BaseModel):
     excluded: list[TestOutcome]  # red at baseline, with the reason
     collect_errors: list[tuple[str, str]] = Field(default_factory=list)
     functions_seen: int
-    tasks: list[Task]
+    tasks: list[RepoTask]
     skipped: list[Skip]
     baseline_s: float
     mining_s: float
@@ -205,10 +205,10 @@ def _tasks(
     checks: list[tuple[list[str], str | None]],
     tree_hash: str,
     skipped: list[Skip],
-) -> list[Task]:
+) -> list[RepoTask]:
     """A task per candidate whose tests depend on it (the others join `skipped`)."""
     modules = {module_name(f): f for f in sources}
-    tasks: list[Task] = []
+    tasks: list[RepoTask] = []
     for cand, (related, reason) in zip(candidates, checks):
         name = f"{cand.rel}::{cand.qualname}"
         if reason:
@@ -221,13 +221,11 @@ def _tasks(
             "".join(module_source.splitlines(keepends=True)[first_line(fn_node) - 1 : fn_node.end_lineno])
         )
         tasks.append(
-            Task(
+            RepoTask(
                 id=name,
                 statement=build_statement(root, rel, cand.qualname, modules),
                 entry_point=cand.qualname.split(".")[-1],
-                test="",
                 reference=reference,
-                origin="repository",
                 repo=RepoTarget(
                     root=str(root), module=cand.rel, qualname=cand.qualname, node_ids=related, tree=tree_hash
                 ),

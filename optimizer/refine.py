@@ -22,7 +22,7 @@ from .evaluation import Evaluator
 from .gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
 from .mutation import Recipe, mutate, normalise
 from .scoring import plain_scores, top_indices, weighted_scores
-from .tasks import TaskSet
+from .tasks import FunctionTask, TaskSet
 
 
 class RefineConfig(BaseModel):
@@ -341,7 +341,7 @@ class Refiner:
             serial=evaluator.serial,
             seed_passed=sum(seed_row),
             best_passed=sum(best_row),
-            plus=any(t.plus for t in held_out.tasks),
+            plus=any(isinstance(t, FunctionTask) and t.plus for t in held_out.tasks),
             seed_base_passed=sum(c.base_passed for c in seed_cells),
             best_base_passed=sum(c.base_passed for c in best_cells),
             only_best=[i for i, s, b in zip(ids, seed_row, best_row) if b and not s],

@@ -4,6 +4,7 @@ they share: how a function is named on the command line, how tasks are split."""
 from __future__ import annotations
 
 import random
+from typing import TypeVar
 
 from prochemy.sandbox.models import RunResult
 from pydantic import BaseModel
@@ -11,7 +12,9 @@ from pydantic import BaseModel
 from .generation import Generation
 from .project_store import ProjectRecord
 from .repo_env import RepoError
-from .tasks import Task
+from .tasks import RepoTask, Task
+
+T = TypeVar("T", bound=Task)
 
 
 class NotConfirmed(RepoError):
@@ -19,7 +22,7 @@ class NotConfirmed(RepoError):
 
 
 class FunctionGeneration(BaseModel):
-    task: Task
+    task: RepoTask
     generation: Generation
     prompt_source: str  # "refined", "seed (the refinement kept it)", "seed (no refinement yet)"
     stale: bool  # the tests changed since the prompt was refined
@@ -54,9 +57,7 @@ def parse_function_ref(ref: str) -> tuple[str, str]:
     return module, qualname
 
 
-def split(
-    tasks: list[Task], held_out_fraction: float, k_real: int, seed: int
-) -> tuple[list[Task], list[Task]]:
+def split(tasks: list[T], held_out_fraction: float, k_real: int, seed: int) -> tuple[list[T], list[T]]:
     """Training (at most k_real) and held-out tasks; both non-empty when there are 2+ tasks."""
     shuffled = sorted(tasks, key=lambda t: t.id)
     random.Random(seed).shuffle(shuffled)

@@ -22,7 +22,7 @@ from .aio import gather_or_cancel
 from .gateway import BudgetExhausted, ChatRequest, LLMGateway
 from .mutation import normalise
 from .repo_statement import build_statement, docstring_node
-from .tasks import Task
+from .tasks import RepoTask
 
 SYSTEM = (
     "You edit Python docstrings. Keep every requirement the docstring states: behaviour, "
@@ -78,8 +78,13 @@ def with_docstring(source: str, qualname: str, docstring: str) -> str:
 
 
 async def synthesize_repo_tasks(
-    gateway: LLMGateway, runner: RepoRunner, real: list[Task], count: int, seed: int, modules: dict[str, Path]
-) -> tuple[list[Task], RepoSynthesisReport]:
+    gateway: LLMGateway,
+    runner: RepoRunner,
+    real: list[RepoTask],
+    count: int,
+    seed: int,
+    modules: dict[str, Path],
+) -> tuple[list[RepoTask], RepoSynthesisReport]:
     report = RepoSynthesisReport()
     rejected: Counter[str] = Counter()
     if not real or count == 0:
@@ -93,7 +98,7 @@ async def synthesize_repo_tasks(
     checks = await gather_or_cancel(
         *(_validate(runner, task, reply, i, modules) for (task, i), reply in zip(jobs, replies))
     )
-    kept: list[Task] = []
+    kept: list[RepoTask] = []
     seen = {normalise(t.statement) for t in real}
     for made, reason in checks:
         if made is not None and normalise(made.statement) in seen:
@@ -108,8 +113,7 @@ async def synthesize_repo_tasks(
     return kept, report
 
 
-async def _ask(gateway: LLMGateway, task: Task, i: int, seed: int) -> str:
-    assert task.repo is not None
+async def _ask(gateway: LLMGateway, task: RepoTask, i: int, seed: int) -> str:
     source = (Path(task.repo.root) / task.repo.module).read_text()
     fn, _ = find_function(ast.parse(source), task.repo.qualname)
     doc = ast.get_docstring(fn) or f"(no docstring; the function is named {fn.name})"
@@ -130,9 +134,8 @@ async def _ask(gateway: LLMGateway, task: Task, i: int, seed: int) -> str:
 
 
 async def _validate(
-    runner: RepoRunner, task: Task, reply: str, i: int, modules: dict[str, Path]
-) -> tuple[Task | None, str]:
-    assert task.repo is not None
+    runner: RepoRunner, task: RepoTask, reply: str, i: int, modules: dict[str, Path]
+) -> tuple[RepoTask | None, str]:
     target = task.repo
     try:
         docstring = json.loads(reply)["docstring"].strip()
@@ -158,11 +161,10 @@ async def _validate(
     new_fn, _ = find_function(ast.parse(changed), target.qualname)
     lines = changed.splitlines(keepends=True)
     start = first_line(new_fn)
-    return Task(
+    return RepoTask(
         id=f"{task.id}~syn{i}",
         statement=statement,
         entry_point=task.entry_point,
-        test="",
         reference=textwrap.dedent("".join(lines[start - 1 : new_fn.end_lineno])),
         origin="synthetic",
         repo=target,

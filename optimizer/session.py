@@ -14,7 +14,7 @@ import ast
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from prochemy.sandbox.pool import Sandbox
@@ -26,7 +26,8 @@ from .bench import BenchReport, run_bench
 from .config import Settings
 from .evaluation import Evaluator, OutcomeStore, model_identity
 from .gateway import Budget, ChatRequest, LLMGateway, ResponseCache
-from .generation import SEED_PROMPT, Generation, Judged, generate, judge, run_in_repo
+from .generation import SEED_PROMPT, Generation, Judged, generate, judge
+from .judging import Judges
 from .locks import project_lock
 from .mining import MiningReport, mine, repo_runner
 from .project_store import ProjectRecord, ProjectStore, StoredPrompt
@@ -45,7 +46,7 @@ from .repo_synthesis import RepoSynthesisReport, synthesize_repo_tasks
 from .report import RunStore
 from .store import RecordStore
 from .synthesis import SynthesisReport
-from .tasks import RepoTarget, Task, TaskSet
+from .tasks import RepoTarget, RepoTask, Task, TaskSet
 from .training import TrainingConfig, benchmark_sets
 
 
@@ -103,6 +104,12 @@ class Session:
                 self._runners[key] = runner
             return self._runners[key]
 
+    async def judges(self, report: MiningReport | None = None) -> Judges:
+        """A judge for every task kind at hand: function tasks always, a mined project's
+        repository tasks when its report is given."""
+        runner = await self.runner(report) if report is not None else None
+        return Judges(function=await self.sandbox(), repository=runner)
+
     @property
     def outcomes(self) -> OutcomeStore:
         return self._store("outcomes", lambda d: OutcomeStore(d))  # type: ignore[return-value]
@@ -159,11 +166,11 @@ class Session:
         generation = await generate(self.gateway, prompt, task)
         if not check:
             return generation, None
-        return generation, await judge(await self.sandbox(), task, generation, with_plus=plus)
+        return generation, await judge(await self.judges(), task, generation, with_plus=plus)
 
     async def bench(
         self,
-        tasks: list[Task],
+        tasks: Sequence[Task],
         prompt: str,
         name: str,
         benchmark: str,
@@ -171,7 +178,7 @@ class Session:
         on_done: Callable[[Judged], None] | None = None,
     ) -> BenchReport:
         return await run_bench(
-            self.gateway, await self.sandbox(), tasks, prompt, name, benchmark, plus=plus, on_done=on_done
+            self.gateway, await self.judges(), tasks, prompt, name, benchmark, plus=plus, on_done=on_done
         )
 
     async def refine_benchmark(
@@ -193,7 +200,7 @@ class Session:
                 f"{training.train_from}, {synth.kept} synthetic kept of {synth.generated} written; "
                 f"rejected: {dict(synth.rejected) or 'none'}); held-out: {len(held_out.tasks)}"
             )
-            evaluator = Evaluator(self.gateway, sandbox, self.outcomes)
+            evaluator = Evaluator(self.gateway, Judges(function=sandbox), self.outcomes)
             result = await Refiner(self.gateway, evaluator, config, on_progress).run(
                 seed_prompt, train, held_out
             )
@@ -272,7 +279,7 @@ class Session:
                 synthetic, synth = await synthesize_repo_tasks(
                     self.gateway, runner, real, k_synthetic, config.seed, modules
                 )
-                evaluator = Evaluator(self.gateway, await self.sandbox(), self.outcomes, repo=runner)
+                evaluator = Evaluator(self.gateway, await self.judges(report), self.outcomes)
                 known = self.projects.load(Path(report.root), identity)
                 warm = [known.current.best_prompt] if known is not None else None
                 train = TaskSet(name="repo-train", tasks=real + synthetic)
@@ -317,11 +324,11 @@ class Session:
         generation = await generate(self.gateway, chosen, task)
         made = FunctionGeneration(task=task, generation=generation, prompt_source=source, stale=stale)
         if check:
-            if not task.repo or not task.repo.node_ids:
+            if not isinstance(task, RepoTask) or not task.repo.node_ids:
                 skip = next((s.reason for s in report.skipped if s.function == task.id), "not mined")
                 made.check_note = f"no related tests to run ({skip})"
             else:
-                made.check = await run_in_repo(await self.runner(report), task, generation.code)
+                made.check = (await (await self.judges(report)).judge(task, generation.code)).result
         return made
 
     async def implement(
@@ -339,9 +346,9 @@ class Session:
 
     def apply(self, made: FunctionGeneration) -> Path:
         """Write a generated function into its module, only if its pass was confirmed."""
-        target = made.task.repo
-        if target is None or made.check is None or not made.check.passed:
+        if not isinstance(made.task, RepoTask) or made.check is None or not made.check.passed:
             raise NotConfirmed("the related tests did not pass")
+        target = made.task.repo
         module = Path(target.root) / target.module
         module.write_text(splice_function(module.read_text(), target.qualname, made.generation.code))
         return module
@@ -401,7 +408,7 @@ class _Budgeted:
         self.gateway.budget = None
 
 
-def _function_task(root: Path, ref: str, report: MiningReport) -> Task:
+def _function_task(root: Path, ref: str, report: MiningReport) -> RepoTask:
     """The mined task for `module:qualname`, or one made on the spot (no related tests)."""
     module, qualname = parse_function_ref(ref)
     by_name = {module_name(f): f for f in python_files(root)}
@@ -413,14 +420,12 @@ def _function_task(root: Path, ref: str, report: MiningReport) -> Task:
     except KeyError:
         raise RepoError(f"{rel} has no top-level function or method {qualname!r}") from None
     task_id = f"{rel}::{qualname}"
-    known = next((t for t in report.tasks if t.id == task_id), None)
+    known = next((t for t in report.tasks if t.id == task_id and isinstance(t, RepoTask)), None)
     if known is not None:
         return known
-    return Task(
+    return RepoTask(
         id=task_id,
         statement=build_statement(root, rel, qualname, by_name),
         entry_point=qualname.split(".")[-1],
-        test="",
-        origin="repository",
         repo=RepoTarget(root=str(root), module=str(rel), qualname=qualname, node_ids=[], tree=report.tree),
     )

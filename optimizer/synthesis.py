@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from .aio import gather_or_cancel
 from .gateway import BudgetExhausted, ChatRequest, LLMGateway
 from .harness import check_job
-from .tasks import Task
+from .tasks import FunctionTask
 
 SYSTEM = (
     "You write new Python programming tasks for a test suite. Each task has a statement "
@@ -52,7 +52,7 @@ class SynthesisReport(BaseModel):
     rejected: Counter[str] = Counter()
 
 
-def _example(task: Task) -> str:
+def _example(task: FunctionTask) -> str:
     return json.dumps(
         {
             "statement": task.statement,
@@ -63,7 +63,7 @@ def _example(task: Task) -> str:
     )
 
 
-def synthesis_messages(examples: list[Task]) -> list[dict[str, str]]:
+def synthesis_messages(examples: list[FunctionTask]) -> list[dict[str, str]]:
     shown = "\n\n".join(_example(t) for t in examples)
     return [
         {"role": "system", "content": SYSTEM},
@@ -71,7 +71,7 @@ def synthesis_messages(examples: list[Task]) -> list[dict[str, str]]:
     ]
 
 
-def parse_task(reply: str, task_id: str) -> Task | None:
+def parse_task(reply: str, task_id: str) -> FunctionTask | None:
     try:
         raw = json.loads(reply)
     except ValueError:
@@ -89,7 +89,7 @@ def parse_task(reply: str, task_id: str) -> Task | None:
     entry = raw["entry_point"].strip()
     if not entry.isidentifier() or "assert" not in raw["tests"]:
         return None
-    return Task(
+    return FunctionTask(
         id=task_id,
         statement=raw["statement"].strip() + "\n",
         entry_point=entry,
@@ -103,7 +103,7 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", text.lower()))
 
 
-def duplicate_of(task: Task, known: list[Task]) -> str | None:
+def duplicate_of(task: FunctionTask, known: list[FunctionTask]) -> str | None:
     words = _words(task.statement)
     for other in known:
         if other.entry_point == task.entry_point:
@@ -114,7 +114,7 @@ def duplicate_of(task: Task, known: list[Task]) -> str | None:
     return None
 
 
-async def validate(sandbox: Sandbox, task: Task, known: list[Task]) -> str | None:
+async def validate(sandbox: Sandbox, task: FunctionTask, known: list[FunctionTask]) -> str | None:
     """Why the task is rejected, or None when it is kept."""
     if (dup := duplicate_of(task, known)) is not None:
         return f"near-duplicate of {dup}"
@@ -131,17 +131,17 @@ async def validate(sandbox: Sandbox, task: Task, known: list[Task]) -> str | Non
 async def synthesize(
     gateway: LLMGateway,
     sandbox: Sandbox,
-    real: list[Task],
-    known: list[Task],
+    real: list[FunctionTask],
+    known: list[FunctionTask],
     count: int,
     seed: int,
     max_attempts_factor: int = 3,
     examples_per_prompt: int = 4,
-) -> tuple[list[Task], SynthesisReport]:
+) -> tuple[list[FunctionTask], SynthesisReport]:
     """Up to `count` validated synthetic tasks, each written from a few real examples."""
     rng = random.Random(seed)
     report = SynthesisReport()
-    kept: list[Task] = []
+    kept: list[FunctionTask] = []
     attempt = 0
     limit = count * max_attempts_factor
     while len(kept) < count and attempt < limit:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter
 
 
 class PlusInputs(BaseModel):
@@ -27,21 +27,57 @@ class RepoTarget(BaseModel):
     tree: str  # fingerprint of the tests and sources it was mined from
 
 
-class Task(BaseModel):
+class _TaskBase(BaseModel):
     id: str
     statement: str  # shown to the model as the user message
     entry_point: str
-    test: str  # code that raises AssertionError when the candidate is wrong
-    reference: str | None = None  # a known-good solution (full program), when known
+    reference: str | None = None  # a known-good solution, when known
     origin: Literal["benchmark", "synthetic", "repository"] = "benchmark"
-    plus: PlusInputs | None = None
-    repo: RepoTarget | None = None  # set for origin "repository": judged by the repo's tests
 
     @property
     def fingerprint(self) -> str:
-        """Stable across runs: what the model sees and how it is judged."""
-        shape = self.model_dump(include={"statement", "entry_point", "test", "plus", "repo"})
+        """Stable across runs: what the model sees and how it is judged (the same shape for
+        every kind, so fingerprints stored before the kinds were split still match)."""
+        shape = {
+            "statement": self.statement,
+            "entry_point": self.entry_point,
+            "test": "",
+            "plus": None,
+            "repo": None,
+        }
+        shape.update(self.model_dump(include={"test", "plus", "repo"}))
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+
+
+class FunctionTask(_TaskBase):
+    """A function written from its statement, judged by test code against the candidate's
+    functions in the split judge (HumanEval, MBPP, synthetic tasks)."""
+
+    kind: Literal["function"] = "function"
+    test: str  # code that raises AssertionError when the candidate is wrong
+    plus: PlusInputs | None = None
+
+
+class RepoTask(_TaskBase):
+    """A function of a repository, judged by the repository's own tests with the candidate
+    spliced into its module."""
+
+    kind: Literal["repository"] = "repository"
+    origin: Literal["benchmark", "synthetic", "repository"] = "repository"
+    repo: RepoTarget
+
+
+def _kind(value: object) -> str | None:
+    if isinstance(value, dict):  # stored before the kinds were split: no "kind" field
+        return value.get("kind") or ("repository" if value.get("repo") else "function")
+    return getattr(value, "kind", None)
+
+
+Task = Annotated[
+    Annotated[FunctionTask, Tag("function")] | Annotated[RepoTask, Tag("repository")],
+    Discriminator(_kind),
+]
+TASK = TypeAdapter(Task)  # Task.model_validate_json's stand-in: TASK.validate_json(text)
 
 
 class TaskSet(BaseModel):

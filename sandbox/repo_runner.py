@@ -13,9 +13,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from .models import RunResult, Runtime, SandboxSettings
+from .models import Outcome, RunResult, Runtime, SandboxSettings
 from .pool import Sandbox
-from .splice import forwarding_stub, without_decorators
+from .splice import SpliceError, forwarding_stub, splice_function, without_decorators
+
+UNCONFIRMED = (
+    "the tests passed in pytest's process but not with the candidate isolated "
+    "from them (a pass in pytest's process can be forged, so it does not count)"
+)
 
 # Imported once per worker. Beyond speed, this lets a process-tier candidate that dropped
 # to an unprivileged uid run pytest even when it cannot read the interpreter's own tree.
@@ -109,6 +114,27 @@ class RepoRunner:
             raise ValueError("no node ids to run")
         timeout = timeout_s or self.test_timeout_s * len(node_ids) + 15
         return await self._run(node_ids, overrides or {}, trace=False, timeout_s=timeout, fail_fast=fail_fast)
+
+    async def run_candidate(self, rel: str, qualname: str, node_ids: list[str], code: str) -> RunResult:
+        """Judge a candidate for `qualname` of module `rel` by the given tests: spliced
+        into pytest's process first (most wrong answers end there), and a pass confirmed
+        with the candidate in its own process; only a confirmed pass is a pass."""
+        source = (self.root / rel).read_text()
+        try:
+            spliced = splice_function(source, qualname, code)
+        except SpliceError as e:
+            return RunResult(outcome=Outcome.ERROR, detail=str(e), tier=self.tier)
+        shared = (await self.run(node_ids, {rel: spliced})).result
+        if not shared.passed:
+            return shared
+        try:
+            isolated = (await self.run_isolated(node_ids, rel, qualname, spliced)).result
+        except SpliceError as e:
+            isolated = RunResult(outcome=Outcome.ERROR, detail=str(e), tier=self.tier)
+        if isolated.passed:
+            return isolated.model_copy(update={"duration_s": shared.duration_s + isolated.duration_s})
+        detail = f"{UNCONFIRMED}: {isolated.outcome.value}: {isolated.detail}"[:1500]
+        return isolated.model_copy(update={"outcome": Outcome.ERROR, "detail": detail})
 
     async def run_isolated(
         self, node_ids: list[str], rel: str, qualname: str, candidate_module: str

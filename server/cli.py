@@ -21,7 +21,7 @@ from prochemy.optimizer.local_model import ModelMissing, fetch_model, model_file
 from prochemy.optimizer.repo_env import RepoError
 from prochemy.optimizer.report import render
 from prochemy.optimizer.session import Session
-from prochemy.optimizer.tasks import Task
+from prochemy.optimizer.tasks import TASK, Task
 from prochemy.optimizer.training import TrainingConfig
 from prochemy.sandbox.pool import SandboxError
 from pydantic import ValidationError
@@ -186,7 +186,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _load_task(args: argparse.Namespace) -> Task:
     if args.task is not None:
         try:
-            return Task.model_validate_json(args.task.read_text())
+            return TASK.validate_json(args.task.read_text())
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(x) for x in first["loc"]) or "the file"

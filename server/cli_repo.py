@@ -11,6 +11,7 @@ from prochemy.optimizer.mining import MiningReport
 from prochemy.optimizer.repo_models import NotConfirmed, split
 from prochemy.optimizer.report import render
 from prochemy.optimizer.session import Session
+from prochemy.optimizer.tasks import RepoTask
 
 from .cli_common import estimate, plot_line, read_prompt, refine_bar, refine_config
 
@@ -32,8 +33,8 @@ def render_mining(report: MiningReport) -> str:
         f"skipped: {report.skip_counts or 'none'}"
     )
     for task in report.tasks:
-        assert task.repo is not None
-        lines.append(f"  task {task.id} ({len(task.repo.node_ids)} related tests)")
+        related = len(task.repo.node_ids) if isinstance(task, RepoTask) else 0
+        lines.append(f"  task {task.id} ({related} related tests)")
     for skip in report.skipped:
         lines.append(f"  skipped {skip.function}: {skip.reason}")
     return "\n".join(lines)
@@ -102,7 +103,6 @@ async def cmd_generate_function(loaded: LoadedSettings, args: argparse.Namespace
             verdict = (
                 "PASSED" if done.check.passed else f"{done.check.outcome.value.upper()}: {done.check.detail}"
             )
-            assert done.task.repo is not None
             print(f"# related tests ({len(done.task.repo.node_ids)}): {verdict}", file=sys.stderr)
         elif done.check_note:
             print(f"# {done.check_note}", file=sys.stderr)

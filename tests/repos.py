@@ -6,6 +6,11 @@ import hashlib
 import textwrap
 from pathlib import Path
 
+from prochemy.optimizer.judging import RepoJudge
+from prochemy.optimizer.tasks import RepoTask
+from prochemy.sandbox.models import RunResult
+from prochemy.sandbox.repo_runner import RepoRunner
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shelfkit"
 
 
@@ -137,3 +142,8 @@ BESIDE = {  # tests next to the code, *_test.py naming
             assert count_words("a b  c") == 3
         """,
 }
+
+
+async def judge_repo(runner: RepoRunner, task: RepoTask, code: str) -> RunResult:
+    """A repository candidate's verdict, as the evaluator and the use cases get it."""
+    return (await RepoJudge(runner).judge(task, code)).result

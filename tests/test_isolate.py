@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from prochemy.optimizer.generation import run_in_repo
-from prochemy.optimizer.tasks import RepoTarget, Task
+from prochemy.optimizer.tasks import RepoTarget, RepoTask
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import SpliceError, forwarding_stub
 
-from .repos import write_repo
+from .repos import judge_repo, write_repo
 
 LIB = """
 import itertools
@@ -161,12 +160,11 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_repo(tmp_path_factory.mktemp("iso") / "repo", {"lib.py": LIB, "tests/test_lib.py": TESTS})
 
 
-def _task(repo: Path, qualname: str, test: str) -> Task:
-    return Task(
+def _task(repo: Path, qualname: str, test: str) -> RepoTask:
+    return RepoTask(
         id=f"lib:{qualname}",
         statement="s",
         entry_point=qualname.split(".")[-1],
-        test="",
         origin="repository",
         repo=RepoTarget(
             root=str(repo),
@@ -193,7 +191,7 @@ def _reference(qualname: str) -> str:
 async def test_what_works_in_pytests_process_is_confirmed_in_isolation(repo: Path) -> None:
     async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
         for qualname, test in CASES.items():
-            result = await run_in_repo(runner, _task(repo, qualname, test), _reference(qualname))
+            result = await judge_repo(runner, _task(repo, qualname, test), _reference(qualname))
             assert result.passed, (qualname, result.detail)
 
 
@@ -222,11 +220,10 @@ async def test_an_argument_that_cannot_cross_is_not_confirmed(tmp_path: Path) ->
             "    except Exception:\n        pass\n",
         },
     )
-    task = Task(
+    task = RepoTask(
         id="lib:size",
         statement="s",
         entry_point="size",
-        test="",
         origin="repository",
         repo=RepoTarget(
             root=str(repo),
@@ -237,7 +234,7 @@ async def test_an_argument_that_cannot_cross_is_not_confirmed(tmp_path: Path) ->
         ),
     )
     async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
-        result = await run_in_repo(runner, task, "def size(f):\n    return len(f.read())\n")
+        result = await judge_repo(runner, task, "def size(f):\n    return len(f.read())\n")
     assert result.outcome.value == "error"
     assert "not confirmed in isolation" in result.detail and "cannot be sent" in result.detail
 

@@ -14,12 +14,13 @@ from prochemy.optimizer.config import Endpoint, Settings
 from prochemy.optimizer.datasets import load_humaneval
 from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
 from prochemy.optimizer.gateway import LLMGateway
+from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.refine import IterationRecord, Progress, RefineConfig, Refiner, _converged
 from prochemy.optimizer.report import RunStore, plot, render
 from prochemy.optimizer.synthesis import SYSTEM as SYNTH_SYSTEM
 from prochemy.optimizer.synthesis import synthesize, validate
-from prochemy.optimizer.tasks import Task, TaskSet
+from prochemy.optimizer.tasks import FunctionTask, TaskSet
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.pool import Sandbox
 
@@ -69,7 +70,12 @@ async def parts(tmp_path: Path) -> AsyncIterator[Callable]:
         sandbox = await Sandbox(SandboxSettings(timeout_s=5)).start()
         store = OutcomeStore(settings.cache_dir / "outcomes")
         made.append((stub, gateway, sandbox, store))
-        return stub, Refiner(gateway, Evaluator(gateway, sandbox, store), config), gateway, sandbox
+        return (
+            stub,
+            Refiner(gateway, Evaluator(gateway, Judges(function=sandbox), store), config),
+            gateway,
+            sandbox,
+        )
 
     yield build
     for _stub, gateway, sandbox, store in made:
@@ -243,8 +249,8 @@ async def test_resume_after_a_kill_repeats_no_call(parts, tmp_path: Path) -> Non
     assert len(result.iterations) == 3
 
 
-def _task(statement: str, entry: str, reference: str, tests: str) -> Task:
-    return Task(
+def _task(statement: str, entry: str, reference: str, tests: str) -> FunctionTask:
+    return FunctionTask(
         id="s", statement=statement, entry_point=entry, test=tests, reference=reference, origin="synthetic"
     )
 
@@ -325,7 +331,9 @@ async def test_serial_mode_never_batches(tmp_path: Path, serial: bool) -> None:
     store = OutcomeStore(tmp_path / "outcomes")
     try:
         async with Sandbox(SandboxSettings(timeout_s=5)) as sandbox:
-            cells = await Evaluator(gateway, sandbox, store, serial=serial).matrix([SEED], HUMANEVAL[:6])
+            cells = await Evaluator(gateway, Judges(function=sandbox), store, serial=serial).matrix(
+                [SEED], HUMANEVAL[:6]
+            )
     finally:
         store.close()
         await gateway.aclose()
@@ -348,7 +356,7 @@ async def test_plus_tasks_need_the_plus_inputs_too(tmp_path: Path) -> None:
     store = OutcomeStore(tmp_path / "outcomes")
     try:
         async with Sandbox(SandboxSettings(timeout_s=5)) as sandbox:
-            outcome = await Evaluator(gateway, sandbox, store).outcome(SEED, task)
+            outcome = await Evaluator(gateway, Judges(function=sandbox), store).outcome(SEED, task)
     finally:
         store.close()
         await gateway.aclose()

@@ -70,7 +70,8 @@ async def test_tests_see_exceptions_and_plain_values(box: Sandbox) -> None:
     assert result.passed, result.detail
 
 
-def test_the_host_file_and_home_are_unchanged(where: dict[str, str]) -> None:
+async def test_the_host_file_and_home_are_unchanged(where: dict[str, str]) -> None:
+    # async only so the module's asyncio mark applies to every test alike
     assert Path(where["target"]).read_text() == "x = 1\n"
     assert not (Path.home() / ".prochemy-hostile-mark").exists()
     assert not Path("/etc/prochemy-hostile").exists()

@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from prochemy.optimizer.generation import UNCONFIRMED, run_in_repo
-from prochemy.optimizer.tasks import RepoTarget, Task
+from prochemy.optimizer.tasks import RepoTarget, RepoTask
 from prochemy.sandbox.models import SandboxSettings
-from prochemy.sandbox.repo_runner import RepoRunner
+from prochemy.sandbox.repo_runner import UNCONFIRMED, RepoRunner
 from prochemy.sandbox.splice import splice_function
 from prochemy.server.cli import main as cli
 
-from ..repos import FLAT, tree_hash, write_repo
+from ..repos import FLAT, judge_repo, tree_hash, write_repo
 from ..stub_llm import StubLLM
 from ..test_repo_runner import python_for
 from .attacks import LEAK, REPO_ALWAYS_EQUAL, REPO_ATTACKS, REPO_FORGE_FD, REPO_PATCH_PYTEST
@@ -32,12 +31,11 @@ def repo(tmp_path: Path) -> Path:
     return write_repo(tmp_path / "repo", FLAT)
 
 
-def _task(repo: Path) -> Task:
-    return Task(
+def _task(repo: Path) -> RepoTask:
+    return RepoTask(
         id="calc:add",
         statement="Implement `add`.",
         entry_point="add",
-        test="",
         origin="repository",
         repo=RepoTarget(root=str(repo), module="calc.py", qualname="add", node_ids=NODES, tree="t"),
     )
@@ -48,8 +46,8 @@ def _task(repo: Path) -> Task:
 async def test_no_attack_gets_a_pass(repo: Path, tier: str, name: str, readable_python: Path) -> None:
     before = tree_hash(repo)
     async with RepoRunner(repo, python_for(tier, readable_python), SandboxSettings(level=tier)) as runner:
-        result = await run_in_repo(runner, _task(repo), REPO_ATTACKS[name])
-        honest = await run_in_repo(runner, _task(repo), "def add(a, b):\n    return a + b\n")
+        result = await judge_repo(runner, _task(repo), REPO_ATTACKS[name])
+        honest = await judge_repo(runner, _task(repo), "def add(a, b):\n    return a + b\n")
     assert result.outcome.value == "error", result.detail
     assert LEAK not in result.output_tail and LEAK not in result.detail
     assert honest.passed, honest.detail  # the runner survived the attack
@@ -62,7 +60,7 @@ async def test_in_pytests_process_these_attacks_do_forge(repo: Path) -> None:
         for code in (REPO_PATCH_PYTEST, REPO_ALWAYS_EQUAL):
             spliced = splice_function((repo / "calc.py").read_text(), "add", code)
             assert (await runner.run(NODES, {"calc.py": spliced})).passed
-            result = await run_in_repo(runner, _task(repo), code)
+            result = await judge_repo(runner, _task(repo), code)
             assert result.outcome.value == "error" and result.detail.startswith(UNCONFIRMED)
         spliced = splice_function((repo / "calc.py").read_text(), "add", REPO_FORGE_FD)
         raw = await runner.run(NODES, {"calc.py": spliced})
@@ -81,7 +79,7 @@ async def test_secrets_and_host_sockets_are_out_of_reach(repo: Path, tmp_path: P
             "    except OSError:\n        pass\n    return a + b\n"
         )
         async with RepoRunner(repo, sys.executable, SandboxSettings(level="bwrap")) as runner:
-            result = await run_in_repo(runner, _task(repo), code)
+            result = await judge_repo(runner, _task(repo), code)
     assert result.passed, result.detail
     assert LEAK not in result.output_tail
     assert SECRET not in result.output_tail + result.detail
