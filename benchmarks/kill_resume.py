@@ -24,9 +24,9 @@ import diskcache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.e2e.test_repo_refine import REPO, responder  # noqa: E402
 from tests.repos import write_repo  # noqa: E402
 from tests.stub_llm import StubLLM  # noqa: E402
-from tests.test_repo_refine import REPO, responder  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ARGS = ["--k-real", "2", "--k-synthetic", "2", "--n", "3", "--k-max", "3", "--patience", "2"]

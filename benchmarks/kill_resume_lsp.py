@@ -22,10 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.kill_resume import outcome  # noqa: E402
-from tests.hostile.test_lsp_fuzz import RawClient  # noqa: E402
+from tests.e2e.test_repo_refine import REPO, responder  # noqa: E402
+from tests.lsp_client import RawClient  # noqa: E402
 from tests.repos import write_repo  # noqa: E402
 from tests.stub_llm import StubLLM  # noqa: E402
-from tests.test_repo_refine import REPO, responder  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EDITOR = {"k_real": 2, "k_synthetic": 2, "n": 3, "k_max": 3, "patience": 2, "background_refine": False}

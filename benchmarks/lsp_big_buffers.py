@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.hostile.test_lsp_fuzz import RawClient  # noqa: E402
+from tests.lsp_client import RawClient  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The habits: lint, format and types. Run by the test suite (tests/test_habits.py) and by
+# The habits: lint, format and types. Run by the test suite (tests/unit/test_habits.py) and by
 # pre-commit. Uses the project's .venv (scripts/setup.sh makes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."

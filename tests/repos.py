@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -147,3 +149,8 @@ BESIDE = {  # tests next to the code, *_test.py naming
 async def judge_repo(runner: RepoRunner, task: RepoTask, code: str) -> RunResult:
     """A repository candidate's verdict, as the evaluator and the use cases get it."""
     return (await RepoJudge(runner).judge(task, code)).result
+
+
+def python_for(tier: str, readable: Path) -> str:
+    """Our interpreter, except for the process tier as root: one an unprivileged uid can run."""
+    return str(readable) if tier == "process" and os.geteuid() == 0 else sys.executable

@@ -16,9 +16,8 @@ from prochemy.sandbox.repo_runner import UNCONFIRMED, RepoRunner
 from prochemy.sandbox.splice import splice_function
 from prochemy.server.cli import main as cli
 
-from ..repos import FLAT, judge_repo, tree_hash, write_repo
+from ..repos import FLAT, judge_repo, python_for, tree_hash, write_repo
 from ..stub_llm import StubLLM
-from ..test_repo_runner import python_for
 from .attacks import LEAK, REPO_ALWAYS_EQUAL, REPO_ATTACKS, REPO_FORGE_FD, REPO_PATCH_PYTEST
 from .host import SECRET, targets
 

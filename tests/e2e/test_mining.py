@@ -11,7 +11,7 @@ from prochemy.optimizer.mining import mine
 from prochemy.optimizer.repo_env import RepoError, find_interpreter
 from prochemy.sandbox.models import SandboxSettings
 
-from .repos import BESIDE, EXAMPLE, FLAT, SRC_LAYOUT, tree_hash, write_repo
+from ..repos import BESIDE, EXAMPLE, FLAT, SRC_LAYOUT, tree_hash, write_repo
 
 CFG = RepoTests(python=Path(sys.executable), test_timeout_s=5)
 SANDBOX = SandboxSettings()

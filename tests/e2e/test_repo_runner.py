@@ -12,15 +12,10 @@ from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import splice_function
 
-from .repos import FLAT, tree_hash, write_repo
+from ..repos import FLAT, python_for, tree_hash, write_repo
 
 TIERS = ["bwrap", "process"]
 NODES = ["tests/test_calc.py::test_add"]
-
-
-def python_for(tier: str, readable: Path) -> str:
-    """Our interpreter, except for the process tier as root: one an unprivileged uid can run."""
-    return str(readable) if tier == "process" and os.geteuid() == 0 else sys.executable
 
 
 async def refused(repo: Path, python: str) -> bool:

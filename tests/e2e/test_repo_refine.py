@@ -18,8 +18,8 @@ from prochemy.optimizer.repo_synthesis import SYSTEM as DOC_SYSTEM
 from prochemy.optimizer.session import Session
 from prochemy.server.cli import main as cli
 
-from .repos import tree_hash, write_repo
-from .stub_llm import StubLLM
+from ..repos import tree_hash, write_repo
+from ..stub_llm import StubLLM
 
 SKILL = "Read the signature twice."
 RIGHT = {

@@ -24,7 +24,7 @@ from prochemy.optimizer.tasks import FunctionTask, TaskSet
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.pool import Sandbox
 
-from .stub_llm import StubLLM
+from ..stub_llm import StubLLM
 
 SEED = "You write Python code."
 HUMANEVAL = load_humaneval()

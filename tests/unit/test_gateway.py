@@ -11,7 +11,7 @@ from prochemy.optimizer.config import Endpoint, Settings
 from prochemy.optimizer.gateway import ChatRequest, GatewayError, LLMGateway
 from prochemy.optimizer.llama_server import free_port
 
-from .stub_llm import Fault, StubLLM
+from ..stub_llm import Fault, StubLLM
 
 
 def ask(text: str = "hello", **kw) -> ChatRequest:

@@ -18,10 +18,10 @@ from prochemy.optimizer.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.repo_synthesis import SYSTEM as DOC_SYSTEM
 from prochemy.sandbox.splice import find_function
 
-from .repos import EXAMPLE
-from .stub_llm import StubLLM
+from ..repos import EXAMPLE
+from ..stub_llm import StubLLM
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 PLUGIN = HERE.parent / "editor-clients" / "nvim"
 
 

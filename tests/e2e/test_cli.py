@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prochemy.optimizer.datasets import load_humaneval
 
-from .stub_llm import StubLLM
+from ..stub_llm import StubLLM
 
 TASKS = {t.statement: t for t in load_humaneval()}
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .repos import EXAMPLE
+from ..repos import EXAMPLE
 
-EXT = Path(__file__).resolve().parent.parent / "editor-clients" / "vscode"
+EXT = Path(__file__).resolve().parents[2] / "editor-clients" / "vscode"
 
 
 @pytest.fixture(scope="module")

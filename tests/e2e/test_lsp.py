@@ -16,8 +16,8 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from .repos import tree_hash, write_repo
-from .stub_llm import StubLLM
+from ..repos import tree_hash, write_repo
+from ..stub_llm import StubLLM
 from .test_repo_refine import REPO, SKILL, responder
 
 # "bare": no progress UI, no code-action resolve, no dynamic registration, no configuration pull

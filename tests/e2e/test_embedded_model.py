@@ -146,7 +146,7 @@ def test_tiny_refinement_with_the_real_small_model(tmp_path: Path) -> None:
 @pytest.mark.timeout(1200)
 def test_refine_and_generate_on_the_example_repository(tmp_path: Path) -> None:
     """The repository path end to end: mine, refine (tiny budget), store, generate + check."""
-    example = str(Path(__file__).resolve().parent.parent / "examples" / "shelfkit")
+    example = str(Path(__file__).resolve().parents[2] / "examples" / "shelfkit")
     done = run_cli(
         "refine",
         example,
@@ -207,7 +207,7 @@ async def test_language_server_generates_with_the_real_model_and_stops_it_on_shu
     from pytest_lsp.client import make_test_lsp_client
 
     repo = tmp_path / "shelfkit"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "shelfkit", repo)
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "shelfkit", repo)
     gguf = models_dir(Settings(cache_dir=real_cache_dir())) / SMALL.filename
     client = make_test_lsp_client()
     applied: list = []

@@ -14,7 +14,7 @@ from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import SpliceError, forwarding_stub
 
-from .repos import judge_repo, write_repo
+from ..repos import judge_repo, write_repo
 
 LIB = """
 import itertools
