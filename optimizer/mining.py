@@ -65,6 +65,13 @@ class MiningReport(BaseModel):
     skipped: list[Skip]
     baseline_s: float
     mining_s: float
+    # functions whose constraint check did not run to completion (a worker died, the run
+    # timed out): undecided, so a report that has any is never cached
+    unchecked: list[Skip] = Field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unchecked
 
     @property
     def skip_counts(self) -> dict[str, int]:
@@ -92,6 +99,24 @@ def repo_runner(root: Path, python: str, sandbox: SandboxSettings, cfg: RepoTest
 
 async def baseline(runner: RepoRunner, cfg: RepoTests) -> SuiteRun:
     run = await runner.baseline(cfg.baseline_timeout_s)
+    ended_early = run.result.outcome.value in ("timeout", "resource-limit") or any(
+        marker in run.result.detail for marker in ("before the tests ended", "killed", "without a verdict")
+    )
+    if ended_early and not run.tests:  # not "no tests": the run itself did not finish
+        raise RepoError(
+            f"the baseline run of {runner.root}'s test suite did not complete "
+            f"({run.result.outcome.value}: {run.result.detail[:200]}); give it more time "
+            f"(test.baseline_timeout_s, now {cfg.baseline_timeout_s:g}s) or memory (test.memory_mb, "
+            f"now {cfg.memory_mb}) and mine again"
+        )
+    output = run.result.output_tail + run.result.detail
+    if not run.tests and "Read-only file system" in output:
+        raise RepoError(
+            f"the test suite of {runner.root} stopped before running any test: something at "
+            "start-up (a conftest.py or a plugin switched on in addopts) writes into the project's "
+            "tree, which the sandbox keeps read-only. Make it write under a temporary directory "
+            f"(tmp_path, or the plugin's output option). Output: {output[-300:].strip()}"
+        )
     if not run.tests:
         where = f" ({run.collect_errors[0][0]}: {run.collect_errors[0][1]})" if run.collect_errors else ""
         raise RepoError(
@@ -149,7 +174,8 @@ async def mine(
         collect_errors=base.collect_errors,
         functions_seen=seen,
         tasks=tasks,
-        skipped=sorted(skipped, key=lambda s: s.function),
+        skipped=sorted((s for s in skipped if not s.reason.startswith(INCOMPLETE)), key=lambda s: s.function),
+        unchecked=[s for s in skipped if s.reason.startswith(INCOMPLETE)],
         baseline_s=round(baseline_s, 2),
         mining_s=round(time.monotonic() - t0, 2),
     )
@@ -234,16 +260,31 @@ def _tasks(
     return tasks
 
 
+INCOMPLETE = "constraint check did not complete"
+
+
 async def _related(
     runner: RepoRunner, root: Path, cand: _Candidate, cfg: RepoTests
 ) -> tuple[list[str], str | None]:
-    """The covering tests that fail once the body is gone, or why there are none."""
+    """The covering tests that fail once the body is gone, or why there are none. "None
+    fail" is concluded only when every covering test ran and passed; a run that ended
+    early (a dead worker, the wall clock) is retried once, then reported as incomplete."""
     stubbed = stub_body((root / cand.rel).read_text(), cand.qualname)
-    run = await runner.run(cand.covering, {cand.rel: stubbed}, fail_fast=False)
-    failing = [n for n in cand.covering if run.tests.get(n) is not None and run.tests[n].status != "passed"]
-    if not failing:
-        return (
-            [],
-            f"tests do not depend on it (all {len(cand.covering)} covering tests pass with the body removed)",
-        )
-    return failing[: cfg.max_related_tests], None
+    run = None
+    for _ in range(2):
+        run = await runner.run(cand.covering, {cand.rel: stubbed}, fail_fast=False)
+        failing = [n for n in cand.covering if n in run.tests and run.tests[n].status != "passed"]
+        if failing:
+            return failing[: cfg.max_related_tests], None
+        if all(n in run.tests for n in cand.covering):
+            return (
+                [],
+                f"tests do not depend on it (all {len(cand.covering)} covering tests pass "
+                "with the body removed)",
+            )
+    assert run is not None
+    missing = sum(n not in run.tests for n in cand.covering)
+    return [], (
+        f"{INCOMPLETE} ({missing} of {len(cand.covering)} covering tests did not run: "
+        f"{run.result.outcome.value}: {run.result.detail[:200]})"
+    )

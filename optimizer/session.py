@@ -243,7 +243,8 @@ class Session:
             if (known := self.mining_results.get(key)) is not None:
                 return known
             report = await mine(root, self.settings.test, self.settings.sandbox, on_progress)
-            self.mining_results.put(key, report)
+            if report.complete:  # an undecided function must be checked again next time
+                self.mining_results.put(key, report)
             return report
 
     async def refine_repository(

@@ -177,5 +177,11 @@ if NODE_IDS and FAIL_FAST:  # judging a candidate: the first failure decides
     _args.append("-x")
 if not NODE_IDS:  # the baseline: a test file that does not import must not hide the others
     _args.append("--continue-on-collection-errors")
+# Plugins a project's addopts may switch on that measure or store, which the read-only tree
+# cannot take (pytest-cov's .coverage made a whole suite look empty) and judging does not
+# need: their own off switches, when they are installed.
+for _module, _flag in (("pytest_cov", "--no-cov"), ("pytest_benchmark", "--benchmark-disable")):
+    if importlib.util.find_spec(_module) is not None:
+        _args.append(_flag)
 _code = pytest.main(_args + list(NODE_IDS), plugins=[_recorder])
 __report__ = _report(_recorder, _code)

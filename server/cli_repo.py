@@ -37,6 +37,14 @@ def render_mining(report: MiningReport) -> str:
         lines.append(f"  task {task.id} ({related} related tests)")
     for skip in report.skipped:
         lines.append(f"  skipped {skip.function}: {skip.reason}")
+    for skip in report.unchecked:
+        lines.append(f"  NOT CHECKED {skip.function}: {skip.reason}")
+    if report.unchecked:
+        lines.append(
+            f"{len(report.unchecked)} function(s) could not be checked (the runs ended early); "
+            "this report is not cached: run `prochemy mine` again, on a quieter machine or with a "
+            "larger test.test_timeout_s"
+        )
     return "\n".join(lines)
 
 

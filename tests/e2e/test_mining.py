@@ -103,3 +103,66 @@ async def test_a_test_file_that_does_not_import_is_reported_and_the_rest_mined(t
     assert sorted(t.id for t in report.tasks) == ["calc.py::add", "calc.py::mul"]
     assert [node for node, _ in report.collect_errors] == ["tests/test_broken.py"]
     assert "SyntaxError" in report.collect_errors[0][1]
+
+
+async def test_a_constraint_check_that_dies_is_undecided_and_never_cached(tmp_path: Path) -> None:
+    """Issue 12: a check that did not run to completion must not read as "tests do not
+    depend on it", and a report with an undecided function must not be cached."""
+    from prochemy.optimizer.config import Settings
+    from prochemy.optimizer.mining import INCOMPLETE
+    from prochemy.optimizer.session import Session
+
+    repo = write_repo(
+        tmp_path / "dies",
+        {
+            "lib.py": "def double(x):\n    y = x * 2\n    return y\n",
+            # with the body removed the test kills its own process: the run never reports
+            "tests/test_lib.py": "import os, signal\nfrom lib import double\n\n\ndef test_double():\n"
+            "    try:\n        assert double(2) == 4\n    except NotImplementedError:\n"
+            "        os.kill(os.getpid(), signal.SIGKILL)\n",
+        },
+    )
+    report = await mine(repo, CFG, SANDBOX)
+    assert report.tasks == [] and not report.complete
+    assert [s.function for s in report.unchecked] == ["lib.py::double"]
+    assert report.unchecked[0].reason.startswith(INCOMPLETE)
+    assert not any(s.reason.startswith("tests do not depend") for s in report.skipped)
+    settings = Settings(cache_dir=tmp_path / "cache", test=CFG)
+    async with Session(settings) as session:
+        again = await session.mine(repo)
+        assert not again.complete
+        assert session.mining_results.clear() == 0  # nothing was cached
+
+
+async def test_a_suite_that_turns_on_coverage_and_benchmarks_is_mined(tmp_path: Path) -> None:
+    """Issue 12: `addopts = --cov` made pytest-cov write .coverage into the read-only tree,
+    and the whole suite looked empty ("no tests found")."""
+    pytest.importorskip("pytest_cov")
+    pytest.importorskip("pytest_benchmark")
+    repo = write_repo(
+        tmp_path / "plugins",
+        {
+            "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "--cov=lib"\n',
+            "lib/__init__.py": "def double(x):\n    y = x * 2\n    return y\n\n\n"
+            "def triple(x):\n    y = x * 3\n    return y\n",
+            "tests/test_lib.py": "from lib import double, triple\n\n\ndef test_double():\n"
+            "    assert double(2) == 4\n\n\ndef test_triple(benchmark):\n"
+            "    assert benchmark(triple, 2) == 6\n",
+        },
+    )
+    report = await mine(repo, CFG, SANDBOX)
+    assert report.tests_passing == 2
+    assert sorted(t.id for t in report.tasks) == ["lib/__init__.py::double", "lib/__init__.py::triple"]
+
+
+async def test_a_suite_that_writes_into_its_tree_at_start_up_is_explained(tmp_path: Path) -> None:
+    repo = write_repo(
+        tmp_path / "writes",
+        {
+            "conftest.py": "open('startup.log', 'w').write('hello')\n",
+            "lib.py": "def double(x):\n    y = x * 2\n    return y\n",
+            "tests/test_lib.py": "from lib import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
+        },
+    )
+    with pytest.raises(RepoError, match="writes into the project's tree"):
+        await mine(repo, CFG, SANDBOX)
