@@ -161,7 +161,8 @@ async def test_a_suite_that_writes_into_its_tree_at_start_up_is_explained(tmp_pa
         {
             "conftest.py": "open('startup.log', 'w').write('hello')\n",
             "lib.py": "def double(x):\n    y = x * 2\n    return y\n",
-            "tests/test_lib.py": "from lib import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
+            "tests/test_lib.py": "from lib import double\n\n\ndef test_double():\n"
+            "    assert double(2) == 4\n",
         },
     )
     with pytest.raises(RepoError, match="writes into the project's tree"):
