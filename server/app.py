@@ -1,5 +1,6 @@
 """The language server object: per-workspace settings, jobs, failure reporting, logging.
-Features live in their own modules and register themselves on it (see `create_server`)."""
+Features live in their own modules and are registered on it by server/setup.py; they
+import this module, and nothing here imports them (no cycle)."""
 
 from __future__ import annotations
 
@@ -15,29 +16,16 @@ from prochemy.optimizer.repo_models import ProjectState
 from prochemy.optimizer.session import Session
 from prochemy.sandbox.isolation import probe
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
 
 from prochemy import __version__
 
 from .failures import FailureReporter
 from .jobs import JobManager
 from .lsp_settings import settings_for
+from .workspace import OutsideWorkspace, fs_path
 
 TREE_TTL_S = 30.0
 log = logging.getLogger("prochemy.lsp")
-
-
-def fs_path(uri: str) -> Path:
-    """The file a file: URI names (ValueError for any other kind of URI)."""
-    path = to_fs_path(uri)
-    if path is None:
-        raise ValueError(f"{uri!r} does not name a file")
-    return Path(path)
-
-
-class OutsideWorkspace(ValueError):
-    """A path or URI the server will not touch: it reads and writes only inside the
-    workspace folders the editor opened."""
 
 
 class ProchemyServer(LanguageServer):
@@ -52,6 +40,9 @@ class ProchemyServer(LanguageServer):
         self.log_file: Path | None = None
         self._reported: set[str] = set()
         self._trees: dict[str, tuple[float, str]] = {}  # root -> (when, fingerprint)
+        # folder -> effective settings: the layers are read once, again after a change of
+        # the editor's settings or of a watched file (a project's pyproject.toml)
+        self._settings: dict[str, Settings] = {}
 
     def roots(self) -> list[Path]:
         folders = list(self.workspace.folders.values())
@@ -109,20 +100,25 @@ class ProchemyServer(LanguageServer):
 
     def files_changed(self) -> None:
         self._trees.clear()
+        self._settings.clear()
 
     def settings(self, root: Path | None) -> Settings:
         """Effective settings for a folder; each bad editor setting is reported once."""
-        loaded, problems = settings_for(root, self.options)
-        for problem in problems:
-            if problem not in self._reported:  # once per distinct problem, for the session
-                self._reported.add(problem)
-                self.failures.report(
-                    f"setting {problem}", kind=f"config:{problem}", level=types.MessageType.Warning
-                )
-        return loaded.settings
+        key = str(root) if root is not None else ""
+        if key not in self._settings:
+            loaded, problems = settings_for(root, self.options)
+            for problem in problems:
+                if problem not in self._reported:  # once per distinct problem, for the session
+                    self._reported.add(problem)
+                    self.failures.report(
+                        f"setting {problem}", kind=f"config:{problem}", level=types.MessageType.Warning
+                    )
+            self._settings[key] = loaded.settings
+        return self._settings[key]
 
     def set_options(self, options: Any) -> None:
         self.options = options if isinstance(options, dict) else {}
+        self._settings.clear()
         log.info("editor settings: %s", sorted(self.options))
         self.failures.reset()  # a failure is worth showing again after a change; a bad setting is not
         self.settings(self.roots()[0] if self.roots() else None)  # report bad values now
@@ -137,12 +133,3 @@ class ProchemyServer(LanguageServer):
                 kind="sandbox-tier",
                 level=types.MessageType.Warning,
             )
-
-
-def create_server() -> ProchemyServer:
-    from . import commands, editing, lifecycle, watching
-
-    server = ProchemyServer()
-    for module in (lifecycle, commands, editing, watching):
-        module.register(server)
-    return server

@@ -14,10 +14,11 @@ from pydantic import BaseModel, ValidationError
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
 
-from .app import OutsideWorkspace, ProchemyServer
+from .app import ProchemyServer
 from .diagnosis import doctor_report, prompt_report
 from .implementing import implement_and_apply
 from .refining import start_refine
+from .workspace import OutsideWorkspace
 
 
 class RootArgs(BaseModel):

@@ -12,8 +12,9 @@ from pathlib import Path
 from lsprotocol import types
 from prochemy.optimizer.functions import function_at
 
-from .app import OutsideWorkspace, ProchemyServer
+from .app import ProchemyServer
 from .implementing import UserError, function_text, implement_at, tell, warn, whole_document_edit
+from .workspace import OutsideWorkspace
 
 try:
     _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6")

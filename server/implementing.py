@@ -10,8 +10,9 @@ from prochemy.optimizer.functions import FunctionSpan, function_at, functions_in
 from prochemy.optimizer.repo_models import Implementation
 from pydantic import BaseModel
 
-from .app import OutsideWorkspace, ProchemyServer, fs_path
+from .app import ProchemyServer
 from .progress import ProgressReporter
+from .workspace import OutsideWorkspace, fs_path
 
 
 class UserError(Exception):

@@ -11,8 +11,9 @@ from pathlib import Path
 from lsprotocol import types
 from prochemy.optimizer.repo_env import is_test_file
 
-from .app import ProchemyServer, fs_path
+from .app import ProchemyServer
 from .refining import start_refine
+from .workspace import fs_path
 
 log = logging.getLogger(__name__)
 TEST_GLOBS = ["**/test_*.py", "**/*_test.py", "**/tests/**/*.py", "**/conftest.py"]
