@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from prochemy.sandbox.models import OutcomeName
 from pydantic import BaseModel
 
 from .gateway import LLMGateway
@@ -18,9 +19,9 @@ from .tasks import Task
 
 class BenchTaskResult(BaseModel):
     task_id: str
-    outcome: str
+    outcome: OutcomeName
     detail: str
-    plus_outcome: str | None = None
+    plus_outcome: OutcomeName | None = None
     plus_detail: str | None = None
     prompt_tokens: int
     completion_tokens: int

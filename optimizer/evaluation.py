@@ -11,6 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from prochemy.sandbox.models import OutcomeName
 from pydantic import BaseModel
 
 from .aio import gather_or_cancel
@@ -25,7 +26,7 @@ from .tasks import FunctionTask, Task
 class Outcome(BaseModel):
     passed: bool  # with HumanEval+ inputs: the original tests and the plus inputs
     base_passed: bool  # the task's own tests only
-    outcome: str
+    outcome: OutcomeName
     detail: str
     completion_tokens: int
 

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from prochemy.sandbox.models import SandboxSettings
+from prochemy.sandbox.models import SandboxSettings, TestStatusName, Tier
 from prochemy.sandbox.repo_runner import RepoRunner, SuiteRun
 from prochemy.sandbox.splice import Function, definitions, find_function, first_line, stub_body
 from pydantic import BaseModel, Field
@@ -42,7 +42,7 @@ from .tasks import RepoTarget, RepoTask
 
 class TestOutcome(BaseModel):
     node_id: str
-    status: str
+    status: TestStatusName
     message: str = ""
 
 
@@ -54,7 +54,7 @@ class Skip(BaseModel):
 class MiningReport(BaseModel):
     root: str
     interpreter: Interpreter
-    tier: str
+    tier: Tier
     tree: str  # fingerprint of tests, sources and test configuration
     tests_total: int
     tests_passing: int

@@ -14,6 +14,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -49,7 +50,7 @@ class RefineConfig(BaseModel):
 
 
 class Progress(BaseModel):
-    phase: str  # "evaluate", "iteration", "held-out", "done"
+    phase: Literal["mining", "synthesis", "iteration", "held-out", "done"]
     k: int = 0
     k_max: int = 0
     best_plain: float | None = None

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 import prochemy
 
-from .models import Runtime
+from .models import Runtime, Tier
 
 UNPRIVILEGED_UID_BASE = 61000  # as root, candidates run as uids leased from 61000 up
 UID_LEASES = 4000
@@ -36,7 +36,7 @@ WORKER_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PY
 
 
 class Isolation(BaseModel):
-    tier: str  # "bwrap" or "process"
+    tier: Tier
     reason: str  # why this tier (the probe's error when bwrap was not usable)
     downgraded: bool = False  # "auto" fell back to "process": say so wherever results show
 

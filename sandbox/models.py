@@ -35,6 +35,12 @@ class Runtime(BaseModel):
     repo_root: str | None = None  # a repository the programs run in (read-only, or copied)
 
 
+Tier = Literal["bwrap", "process"]
+OutcomeName = Literal["passed", "failed", "error", "timeout", "resource-limit"]
+# a repository test's status in one run (the pytest driver's recorder)
+TestStatusName = Literal["passed", "failed", "error", "timeout", "skipped", "xfailed", "not run"]
+
+
 class Outcome(str, Enum):
     PASSED = "passed"
     FAILED = "failed"  # an assertion of the tests failed
@@ -48,7 +54,7 @@ class RunResult(BaseModel):
     detail: str = ""  # failing assertion, "Type: message", or which limit
     output_tail: str = ""
     duration_s: float = 0.0
-    tier: str = ""
+    tier: Tier | Literal[""] = ""
     data: dict = Field(default_factory=dict)  # what a self-reporting program returned
 
     @property

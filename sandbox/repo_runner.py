@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from .models import Outcome, RunResult, Runtime, SandboxSettings
+from .models import Outcome, RunResult, Runtime, SandboxSettings, TestStatusName
 from .pool import Sandbox
 from .splice import SpliceError, forwarding_stub, splice_function, without_decorators
 
@@ -57,7 +57,7 @@ DRIVER = Path(__file__).with_name("pytest_driver.py").read_text()
 
 
 class TestStatus(BaseModel):
-    status: str  # passed, failed, error, timeout, skipped, xfailed, not run
+    status: TestStatusName
     message: str = ""
 
 
