@@ -16,9 +16,9 @@ from pathlib import Path
 
 from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.datasets import load_humaneval, select_tasks
-from prochemy.optimizer.gateway import LLMGateway
 from prochemy.optimizer.generation import SEED_PROMPT, generate, judge
 from prochemy.optimizer.judging import Judges
+from prochemy.optimizer.llm.gateway import LLMGateway
 from prochemy.sandbox.pool import Sandbox
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.evaluation import OutcomeStore, model_identity
-from prochemy.optimizer.gateway import Budget, LLMGateway
 from prochemy.optimizer.generation import generate, judge
 from prochemy.optimizer.judging import Judges
+from prochemy.optimizer.llm.gateway import Budget, LLMGateway
 from prochemy.optimizer.report import RunStore
 from prochemy.optimizer.training import TrainingConfig, benchmark_sets
 from prochemy.sandbox.pool import Sandbox

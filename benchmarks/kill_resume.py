@@ -43,7 +43,7 @@ def start(repo: Path, cache: Path, stub: StubLLM) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "prochemy.server.cli",
+            "prochemy.server.cli.main",
             "refine",
             str(repo),
             *ARGS,

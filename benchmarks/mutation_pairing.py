@@ -21,11 +21,11 @@ from pathlib import Path
 
 from prochemy.optimizer.config import Endpoint, load_settings
 from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
-from prochemy.optimizer.gateway import LLMGateway
 from prochemy.optimizer.generation import SEED_PROMPT
 from prochemy.optimizer.judging import Judges
-from prochemy.optimizer.llama_server import LlamaServer
-from prochemy.optimizer.local_model import require_model_file
+from prochemy.optimizer.llm.gateway import LLMGateway
+from prochemy.optimizer.llm.llama_server import LlamaServer
+from prochemy.optimizer.llm.local_model import require_model_file
 from prochemy.optimizer.refine import RefineConfig, Refiner
 from prochemy.optimizer.tasks import TaskSet
 from prochemy.optimizer.training import TrainingConfig, benchmark_sets

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from prochemy.sandbox.models import OutcomeName
 from pydantic import BaseModel
 
-from .gateway import LLMGateway
 from .generation import Judged, generate, judge
 from .judging import Judges
+from .llm.gateway import LLMGateway
 from .tasks import Task
 
 

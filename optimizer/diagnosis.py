@@ -10,8 +10,8 @@ from pathlib import Path
 from prochemy.sandbox.isolation import SandboxUnavailable, probe
 
 from .config import LoadedSettings
-from .llama_server import server_binary
-from .local_model import MODELS, model_file
+from .llm.llama_server import server_binary
+from .llm.local_model import MODELS, model_file
 from .repo_env import RepoError, find_interpreter
 
 

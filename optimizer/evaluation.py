@@ -16,9 +16,9 @@ from pydantic import BaseModel
 
 from .aio import gather_or_cancel
 from .config import Settings
-from .gateway import LLMGateway, endpoint_identity
 from .generation import generate, judge
 from .judging import Judges
+from .llm.gateway import LLMGateway, endpoint_identity
 from .store import RecordStore
 from .tasks import FunctionTask, Task
 

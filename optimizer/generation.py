@@ -6,8 +6,8 @@ from prochemy.sandbox.models import RunResult
 from pydantic import BaseModel
 
 from .extraction import extract_code
-from .gateway import ChatRequest, LLMGateway
 from .judging import Judges
+from .llm.gateway import ChatRequest, LLMGateway
 from .tasks import RepoTask, Task
 
 # The paper's seed prompt S(0), verbatim.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from .gateway import RoleUsage
+from .llm.gateway import RoleUsage
 from .refine import HeldOutComparison
 from .store import RecordStore
 

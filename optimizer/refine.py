@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from .aio import gather_or_cancel
 from .evaluation import Evaluator
-from .gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
+from .llm.gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
 from .mutation import Recipe, mutate, normalise
 from .scoring import plain_scores, top_indices, weighted_scores
 from .tasks import FunctionTask, TaskSet

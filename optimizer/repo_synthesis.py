@@ -19,7 +19,7 @@ from prochemy.sandbox.splice import find_function, first_line
 from pydantic import BaseModel, Field
 
 from .aio import gather_or_cancel
-from .gateway import BudgetExhausted, ChatRequest, LLMGateway
+from .llm.gateway import BudgetExhausted, ChatRequest, LLMGateway
 from .mutation import normalise
 from .repo_statement import build_statement, docstring_node
 from .tasks import RepoTask

@@ -25,9 +25,9 @@ from pydantic import BaseModel
 from .bench import BenchReport, run_bench
 from .config import Settings
 from .evaluation import Evaluator, OutcomeStore, model_identity
-from .gateway import Budget, ChatRequest, LLMGateway, ResponseCache
 from .generation import SEED_PROMPT, Generation, Judged, generate, judge
 from .judging import Judges
+from .llm.gateway import Budget, ChatRequest, LLMGateway, ResponseCache
 from .locks import project_lock
 from .mining import MiningReport, mine, repo_runner
 from .project_store import ProjectRecord, ProjectStore, StoredPrompt

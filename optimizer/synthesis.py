@@ -17,8 +17,8 @@ from prochemy.sandbox.pool import Sandbox
 from pydantic import BaseModel
 
 from .aio import gather_or_cancel
-from .gateway import BudgetExhausted, ChatRequest, LLMGateway
 from .harness import check_job
+from .llm.gateway import BudgetExhausted, ChatRequest, LLMGateway
 from .tasks import FunctionTask
 
 SYSTEM = (

@@ -14,7 +14,7 @@ from prochemy.sandbox.pool import Sandbox
 from pydantic import BaseModel, Field
 
 from .datasets import load_humaneval, load_humaneval_plus, load_mbpp
-from .gateway import LLMGateway
+from .llm.gateway import LLMGateway
 from .synthesis import SynthesisReport, synthesize
 from .tasks import TaskSet
 

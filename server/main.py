@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         filename=log_file, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     signal.signal(signal.SIGTERM, _terminate)
-    from .setup import create_server
+    from .lsp.setup import create_server
 
     server = create_server()
     server.log_file = log_file

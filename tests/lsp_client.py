@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prochemy.optimizer.llama_server import free_port
+from prochemy.optimizer.llm.llama_server import free_port
 
 
 class RawClient:

@@ -30,7 +30,7 @@ def prochemy(stub: StubLLM, tmp_path: Path, *args: str) -> subprocess.CompletedP
     cmd = [
         sys.executable,
         "-m",
-        "prochemy.server.cli",
+        "prochemy.server.cli.main",
         *args,
         "--endpoint",
         stub.url,
@@ -136,7 +136,7 @@ def test_missing_model_says_how_to_fetch_it(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "prochemy.server.cli",
+        "prochemy.server.cli.main",
         "generate",
         "--humaneval",
         "HumanEval/0",

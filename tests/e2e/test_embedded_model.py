@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from prochemy.optimizer.config import Settings
-from prochemy.optimizer.local_model import MODELS, models_dir
+from prochemy.optimizer.llm.local_model import MODELS, models_dir
 
 pytestmark = pytest.mark.real_model
 
@@ -33,7 +33,7 @@ def run_cli(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
     cmd = [
         sys.executable,
         "-m",
-        "prochemy.server.cli",
+        "prochemy.server.cli.main",
         *args,
         "--model-path",
         str(gguf),
@@ -57,7 +57,7 @@ def test_generate_and_check_with_the_real_small_model(tmp_path: Path) -> None:
 PARENT = textwrap.dedent("""
     import asyncio, sys, time
     from pathlib import Path
-    from prochemy.optimizer.llama_server import shared_server
+    from prochemy.optimizer.llm.llama_server import shared_server
     import signal
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -177,8 +177,8 @@ async def test_serial_mode_repeats_greedy_answers_exactly(tmp_path: Path) -> Non
     """Serial mode pins one llama-server slot and disables prefix reuse: two uncached
     passes over the same tasks give identical text (without it, 5 of 20 differed)."""
     from prochemy.optimizer.datasets import load_humaneval
-    from prochemy.optimizer.gateway import ChatRequest, LLMGateway
     from prochemy.optimizer.generation import SEED_PROMPT, messages_for
+    from prochemy.optimizer.llm.gateway import ChatRequest, LLMGateway
 
     gguf = models_dir(Settings(cache_dir=real_cache_dir())) / SMALL.filename
     settings = Settings(cache_dir=tmp_path, model={"path": gguf}, max_tokens=200)

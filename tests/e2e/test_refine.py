@@ -13,8 +13,8 @@ import pytest
 from prochemy.optimizer.config import Endpoint, Settings
 from prochemy.optimizer.datasets import load_humaneval
 from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
-from prochemy.optimizer.gateway import LLMGateway
 from prochemy.optimizer.judging import Judges
+from prochemy.optimizer.llm.gateway import LLMGateway
 from prochemy.optimizer.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.refine import IterationRecord, Progress, RefineConfig, Refiner, _converged
 from prochemy.optimizer.report import RunStore, plot, render

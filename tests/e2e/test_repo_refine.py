@@ -16,7 +16,7 @@ from prochemy.optimizer.refine import RefineConfig
 from prochemy.optimizer.repo_env import RepoError
 from prochemy.optimizer.repo_synthesis import SYSTEM as DOC_SYSTEM
 from prochemy.optimizer.session import Session
-from prochemy.server.cli import main as cli
+from prochemy.server.cli.main import main as cli
 
 from ..repos import tree_hash, write_repo
 from ..stub_llm import StubLLM

@@ -14,7 +14,7 @@ from prochemy.optimizer.tasks import RepoTarget, RepoTask
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import UNCONFIRMED, RepoRunner
 from prochemy.sandbox.splice import splice_function
-from prochemy.server.cli import main as cli
+from prochemy.server.cli.main import main as cli
 
 from ..repos import FLAT, judge_repo, python_for, tree_hash, write_repo
 from ..stub_llm import StubLLM

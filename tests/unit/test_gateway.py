@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from prochemy.optimizer.config import Endpoint, Settings
-from prochemy.optimizer.gateway import ChatRequest, GatewayError, LLMGateway
-from prochemy.optimizer.llama_server import free_port
+from prochemy.optimizer.llm.gateway import ChatRequest, GatewayError, LLMGateway
+from prochemy.optimizer.llm.llama_server import free_port
 
 from ..stub_llm import Fault, StubLLM
 

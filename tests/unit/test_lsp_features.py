@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prochemy.server.commands import PositionArgs, RootArgs, parse
-from prochemy.server.setup import create_server
+from prochemy.server.lsp.commands import PositionArgs, RootArgs, parse
+from prochemy.server.lsp.setup import create_server
 from pygls.exceptions import JsonRpcInvalidParams
 
 

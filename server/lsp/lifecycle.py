@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lsprotocol import types
-from prochemy.optimizer.llama_server import stop_all
+from prochemy.optimizer.llm.llama_server import stop_all
 
 from .app import ProchemyServer, log
 from .watching import register_watchers

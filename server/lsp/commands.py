@@ -15,9 +15,9 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
 
 from .app import ProchemyServer
-from .diagnosis import doctor_report, prompt_report
 from .implementing import implement_and_apply
 from .refining import start_refine
+from .reports import doctor_report, prompt_report
 from .workspace import OutsideWorkspace
 
 

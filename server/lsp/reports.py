@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from prochemy.optimizer.diagnosis import local_checks
-from prochemy.optimizer.gateway import GatewayError
+from prochemy.optimizer.llm.gateway import GatewayError
 from prochemy.optimizer.repo_models import ProjectState
 from prochemy.optimizer.session import Session
 
 from .app import ProchemyServer
-from .lsp_settings import settings_for
+from .settings import settings_for
 
 
 async def doctor_report(server: ProchemyServer, root: Path) -> str:

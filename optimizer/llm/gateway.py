@@ -20,10 +20,10 @@ from typing import Any, Literal
 import openai
 from pydantic import BaseModel, Field
 
-from .config import Endpoint, Settings
+from ..config import Endpoint, Settings
+from ..store import RecordStore
 from .llama_server import ServerError, shared_server
 from .local_model import ModelMissing, model_file, require_model_file
-from .store import RecordStore
 
 Role = Literal["task", "mutation", "synthesis"]
 log = logging.getLogger("prochemy.gateway")

@@ -7,9 +7,9 @@ import logging
 
 from lsprotocol import types
 from prochemy.optimizer.config import ConfigError
-from prochemy.optimizer.gateway import GatewayError
-from prochemy.optimizer.llama_server import ServerError
-from prochemy.optimizer.local_model import ModelMissing
+from prochemy.optimizer.llm.gateway import GatewayError
+from prochemy.optimizer.llm.llama_server import ServerError
+from prochemy.optimizer.llm.local_model import ModelMissing
 from prochemy.optimizer.repo_env import RepoError
 from pygls.lsp.server import LanguageServer
 

@@ -1,5 +1,5 @@
 """The language server object: per-workspace settings, jobs, failure reporting, logging.
-Features live in their own modules and are registered on it by server/setup.py; they
+Features live in their own modules and are registered on it by server/lsp/setup.py; they
 import this module, and nothing here imports them (no cycle)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from prochemy import __version__
 
 from .failures import FailureReporter
 from .jobs import JobManager
-from .lsp_settings import settings_for
+from .settings import settings_for
 from .workspace import OutsideWorkspace, fs_path
 
 TREE_TTL_S = 30.0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from .config import Settings
+from ..config import Settings
 
 
 class ModelSpec(BaseModel):

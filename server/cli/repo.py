@@ -13,7 +13,7 @@ from prochemy.optimizer.report import render
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import RepoTask
 
-from .cli_common import estimate, plot_line, read_prompt, refine_bar, refine_config
+from .common import estimate, plot_line, read_prompt, refine_bar, refine_config
 
 
 def render_mining(report: MiningReport) -> str:

@@ -14,10 +14,10 @@ from typing import Any
 from prochemy.optimizer.config import ConfigError, LoadedSettings, load_settings
 from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus, select_tasks
 from prochemy.optimizer.diagnosis import local_checks
-from prochemy.optimizer.gateway import GatewayError
 from prochemy.optimizer.generation import Judged
-from prochemy.optimizer.llama_server import ServerError, build_server
-from prochemy.optimizer.local_model import ModelMissing, fetch_model, model_file
+from prochemy.optimizer.llm.gateway import GatewayError
+from prochemy.optimizer.llm.llama_server import ServerError, build_server
+from prochemy.optimizer.llm.local_model import ModelMissing, fetch_model, model_file
 from prochemy.optimizer.repo_env import RepoError
 from prochemy.optimizer.report import render
 from prochemy.optimizer.session import Session
@@ -27,8 +27,8 @@ from prochemy.sandbox.pool import SandboxError
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from .cli_common import crash_log, estimate, plot_line, read_prompt, refine_bar, refine_config
-from .cli_repo import cmd_generate_function, cmd_mine, cmd_refine_repo
+from .common import crash_log, estimate, plot_line, read_prompt, refine_bar, refine_config
+from .repo import cmd_generate_function, cmd_mine, cmd_refine_repo
 
 
 def _at_least(low: int):

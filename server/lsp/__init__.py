@@ -1,0 +1,1 @@
+"""`prochemy-lsp`: the language-server front end (assembled in setup.py)."""
