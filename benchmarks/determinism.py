@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prochemy.optimizer.config import load_settings
-from prochemy.optimizer.datasets import load_humaneval, select_tasks
 from prochemy.optimizer.generation import SEED_PROMPT, generate, judge
 from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.llm.gateway import LLMGateway
+from prochemy.optimizer.tasks.datasets import load_humaneval, select_tasks
 from prochemy.sandbox.pool import Sandbox
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from prochemy.optimizer.config import RepoTests
-from prochemy.optimizer.mining import mine, repo_runner
+from prochemy.optimizer.tasks.mining import mine, repo_runner
 from prochemy.sandbox.models import SandboxSettings
 
 from tests.repos import judge_repo

@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prochemy.optimizer.config import load_settings
-from prochemy.optimizer.evaluation import OutcomeStore, model_identity
 from prochemy.optimizer.generation import generate, judge
 from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.llm.gateway import Budget, LLMGateway
-from prochemy.optimizer.report import RunStore
-from prochemy.optimizer.training import TrainingConfig, benchmark_sets
+from prochemy.optimizer.loop.evaluation import OutcomeStore, model_identity
+from prochemy.optimizer.loop.report import RunStore
+from prochemy.optimizer.tasks.training import TrainingConfig, benchmark_sets
 from prochemy.sandbox.pool import Sandbox
 
 RESULTS = Path(__file__).resolve().parent / "results"

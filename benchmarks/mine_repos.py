@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 
 from prochemy.optimizer.config import RepoTests
-from prochemy.optimizer.mining import MiningReport, mine
+from prochemy.optimizer.tasks.mining import MiningReport, mine
 from prochemy.sandbox.models import SandboxSettings
 
 LIBRARY, VERSION = "toolz", "1.2.0"

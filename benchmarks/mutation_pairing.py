@@ -20,15 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prochemy.optimizer.config import Endpoint, load_settings
-from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
 from prochemy.optimizer.generation import SEED_PROMPT
 from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.llm.gateway import LLMGateway
 from prochemy.optimizer.llm.llama_server import LlamaServer
 from prochemy.optimizer.llm.local_model import require_model_file
-from prochemy.optimizer.refine import RefineConfig, Refiner
+from prochemy.optimizer.loop.evaluation import Evaluator, OutcomeStore
+from prochemy.optimizer.loop.refine import RefineConfig, Refiner
 from prochemy.optimizer.tasks import TaskSet
-from prochemy.optimizer.training import TrainingConfig, benchmark_sets
+from prochemy.optimizer.tasks.training import TrainingConfig, benchmark_sets
 from prochemy.sandbox.pool import Sandbox
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from prochemy.optimizer.config import RepoTests
-from prochemy.optimizer.mining import mine
+from prochemy.optimizer.tasks.mining import mine
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import splice_function

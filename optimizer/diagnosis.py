@@ -12,7 +12,7 @@ from prochemy.sandbox.isolation import SandboxUnavailable, probe
 from .config import LoadedSettings
 from .llm.llama_server import server_binary
 from .llm.local_model import MODELS, model_file
-from .repo_env import RepoError, find_interpreter
+from .tasks.repo_env import RepoError, find_interpreter
 
 
 def local_checks(loaded: LoadedSettings, project: Path) -> list[str]:

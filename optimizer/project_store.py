@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from .llm.gateway import RoleUsage
-from .refine import HeldOutComparison
+from .loop.refine import HeldOutComparison
 from .store import RecordStore
 
 

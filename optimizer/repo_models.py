@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from .generation import Generation
 from .project_store import ProjectRecord
-from .repo_env import RepoError
 from .tasks import RepoTask, Task
+from .tasks.repo_env import RepoError
 
 T = TypeVar("T", bound=Task)
 

@@ -24,15 +24,14 @@ from pydantic import BaseModel
 
 from .bench import BenchReport, run_bench
 from .config import Settings
-from .evaluation import Evaluator, OutcomeStore, model_identity
 from .generation import SEED_PROMPT, Generation, Judged, generate, judge
 from .judging import Judges
 from .llm.gateway import Budget, ChatRequest, LLMGateway, ResponseCache
 from .locks import project_lock
-from .mining import MiningReport, mine, repo_runner
+from .loop.evaluation import Evaluator, OutcomeStore, model_identity
+from .loop.refine import Progress, RefineConfig, Refiner, RefineResult
+from .loop.report import RunStore
 from .project_store import ProjectRecord, ProjectStore, StoredPrompt
-from .refine import Progress, RefineConfig, Refiner, RefineResult
-from .repo_env import RepoError, find_interpreter, module_name, python_files, tree_fingerprint
 from .repo_models import (
     FunctionGeneration,
     Implementation,
@@ -41,13 +40,14 @@ from .repo_models import (
     parse_function_ref,
     split,
 )
-from .repo_statement import build_statement
-from .repo_synthesis import RepoSynthesisReport, synthesize_repo_tasks
-from .report import RunStore
 from .store import RecordStore
-from .synthesis import SynthesisReport
 from .tasks import RepoTarget, RepoTask, Task, TaskSet
-from .training import TrainingConfig, benchmark_sets
+from .tasks.mining import MiningReport, mine, repo_runner
+from .tasks.repo_env import RepoError, find_interpreter, module_name, python_files, tree_fingerprint
+from .tasks.repo_statement import build_statement
+from .tasks.repo_synthesis import RepoSynthesisReport, synthesize_repo_tasks
+from .tasks.synthesis import SynthesisReport
+from .tasks.training import TrainingConfig, benchmark_sets
 
 
 class SavedRun(BaseModel):

@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from prochemy.optimizer.config import ConfigError, LoadedSettings, load_settings
-from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus, select_tasks
 from prochemy.optimizer.diagnosis import local_checks
 from prochemy.optimizer.generation import Judged
 from prochemy.optimizer.llm.gateway import GatewayError
 from prochemy.optimizer.llm.llama_server import ServerError, build_server
 from prochemy.optimizer.llm.local_model import ModelMissing, fetch_model, model_file
-from prochemy.optimizer.repo_env import RepoError
-from prochemy.optimizer.report import render
+from prochemy.optimizer.loop.report import render
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import TASK, Task
-from prochemy.optimizer.training import TrainingConfig
+from prochemy.optimizer.tasks.datasets import load_humaneval, load_humaneval_plus, select_tasks
+from prochemy.optimizer.tasks.repo_env import RepoError
+from prochemy.optimizer.tasks.training import TrainingConfig
 from prochemy.sandbox.pool import SandboxError
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -192,7 +192,7 @@ def _load_task(args: argparse.Namespace) -> Task:
             where = ".".join(str(x) for x in first["loc"]) or "the file"
             raise SystemExit(
                 f"prochemy: error: {args.task} is not a task: {where}: {first['msg']} "
-                "(fields: see optimizer/tasks.py)"
+                "(fields: see optimizer/tasks/model.py)"
             ) from None
     tasks = load_humaneval_plus() if args.plus else load_humaneval()
     for task in tasks:

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 from prochemy.optimizer.config import LoadedSettings
-from prochemy.optimizer.mining import MiningReport
+from prochemy.optimizer.loop.report import render
 from prochemy.optimizer.repo_models import NotConfirmed, split
-from prochemy.optimizer.report import render
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import RepoTask
+from prochemy.optimizer.tasks.mining import MiningReport
 
 from .common import estimate, plot_line, read_prompt, refine_bar, refine_config
 

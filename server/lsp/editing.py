@@ -10,7 +10,7 @@ import gc
 from pathlib import Path
 
 from lsprotocol import types
-from prochemy.optimizer.functions import function_at
+from prochemy.optimizer.tasks.functions import function_at
 
 from .app import ProchemyServer
 from .implementing import UserError, function_text, implement_at, tell, warn, whole_document_edit

@@ -10,7 +10,7 @@ from prochemy.optimizer.config import ConfigError
 from prochemy.optimizer.llm.gateway import GatewayError
 from prochemy.optimizer.llm.llama_server import ServerError
 from prochemy.optimizer.llm.local_model import ModelMissing
-from prochemy.optimizer.repo_env import RepoError
+from prochemy.optimizer.tasks.repo_env import RepoError
 from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger(__name__)

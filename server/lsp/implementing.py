@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from lsprotocol import types
-from prochemy.optimizer.functions import FunctionSpan, function_at, functions_in
 from prochemy.optimizer.repo_models import Implementation
+from prochemy.optimizer.tasks.functions import FunctionSpan, function_at, functions_in
 from pydantic import BaseModel
 
 from .app import ProchemyServer

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from lsprotocol import types
-from prochemy.optimizer.refine import Progress, RefineConfig
+from prochemy.optimizer.loop.refine import Progress, RefineConfig
 from prochemy.optimizer.session import RepoRefinement
 
 from .app import ProchemyServer

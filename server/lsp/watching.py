@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 
 from lsprotocol import types
-from prochemy.optimizer.repo_env import is_test_file
+from prochemy.optimizer.tasks.repo_env import is_test_file
 
 from .app import ProchemyServer
 from .refining import start_refine

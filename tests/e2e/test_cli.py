@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from prochemy.optimizer.datasets import load_humaneval
+from prochemy.optimizer.tasks.datasets import load_humaneval
 
 from ..stub_llm import StubLLM
 

@@ -176,9 +176,9 @@ def test_refine_and_generate_on_the_example_repository(tmp_path: Path) -> None:
 async def test_serial_mode_repeats_greedy_answers_exactly(tmp_path: Path) -> None:
     """Serial mode pins one llama-server slot and disables prefix reuse: two uncached
     passes over the same tasks give identical text (without it, 5 of 20 differed)."""
-    from prochemy.optimizer.datasets import load_humaneval
     from prochemy.optimizer.generation import SEED_PROMPT, messages_for
     from prochemy.optimizer.llm.gateway import ChatRequest, LLMGateway
+    from prochemy.optimizer.tasks.datasets import load_humaneval
 
     gguf = models_dir(Settings(cache_dir=real_cache_dir())) / SMALL.filename
     settings = Settings(cache_dir=tmp_path, model={"path": gguf}, max_tokens=200)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from prochemy.optimizer.config import RepoTests
-from prochemy.optimizer.mining import mine
-from prochemy.optimizer.repo_env import RepoError, find_interpreter
+from prochemy.optimizer.tasks.mining import mine
+from prochemy.optimizer.tasks.repo_env import RepoError, find_interpreter
 from prochemy.sandbox.models import SandboxSettings
 
 from ..repos import BESIDE, EXAMPLE, FLAT, SRC_LAYOUT, tree_hash, write_repo
@@ -109,8 +109,8 @@ async def test_a_constraint_check_that_dies_is_undecided_and_never_cached(tmp_pa
     """Issue 12: a check that did not run to completion must not read as "tests do not
     depend on it", and a report with an undecided function must not be cached."""
     from prochemy.optimizer.config import Settings
-    from prochemy.optimizer.mining import INCOMPLETE
     from prochemy.optimizer.session import Session
+    from prochemy.optimizer.tasks.mining import INCOMPLETE
 
     repo = write_repo(
         tmp_path / "dies",

@@ -14,8 +14,8 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
-from prochemy.optimizer.mutation import ROBUST_SYSTEM
-from prochemy.optimizer.repo_synthesis import SYSTEM as DOC_SYSTEM
+from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
+from prochemy.optimizer.tasks.repo_synthesis import SYSTEM as DOC_SYSTEM
 from prochemy.sandbox.splice import find_function
 
 from ..repos import EXAMPLE

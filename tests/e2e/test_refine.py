@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 from prochemy.optimizer.config import Endpoint, Settings
-from prochemy.optimizer.datasets import load_humaneval
-from prochemy.optimizer.evaluation import Evaluator, OutcomeStore
 from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.llm.gateway import LLMGateway
-from prochemy.optimizer.mutation import ROBUST_SYSTEM
-from prochemy.optimizer.refine import IterationRecord, Progress, RefineConfig, Refiner, _converged
-from prochemy.optimizer.report import RunStore, plot, render
-from prochemy.optimizer.synthesis import SYSTEM as SYNTH_SYSTEM
-from prochemy.optimizer.synthesis import synthesize, validate
+from prochemy.optimizer.loop.evaluation import Evaluator, OutcomeStore
+from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
+from prochemy.optimizer.loop.refine import IterationRecord, Progress, RefineConfig, Refiner, _converged
+from prochemy.optimizer.loop.report import RunStore, plot, render
 from prochemy.optimizer.tasks import FunctionTask, TaskSet
+from prochemy.optimizer.tasks.datasets import load_humaneval
+from prochemy.optimizer.tasks.synthesis import SYSTEM as SYNTH_SYSTEM
+from prochemy.optimizer.tasks.synthesis import synthesize, validate
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.pool import Sandbox
 
@@ -343,7 +343,7 @@ async def test_serial_mode_never_batches(tmp_path: Path, serial: bool) -> None:
 
 
 async def test_plus_tasks_need_the_plus_inputs_too(tmp_path: Path) -> None:
-    from prochemy.optimizer.datasets import load_humaneval_plus
+    from prochemy.optimizer.tasks.datasets import load_humaneval_plus
 
     task = next(t for t in load_humaneval_plus() if t.id == "HumanEval/2")
     overfit = (

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from prochemy.optimizer.config import Endpoint, RepoTests, Settings
-from prochemy.optimizer.mutation import ROBUST_SYSTEM
-from prochemy.optimizer.refine import RefineConfig
-from prochemy.optimizer.repo_env import RepoError
-from prochemy.optimizer.repo_synthesis import SYSTEM as DOC_SYSTEM
+from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
+from prochemy.optimizer.loop.refine import RefineConfig
 from prochemy.optimizer.session import Session
+from prochemy.optimizer.tasks.repo_env import RepoError
+from prochemy.optimizer.tasks.repo_synthesis import SYSTEM as DOC_SYSTEM
 from prochemy.server.cli.main import main as cli
 
 from ..repos import tree_hash, write_repo

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from prochemy.optimizer.datasets import load_humaneval, load_humaneval_plus
 from prochemy.optimizer.harness import check_job, plus_job
+from prochemy.optimizer.tasks.datasets import load_humaneval, load_humaneval_plus
 from prochemy.sandbox.models import Outcome, SandboxSettings
 from prochemy.sandbox.pool import Sandbox
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from prochemy.optimizer.scoring import plain_scores, task_weights, top_indices, weighted_scores
+from prochemy.optimizer.loop.scoring import plain_scores, task_weights, top_indices, weighted_scores
 
 T, F = True, False
 

@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from .tasks import FunctionTask, PlusInputs
+from .model import FunctionTask, PlusInputs
 
 
 def shared_data_dir() -> Path:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from .llm.gateway import ChatRequest, LLMGateway
+from ..llm.gateway import ChatRequest, LLMGateway
 
 Recipe = Literal["robust", "paper"]
 

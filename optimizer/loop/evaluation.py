@@ -14,13 +14,13 @@ from pathlib import Path
 from prochemy.sandbox.models import OutcomeName
 from pydantic import BaseModel
 
-from .aio import gather_or_cancel
-from .config import Settings
-from .generation import generate, judge
-from .judging import Judges
-from .llm.gateway import LLMGateway, endpoint_identity
-from .store import RecordStore
-from .tasks import FunctionTask, Task
+from ..aio import gather_or_cancel
+from ..config import Settings
+from ..generation import generate, judge
+from ..judging import Judges
+from ..llm.gateway import LLMGateway, endpoint_identity
+from ..store import RecordStore
+from ..tasks import FunctionTask, Task
 
 
 class Outcome(BaseModel):

@@ -18,11 +18,11 @@ from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import find_function, first_line
 from pydantic import BaseModel, Field
 
-from .aio import gather_or_cancel
-from .llm.gateway import BudgetExhausted, ChatRequest, LLMGateway
-from .mutation import normalise
+from ..aio import gather_or_cancel
+from ..llm.gateway import BudgetExhausted, ChatRequest, LLMGateway
+from ..loop.mutation import normalise
+from .model import RepoTask
 from .repo_statement import build_statement, docstring_node
-from .tasks import RepoTask
 
 SYSTEM = (
     "You edit Python docstrings. Keep every requirement the docstring states: behaviour, "

@@ -16,10 +16,10 @@ from collections import Counter
 from prochemy.sandbox.pool import Sandbox
 from pydantic import BaseModel
 
-from .aio import gather_or_cancel
-from .harness import check_job
-from .llm.gateway import BudgetExhausted, ChatRequest, LLMGateway
-from .tasks import FunctionTask
+from ..aio import gather_or_cancel
+from ..harness import check_job
+from ..llm.gateway import BudgetExhausted, ChatRequest, LLMGateway
+from .model import FunctionTask
 
 SYSTEM = (
     "You write new Python programming tasks for a test suite. Each task has a statement "

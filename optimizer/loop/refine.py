@@ -18,12 +18,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .aio import gather_or_cancel
+from ..aio import gather_or_cancel
+from ..llm.gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
+from ..tasks import FunctionTask, TaskSet
 from .evaluation import Evaluator
-from .llm.gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
 from .mutation import Recipe, mutate, normalise
 from .scoring import plain_scores, top_indices, weighted_scores
-from .tasks import FunctionTask, TaskSet
 
 
 class RefineConfig(BaseModel):

@@ -25,8 +25,9 @@ from prochemy.sandbox.repo_runner import RepoRunner, SuiteRun
 from prochemy.sandbox.splice import Function, definitions, find_function, first_line, stub_body
 from pydantic import BaseModel, Field
 
-from .aio import gather_or_cancel
-from .config import RepoTests
+from ..aio import gather_or_cancel
+from ..config import RepoTests
+from .model import RepoTarget, RepoTask
 from .repo_env import (
     Interpreter,
     RepoError,
@@ -37,7 +38,6 @@ from .repo_env import (
     tree_fingerprint,
 )
 from .repo_statement import build_statement, docstring_node
-from .tasks import RepoTarget, RepoTask
 
 
 class TestOutcome(BaseModel):

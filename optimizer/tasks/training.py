@@ -13,10 +13,10 @@ from typing import Literal
 from prochemy.sandbox.pool import Sandbox
 from pydantic import BaseModel, Field
 
+from ..llm.gateway import LLMGateway
 from .datasets import load_humaneval, load_humaneval_plus, load_mbpp
-from .llm.gateway import LLMGateway
+from .model import TaskSet
 from .synthesis import SynthesisReport, synthesize
-from .tasks import TaskSet
 
 
 class TrainingConfig(BaseModel):

@@ -1,0 +1,8 @@
+"""Tasks: what the model is asked and how an answer is judged (model.py), and where tasks
+come from: benchmarks (datasets, training), LLM-written variants (synthesis,
+repo_synthesis) and a repository's own tests (mining, with repo_env, repo_statement and
+functions)."""
+
+from .model import TASK, FunctionTask, PlusInputs, RepoTarget, RepoTask, Task, TaskSet
+
+__all__ = ["TASK", "FunctionTask", "PlusInputs", "RepoTarget", "RepoTask", "Task", "TaskSet"]
