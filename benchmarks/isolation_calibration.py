@@ -5,7 +5,9 @@ mine_repos.py), the task's own reference implementation is judged the way candid
 (RepoRunner.run_candidate): once in pytest's process, then, if that passes, with the
 function served from its own process. A reference that passes in pytest's process but
 cannot be confirmed marks a task whose passes the product will not count (what crossed
-badly is in the reason). Also times both runs.
+badly is in the reason). Also times both runs. Mining now leaves such functions out
+itself (skip reason "its own code cannot be confirmed in isolation"): a current run counts
+them in `left_out_at_mining_as_unconfirmable`, and every mined task is confirmed.
 
     python benchmarks/isolation_calibration.py [--workdir /tmp/prochemy-real]
 """
@@ -21,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from prochemy.optimizer.config import RepoTests
-from prochemy.optimizer.tasks.mining import mine, repo_runner
+from prochemy.optimizer.tasks.mining import UNCONFIRMABLE, mine, repo_runner
 from prochemy.sandbox.models import SandboxSettings
 
 from tests.repos import judge_repo
@@ -54,6 +56,9 @@ async def calibrate(name: str, root: Path, cfg: RepoTests) -> dict:
     summary = {
         "repo": name,
         "tasks": len(rows),
+        "left_out_at_mining_as_unconfirmable": sum(
+            s.reason.startswith(UNCONFIRMABLE) for s in report.skipped
+        ),
         "confirmed": confirmed,
         "unconfirmed": len(unconfirmed),
         "other": len(rows) - confirmed - len(unconfirmed),

@@ -22,7 +22,14 @@ from pathlib import Path
 
 from prochemy.sandbox.models import SandboxSettings, TestStatusName, Tier
 from prochemy.sandbox.repo_runner import RepoRunner, SuiteRun
-from prochemy.sandbox.splice import Function, definitions, find_function, first_line, stub_body
+from prochemy.sandbox.splice import (
+    Function,
+    SpliceError,
+    definitions,
+    find_function,
+    first_line,
+    stub_body,
+)
 from pydantic import BaseModel, Field
 
 from ..aio import gather_or_cancel
@@ -156,7 +163,7 @@ async def mine(
                 callers.setdefault((rel, line), []).append(node_id)
         seen, candidates, skipped = await asyncio.to_thread(_candidates, root, sources, callers, cfg)
         say(f"checking {len(candidates)} candidates against their tests")
-        checks = await gather_or_cancel(*(_related(runner, root, c, cfg) for c in candidates))
+        checks = await gather_or_cancel(*(_checked(runner, root, c, cfg) for c in candidates))
     tasks = await asyncio.to_thread(_tasks, root, sources, candidates, checks, tree_hash, skipped)
     excluded = [
         TestOutcome(node_id=k, status=v.status, message=v.message)
@@ -261,6 +268,30 @@ def _tasks(
 
 
 INCOMPLETE = "constraint check did not complete"
+
+
+UNCONFIRMABLE = "its own code cannot be confirmed in isolation"
+
+
+async def _checked(
+    runner: RepoRunner, root: Path, cand: _Candidate, cfg: RepoTests
+) -> tuple[list[str], str | None]:
+    """The related tests, if the function is a task: its tests depend on it, and its own
+    code passes them with the function isolated from the tests (as candidates are judged;
+    otherwise no candidate could ever count as passing it)."""
+    related, reason = await _related(runner, root, cand, cfg)
+    if reason is not None:
+        return related, reason
+    source = (root / cand.rel).read_text()
+    try:
+        own = await runner.run_isolated(related, cand.rel, cand.qualname, source)
+    except SpliceError as e:  # e.g. an async function: no stub forwards it yet
+        return [], f"{UNCONFIRMABLE} ({e})"
+    if own.passed:
+        return related, None
+    if own.result.outcome.value == "timeout" or not own.tests:  # the run itself ended early
+        return [], f"{INCOMPLETE} (its isolated run: {own.result.outcome.value}: {own.result.detail[:200]})"
+    return [], f"{UNCONFIRMABLE} ({own.result.detail[:200]})"
 
 
 async def _related(

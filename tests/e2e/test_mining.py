@@ -167,3 +167,23 @@ async def test_a_suite_that_writes_into_its_tree_at_start_up_is_explained(tmp_pa
     )
     with pytest.raises(RepoError, match="writes into the project's tree"):
         await mine(repo, CFG, SANDBOX)
+
+
+async def test_a_function_whose_own_code_cannot_be_confirmed_is_not_a_task(tmp_path: Path) -> None:
+    """No candidate could ever count as passing it (its tests pass an open file, which
+    cannot cross to an isolated candidate), so it would only be noise in training."""
+    from prochemy.optimizer.tasks.mining import UNCONFIRMABLE
+
+    repo = write_repo(
+        tmp_path / "files",
+        {
+            "lib.py": "def size(f):\n    data = f.read()\n    return len(data)\n\n\n"
+            "def double(x):\n    y = x * 2\n    return y\n",
+            "tests/test_lib.py": "from lib import double, size\n\n\ndef test_size(tmp_path):\n"
+            "    (tmp_path / 'x').write_text('abc')\n    with open(tmp_path / 'x') as f:\n"
+            "        assert size(f) == 3\n\n\ndef test_double():\n    assert double(2) == 4\n",
+        },
+    )
+    report = await mine(repo, CFG, SANDBOX)
+    assert [t.id for t in report.tasks] == ["lib.py::double"]
+    assert _skips(report)["lib.py::size"].startswith(UNCONFIRMABLE)
