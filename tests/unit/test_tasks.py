@@ -1,0 +1,38 @@
+"""The task-kind union: each kind validates into its own model, JSON stored before the
+kinds were split (no "kind" field) still loads, and fingerprints did not move."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from prochemy.optimizer.tasks import TASK, FunctionTask, RepoTarget, RepoTask, TaskSet
+
+TARGET = {"root": "/r", "module": "m.py", "qualname": "f", "node_ids": ["t.py::test_f"], "tree": "x"}
+
+
+def test_old_json_without_kind_loads_as_the_right_kind() -> None:
+    function = TASK.validate_python(
+        {"id": "a", "statement": "s", "entry_point": "f", "test": "assert 1", "repo": None}
+    )
+    repo = TASK.validate_python({"id": "b", "statement": "s", "entry_point": "f", "test": "", "repo": TARGET})
+    assert isinstance(function, FunctionTask) and isinstance(repo, RepoTask)
+    assert repo.origin == "repository" and repo.repo.qualname == "f"
+
+
+def test_a_task_set_round_trips_both_kinds() -> None:
+    tasks = [
+        FunctionTask(id="a", statement="s", entry_point="f", test="assert f() == 1"),
+        RepoTask(id="b", statement="s", entry_point="f", repo=RepoTarget(**TARGET)),
+    ]
+    again = TaskSet.model_validate_json(TaskSet(name="n", tasks=tasks).model_dump_json())
+    assert [type(t) for t in again.tasks] == [FunctionTask, RepoTask]
+    assert again.fingerprint == TaskSet(name="n", tasks=tasks).fingerprint
+
+
+def test_fingerprints_are_what_they_were_before_the_split() -> None:
+    """The old single Task model hashed these five fields; stored caches depend on it."""
+    task = RepoTask(id="b", statement="s", entry_point="f", repo=RepoTarget(**TARGET))
+    old_shape = {"statement": "s", "entry_point": "f", "test": "", "plus": None, "repo": TARGET}
+    expected = hashlib.sha256(json.dumps(old_shape, sort_keys=True).encode()).hexdigest()
+    assert task.fingerprint == expected
