@@ -18,16 +18,16 @@ from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.generation import SEED_PROMPT, generate, judge
 from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.llm.gateway import LLMGateway
+from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks.datasets import load_humaneval, select_tasks
-from prochemy.sandbox.pool import Sandbox
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-async def one_run(gateway: LLMGateway, sandbox: Sandbox, tasks, serial: bool):
+async def one_run(gateway: LLMGateway, judges: Judges, tasks, serial: bool):
     async def one(task):
         g = await generate(gateway, SEED_PROMPT, task, serial=serial)
-        return g.answer, (await judge(Judges(function=sandbox), task, g)).result.passed
+        return g.answer, (await judge(judges, task, g)).result.passed
 
     t0 = time.monotonic()
     pairs = await asyncio.gather(*(one(t) for t in tasks))
@@ -37,33 +37,30 @@ async def one_run(gateway: LLMGateway, sandbox: Sandbox, tasks, serial: bool):
 async def main(spec: str, small: bool, serial_only: bool = False) -> None:
     settings = load_settings(overrides={"model.choice": "small" if small else None}).settings
     tasks = select_tasks(load_humaneval(), spec)
-    gateway = LLMGateway(settings, use_cache=False)  # every answer freshly generated
     record: dict = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "tasks": [t.id for t in tasks],
         "modes": {},
     }
-    try:
+    async with Session(settings, use_cache=False) as session:  # every answer freshly generated
+        gateway, judges = session.gateway, await session.judges()
         record["model"] = (await gateway.describe())["model"]
-        async with Sandbox(settings.sandbox) as sandbox:
-            for serial in (True,) if serial_only else (True, False):
-                first = await one_run(gateway, sandbox, tasks, serial)
-                second = await one_run(gateway, sandbox, tasks, serial)
-                mode = "serial" if serial else "batched"
-                record["modes"][mode] = {
-                    "identical_answers": sum(a == b for a, b in zip(first[0], second[0])),
-                    "same_verdicts": sum(a == b for a, b in zip(first[1], second[1])),
-                    "passed": [sum(first[1]), sum(second[1])],
-                    "wall_s": [round(first[2], 1), round(second[2], 1)],
-                }
-                m = record["modes"][mode]
-                print(
-                    f"{mode:8}: {m['identical_answers']}/{len(tasks)} identical answers, "
-                    f"{m['same_verdicts']}/{len(tasks)} same verdicts, passed {m['passed']}, "
-                    f"wall {m['wall_s']} s"
-                )
-    finally:
-        await gateway.aclose()
+        for serial in (True,) if serial_only else (True, False):
+            first = await one_run(gateway, judges, tasks, serial)
+            second = await one_run(gateway, judges, tasks, serial)
+            mode = "serial" if serial else "batched"
+            record["modes"][mode] = {
+                "identical_answers": sum(a == b for a, b in zip(first[0], second[0])),
+                "same_verdicts": sum(a == b for a, b in zip(first[1], second[1])),
+                "passed": [sum(first[1]), sum(second[1])],
+                "wall_s": [round(first[2], 1), round(second[2], 1)],
+            }
+            m = record["modes"][mode]
+            print(
+                f"{mode:8}: {m['identical_answers']}/{len(tasks)} identical answers, "
+                f"{m['same_verdicts']}/{len(tasks)} same verdicts, passed {m['passed']}, "
+                f"wall {m['wall_s']} s"
+            )
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"determinism-{record['model']}.json"
     (RESULTS / name).write_text(json.dumps(record, indent=1))

@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prochemy.optimizer.tasks import RepoTarget, RepoTask  # noqa: E402
+from prochemy.sandbox import Sandbox  # noqa: E402
 from prochemy.sandbox.isolation import SandboxUnavailable  # noqa: E402
 from prochemy.sandbox.models import SandboxSettings  # noqa: E402
-from prochemy.sandbox.pool import Sandbox  # noqa: E402
 from prochemy.sandbox.repo_runner import RepoRunner  # noqa: E402
 from prochemy.sandbox.splice import splice_function  # noqa: E402
 

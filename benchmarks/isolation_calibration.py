@@ -24,6 +24,7 @@ from pathlib import Path
 
 from prochemy.optimizer.config import RepoTests
 from prochemy.optimizer.tasks.mining import UNCONFIRMABLE, mine, repo_runner
+from prochemy.optimizer.tasks.repo_env import Project
 from prochemy.sandbox.models import SandboxSettings
 
 from tests.repos import judge_repo
@@ -32,7 +33,7 @@ from .mine_repos import LIBRARY, VERSION, fetch_library
 
 
 async def calibrate(name: str, root: Path, cfg: RepoTests) -> dict:
-    report = await mine(root, cfg, SandboxSettings())
+    report = await mine(Project.resolve(root, cfg.python), cfg, SandboxSettings())
     rows = []
     async with repo_runner(root, report.interpreter.path, SandboxSettings(), cfg) as runner:
         for task in report.tasks:

@@ -21,61 +21,53 @@ from pathlib import Path
 
 from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.generation import generate, judge
-from prochemy.optimizer.judging import Judges
-from prochemy.optimizer.llm.gateway import Budget, LLMGateway
+from prochemy.optimizer.llm.gateway import Budget
 from prochemy.optimizer.loop.evaluation import OutcomeStore, model_identity
-from prochemy.optimizer.loop.report import RunStore
+from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks.training import TrainingConfig, benchmark_sets
-from prochemy.sandbox.pool import Sandbox
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 async def main(run_ref: str, repeats: int, plus: bool, small: bool, label: str, k_synthetic: int) -> dict:
     settings = load_settings(overrides={"model.choice": "small" if small else None}).settings
-    run = RunStore(settings.cache_dir / "runs").load(run_ref)
-    gateway = LLMGateway(settings)
-    gateway.budget = Budget(max_calls=0)  # replay only
-    store = OutcomeStore(settings.cache_dir / "outcomes")
     identity = model_identity(settings)
-    try:
-        async with Sandbox(settings.sandbox) as sandbox:
-            k_real = sum(t.startswith("MBPP/") for t in run.train)
-            tc = TrainingConfig(k_real=k_real, k_synthetic=k_synthetic, plus=plus, seed=run.config.seed)
-            train, _, _ = await benchmark_sets(gateway, sandbox, tc)
-            if [t.id for t in train.tasks] != run.train:
-                raise SystemExit("the rebuilt training set differs from the run's: other arguments?")
-            prompts = list(dict.fromkeys(p for it in run.iterations for p in it.prompts))
-            cells = [(p, t) for p in prompts for t in train.tasks]
-            answers = await asyncio.gather(*(generate(gateway, p, t) for p, t in cells))
-            t0 = time.monotonic()
-            verdicts: list[list[bool]] = [[] for _ in cells]
-            outcomes: list[Counter[str]] = [Counter() for _ in cells]
-            for _ in range(repeats):
-                judged = await asyncio.gather(
-                    *(judge(Judges(function=sandbox), t, g) for (_, t), g in zip(cells, answers))
+    async with Session(settings) as session:
+        run = session.load_run(run_ref).result
+        gateway, store = session.gateway, session.outcomes
+        gateway.budget = Budget(max_calls=0)  # replay only
+        sandbox, judges = await session.sandbox(), await session.judges()
+        k_real = sum(t.startswith("MBPP/") for t in run.train)
+        tc = TrainingConfig(k_real=k_real, k_synthetic=k_synthetic, plus=plus, seed=run.config.seed)
+        train = (await benchmark_sets(gateway, sandbox, tc)).train
+        if [t.id for t in train.tasks] != run.train:
+            raise SystemExit("the rebuilt training set differs from the run's: other arguments?")
+        prompts = list(dict.fromkeys(p for it in run.iterations for p in it.prompts))
+        cells = [(p, t) for p in prompts for t in train.tasks]
+        answers = await asyncio.gather(*(generate(gateway, p, t) for p, t in cells))
+        t0 = time.monotonic()
+        verdicts: list[list[bool]] = [[] for _ in cells]
+        outcomes: list[Counter[str]] = [Counter() for _ in cells]
+        for _ in range(repeats):
+            judged = await asyncio.gather(*(judge(judges, t, g) for (_, t), g in zip(cells, answers)))
+            for i, j in enumerate(judged):
+                verdicts[i].append(j.result.passed)
+                outcomes[i][j.result.outcome.value] += 1
+        wall = time.monotonic() - t0
+        unstable = []
+        for i, ((prompt, task), vs) in enumerate(zip(cells, verdicts)):
+            known = store.get(OutcomeStore.key(identity, prompt, task))
+            if len(set(vs)) > 1 or (known is not None and known.base_passed != vs[0]):
+                unstable.append(
+                    {
+                        "prompt": prompts.index(prompt),
+                        "task": task.id,
+                        "verdicts": vs,
+                        "outcomes": dict(outcomes[i]),
+                        "stored": None if known is None else known.base_passed,
+                        "stored_detail": None if known is None else known.detail[:200],
+                    }
                 )
-                for i, j in enumerate(judged):
-                    verdicts[i].append(j.result.passed)
-                    outcomes[i][j.result.outcome.value] += 1
-            wall = time.monotonic() - t0
-            unstable = []
-            for i, ((prompt, task), vs) in enumerate(zip(cells, verdicts)):
-                known = store.get(OutcomeStore.key(identity, prompt, task))
-                if len(set(vs)) > 1 or (known is not None and known.base_passed != vs[0]):
-                    unstable.append(
-                        {
-                            "prompt": prompts.index(prompt),
-                            "task": task.id,
-                            "verdicts": vs,
-                            "outcomes": dict(outcomes[i]),
-                            "stored": None if known is None else known.base_passed,
-                            "stored_detail": None if known is None else known.detail[:200],
-                        }
-                    )
-    finally:
-        store.close()
-        await gateway.aclose()
     record = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "run": run.run_id,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from prochemy.optimizer.config import RepoTests
 from prochemy.optimizer.tasks.mining import MiningReport, mine
+from prochemy.optimizer.tasks.repo_env import Project
 from prochemy.sandbox.models import SandboxSettings
 
 LIBRARY, VERSION = "toolz", "1.2.0"
@@ -71,8 +72,9 @@ async def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/prochemy-real"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mining.json"))
     args = parser.parse_args()
-    example = await mine(Path("examples/shelfkit"), RepoTests(python=Path(sys.executable)), SandboxSettings())
-    library = await mine(fetch_library(args.workdir), RepoTests(), SandboxSettings())
+    here = RepoTests(python=Path(sys.executable))
+    example = await mine(Project.resolve(Path("examples/shelfkit"), here.python), here, SandboxSettings())
+    library = await mine(Project.resolve(fetch_library(args.workdir), None), RepoTests(), SandboxSettings())
     rows = [summary("examples/shelfkit", example), summary(f"{LIBRARY} {VERSION} (PyPI sdist)", library)]
     print(json.dumps(rows, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,15 +21,13 @@ from pathlib import Path
 
 from prochemy.optimizer.config import Endpoint, load_settings
 from prochemy.optimizer.generation import SEED_PROMPT
-from prochemy.optimizer.judging import Judges
-from prochemy.optimizer.llm.gateway import LLMGateway
 from prochemy.optimizer.llm.llama_server import LlamaServer
 from prochemy.optimizer.llm.local_model import require_model_file
-from prochemy.optimizer.loop.evaluation import Evaluator, OutcomeStore
+from prochemy.optimizer.loop.evaluation import Evaluator
 from prochemy.optimizer.loop.refine import RefineConfig, Refiner
-from prochemy.optimizer.tasks import TaskSet
+from prochemy.optimizer.session import Session
+from prochemy.optimizer.tasks import TaskSet, TaskSuite
 from prochemy.optimizer.tasks.training import TrainingConfig, benchmark_sets
-from prochemy.sandbox.pool import Sandbox
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NAMES = {"default": "1.5b", "small": "0.5b"}
@@ -49,19 +47,18 @@ async def main(task_model: str, mutator: str, n: int) -> dict:
         settings = settings.model_copy(
             update={"mutation": Endpoint(base_url=server.base_url, model=server.alias)}
         )
-    gateway = LLMGateway(settings)
-    store = OutcomeStore(settings.cache_dir / "outcomes")
     t0 = time.monotonic()
     try:
-        async with Sandbox(settings.sandbox) as sandbox:
-            train, _, _ = await benchmark_sets(gateway, sandbox, TrainingConfig(plus=True))  # as the headline
-            refiner = Refiner(
-                gateway, Evaluator(gateway, Judges(function=sandbox), store), RefineConfig(n=n, k_max=1)
+        async with Session(settings) as session:
+            gateway = session.gateway
+            suite = await benchmark_sets(gateway, await session.sandbox(), TrainingConfig(plus=True))
+            train = suite.train  # as the headline; no held-out check in one iteration
+            evaluator = Evaluator(gateway, await session.judges(), session.outcomes)
+            refiner = Refiner(gateway, evaluator, RefineConfig(n=n, k_max=1))
+            result = await refiner.run(
+                SEED_PROMPT, TaskSuite(train=train, held_out=TaskSet(name="none", tasks=[]))
             )
-            result = await refiner.run(SEED_PROMPT, train, TaskSet(name="none", tasks=[]))
     finally:
-        store.close()
-        await gateway.aclose()
         if server is not None:
             server.stop()
     it = result.iterations[0]

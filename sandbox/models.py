@@ -41,7 +41,7 @@ OutcomeName = Literal["passed", "failed", "error", "timeout", "resource-limit"]
 TestStatusName = Literal["passed", "failed", "error", "timeout", "skipped", "xfailed", "not run"]
 
 
-class Outcome(str, Enum):
+class RunOutcome(str, Enum):
     PASSED = "passed"
     FAILED = "failed"  # an assertion of the tests failed
     ERROR = "error"  # the program raised (or did not compile)
@@ -50,7 +50,7 @@ class Outcome(str, Enum):
 
 
 class RunResult(BaseModel):
-    outcome: Outcome
+    outcome: RunOutcome
     detail: str = ""  # failing assertion, "Type: message", or which limit
     output_tail: str = ""
     duration_s: float = 0.0
@@ -59,4 +59,4 @@ class RunResult(BaseModel):
 
     @property
     def passed(self) -> bool:
-        return self.outcome is Outcome.PASSED
+        return self.outcome is RunOutcome.PASSED

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from .models import Outcome, RunResult, Runtime, SandboxSettings, TestStatusName
-from .pool import Sandbox
+from .host import Sandbox
+from .models import RunOutcome, RunResult, Runtime, SandboxSettings, TestStatusName
 from .splice import SpliceError, forwarding_stub, splice_function, without_decorators
 
 UNCONFIRMED = (
@@ -123,18 +123,18 @@ class RepoRunner:
         try:
             spliced = splice_function(source, qualname, code)
         except SpliceError as e:
-            return RunResult(outcome=Outcome.ERROR, detail=str(e), tier=self.tier)
+            return RunResult(outcome=RunOutcome.ERROR, detail=str(e), tier=self.tier)
         shared = (await self.run(node_ids, {rel: spliced})).result
         if not shared.passed:
             return shared
         try:
             isolated = (await self.run_isolated(node_ids, rel, qualname, spliced)).result
         except SpliceError as e:
-            isolated = RunResult(outcome=Outcome.ERROR, detail=str(e), tier=self.tier)
+            isolated = RunResult(outcome=RunOutcome.ERROR, detail=str(e), tier=self.tier)
         if isolated.passed:
             return isolated.model_copy(update={"duration_s": shared.duration_s + isolated.duration_s})
         detail = f"{UNCONFIRMED}: {isolated.outcome.value}: {isolated.detail}"[:1500]
-        return isolated.model_copy(update={"outcome": Outcome.ERROR, "detail": detail})
+        return isolated.model_copy(update={"outcome": RunOutcome.ERROR, "detail": detail})
 
     async def run_isolated(
         self, node_ids: list[str], rel: str, qualname: str, candidate_module: str

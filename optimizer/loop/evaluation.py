@@ -23,7 +23,7 @@ from ..store import RecordStore
 from ..tasks import FunctionTask, Task
 
 
-class Outcome(BaseModel):
+class TaskOutcome(BaseModel):
     passed: bool  # with HumanEval+ inputs: the original tests and the plus inputs
     base_passed: bool  # the task's own tests only
     outcome: OutcomeName
@@ -37,9 +37,9 @@ JUDGE_VERSION = 6  # 3: `from __future__` splice fix; 4: candidates run with a f
 # 6: a repository pass counts only when confirmed with the candidate in its own process
 
 
-class OutcomeStore(RecordStore[Outcome]):
+class OutcomeStore(RecordStore[TaskOutcome]):
     def __init__(self, directory: Path) -> None:
-        super().__init__(directory, Outcome)
+        super().__init__(directory, TaskOutcome)
 
     @staticmethod
     def key(model_identity: str, prompt: str, task: Task) -> str:
@@ -64,12 +64,12 @@ class Evaluator:
         self.judges = judges
         self.serial = serial  # deterministic mode, see ChatRequest.serial
         self.store = store
-        self._inflight: dict[str, asyncio.Task[Outcome]] = {}  # one computation per key
+        self._inflight: dict[str, asyncio.Task[TaskOutcome]] = {}  # one computation per key
 
     async def model_identity(self) -> str:
         return model_identity(self.gateway.settings, self.serial)
 
-    async def outcome(self, prompt: str, task: Task) -> Outcome:
+    async def outcome(self, prompt: str, task: Task) -> TaskOutcome:
         key = OutcomeStore.key(await self.model_identity(), prompt, task)
         if (known := self.store.get(key)) is not None:
             return known
@@ -78,13 +78,13 @@ class Evaluator:
             self._inflight[key].add_done_callback(lambda _: self._inflight.pop(key, None))
         return await self._inflight[key]  # cancelled with its awaiters: no orphan keeps paying
 
-    async def _compute(self, key: str, prompt: str, task: Task) -> Outcome:
+    async def _compute(self, key: str, prompt: str, task: Task) -> TaskOutcome:
         generation = await generate(self.gateway, prompt, task, serial=self.serial)
         with_plus = isinstance(task, FunctionTask) and task.plus is not None
         judged = await judge(self.judges, task, generation, with_plus=with_plus)
         # the verdict that decides: plus inputs only matter once the base tests pass
         verdict = judged.plus if judged.result.passed and judged.plus is not None else judged.result
-        result = Outcome(
+        result = TaskOutcome(
             passed=verdict.passed,
             base_passed=judged.result.passed,
             outcome=verdict.outcome.value,
@@ -98,7 +98,7 @@ class Evaluator:
         """The same stores and runners, in (or out of) deterministic mode."""
         return Evaluator(self.gateway, self.judges, self.store, serial=serial)
 
-    async def matrix(self, prompts: list[str], tasks: list[Task]) -> list[list[Outcome]]:
+    async def matrix(self, prompts: list[str], tasks: list[Task]) -> list[list[TaskOutcome]]:
         cells = await gather_or_cancel(*(self.outcome(p, t) for p in prompts for t in tasks))
         width = len(tasks)
         return [list(cells[i * width : (i + 1) * width]) for i in range(len(prompts))]

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from ..aio import gather_or_cancel
 from ..llm.gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
-from ..tasks import FunctionTask, TaskSet
+from ..tasks import FunctionTask, SynthesisReport, TaskSet, TaskSuite
 from .evaluation import Evaluator
 from .mutation import Recipe, mutate, normalise
 from .scoring import plain_scores, top_indices, weighted_scores
@@ -98,7 +98,7 @@ class RefineResult(BaseModel):
     held_out_comparison: HeldOutComparison | None = None
     adopted: str  # "refined" or "seed"
     adopted_prompt: str
-    synthesis: dict | None = None  # how many synthetic tasks were made, kept, rejected and why
+    synthesis: SynthesisReport | None = None  # how the synthetic training tasks were made
     usage: dict[str, RoleUsage]
     wall_s: float
 
@@ -191,9 +191,10 @@ class Refiner:
         return found, attempted, rejections
 
     async def run(
-        self, seed_prompt: str, train: TaskSet, held_out: TaskSet, warm_start: list[str] | None = None
+        self, seed_prompt: str, suite: TaskSuite, warm_start: list[str] | None = None
     ) -> RefineResult:
         cfg = self.config
+        train, held_out = suite.train, suite.held_out
         t0 = time.monotonic()
         model_identity = await self.evaluator.model_identity()
         run_id = run_id_for(cfg, seed_prompt, train, held_out, model_identity)
@@ -304,6 +305,7 @@ class Refiner:
             held_out_comparison=comparison,
             adopted=adopted,
             adopted_prompt=best_prompt if adopted == "refined" else seed_prompt,
+            synthesis=suite.synthesis,
             usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
             wall_s=round(time.monotonic() - t0, 1),
         )

@@ -1,42 +1,12 @@
-"""Stored refinement runs, and their report: a table per iteration, the held-out
-comparison of seed and P*, the prompt diff, and a trajectory plot (PNG)."""
+"""A refinement run as text: a table per iteration, the held-out comparison of seed and
+P*, and the prompt diff."""
 
 from __future__ import annotations
 
 import difflib
 import textwrap
-from pathlib import Path
 
 from .refine import RefineResult, best_so_far
-
-
-class RunStore:
-    """Refinement results as JSON under <cache>/runs/<run_id>.json."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def path(self, run_id: str) -> Path:
-        return self.directory / f"{run_id}.json"
-
-    def save(self, result: RefineResult) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.path(result.run_id)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(result.model_dump_json(indent=1))
-        tmp.replace(path)
-        return path
-
-    def load(self, ref: str) -> RefineResult:
-        """A run id (or unique prefix), or a path to a run file."""
-        candidate = Path(ref)
-        if candidate.is_file():
-            return RefineResult.model_validate_json(candidate.read_text())
-        matches = sorted(self.directory.glob(f"{ref}*.json"))
-        if len(matches) != 1:
-            known = ", ".join(p.stem for p in sorted(self.directory.glob("*.json"))) or "none"
-            raise FileNotFoundError(f"no single stored run matches {ref!r} (runs: {known})")
-        return RefineResult.model_validate_json(matches[0].read_text())
 
 
 def _wrap(prompt: str) -> list[str]:
@@ -108,46 +78,3 @@ def render(result: RefineResult) -> str:
     )
     lines.extend("  " + d for d in diff)
     return "\n".join(lines)
-
-
-def plot(result: RefineResult, path: Path) -> Path | None:
-    """The trajectory as a PNG; None without matplotlib (the benchmark extra)."""
-    try:
-        import matplotlib
-    except ImportError:
-        return None
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 1]})
-    ks = [it.k for it in result.iterations]
-    left.plot(ks, [100 * it.best_plain for it in result.iterations], marker="o", label="best (selected)")
-    left.step(
-        ks,
-        [100 * v for v in best_so_far([it.best_plain for it in result.iterations])],
-        where="post",
-        linestyle="--",
-        label="best so far",
-    )
-    left.plot(
-        ks, [100 * sum(it.plain) / len(it.plain) for it in result.iterations], marker="s", label="pool mean"
-    )
-    left.set_xlabel("iteration")
-    left.set_ylabel("training pass@1 (%)")
-    left.set_title("refinement trajectory")
-    left.legend()
-    c = result.held_out_comparison
-    if c is not None:
-        values = [100 * c.seed_passed / c.tasks, 100 * c.best_passed / c.tasks]
-        right.bar(["seed", "P*"], values, color=["grey", "tab:blue"])
-        for x, v in enumerate(values):
-            right.text(x, v, f"{v:.1f}", ha="center", va="bottom")
-        right.set_title(f"held-out pass@1 ({c.tasks} tasks)")
-    else:
-        right.set_axis_off()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

@@ -3,6 +3,26 @@ come from: benchmarks (datasets, training), LLM-written variants (synthesis,
 repo_synthesis) and a repository's own tests (mining, with repo_env, repo_statement and
 functions)."""
 
-from .model import TASK, FunctionTask, PlusInputs, RepoTarget, RepoTask, Task, TaskSet
+from .model import (
+    TASK,
+    FunctionTask,
+    PlusInputs,
+    RepoTarget,
+    RepoTask,
+    SynthesisReport,
+    Task,
+    TaskSet,
+    TaskSuite,
+)
 
-__all__ = ["TASK", "FunctionTask", "PlusInputs", "RepoTarget", "RepoTask", "Task", "TaskSet"]
+__all__ = [
+    "TASK",
+    "FunctionTask",
+    "PlusInputs",
+    "RepoTarget",
+    "RepoTask",
+    "SynthesisReport",
+    "Task",
+    "TaskSet",
+    "TaskSuite",
+]

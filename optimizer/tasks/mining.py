@@ -35,16 +35,12 @@ from pydantic import BaseModel, Field
 from ..aio import gather_or_cancel
 from ..config import RepoTests
 from .model import RepoTarget, RepoTask
-from .repo_env import (
-    Interpreter,
-    RepoError,
-    find_interpreter,
-    is_test_file,
-    module_name,
-    python_files,
-    tree_fingerprint,
-)
+from .repo_env import Interpreter, Project, RepoError, is_test_file, module_name
 from .repo_statement import build_statement, docstring_node
+
+# Part of the mining cache key: a change to what mining concludes must not be served from an
+# older run's cache (2: module names as pytest imports them; unconfirmable functions left out).
+MINING_VERSION = 2
 
 
 class TestOutcome(BaseModel):
@@ -141,15 +137,21 @@ async def baseline(runner: RepoRunner, cfg: RepoTests) -> SuiteRun:
 
 
 async def mine(
-    root: Path, cfg: RepoTests, sandbox: SandboxSettings, on_progress: Callable[[str], None] | None = None
+    project: Project,
+    cfg: RepoTests,
+    sandbox: SandboxSettings,
+    on_progress: Callable[[str], None] | None = None,
 ) -> MiningReport:
     say = on_progress or (lambda message: None)
-    root = root.resolve()
-    if not root.is_dir():
-        raise RepoError(f"{root} is not a directory")
+    root, interpreter, files, tree_hash = (
+        project.root,
+        project.interpreter,
+        project.files,
+        project.fingerprint,
+    )
+    if not any(is_test_file(f) for f in files):
+        raise RepoError(f"no tests found in {root}: no test_*.py, *_test.py or tests/ folder")
     t0 = time.monotonic()
-    # file and interpreter work off the event loop: an editor's server keeps answering
-    interpreter, files, tree_hash = await asyncio.to_thread(_survey, root, cfg)
     sources = [f for f in files if not is_test_file(f) and f.name not in ("setup.py", "noxfile.py")]
     async with repo_runner(root, interpreter.path, sandbox, cfg) as runner:
         say("baseline run of the test suite")
@@ -186,14 +188,6 @@ async def mine(
         baseline_s=round(baseline_s, 2),
         mining_s=round(time.monotonic() - t0, 2),
     )
-
-
-def _survey(root: Path, cfg: RepoTests) -> tuple[Interpreter, list[Path], str]:
-    interpreter = find_interpreter(root, cfg.python)
-    files = python_files(root)
-    if not any(is_test_file(f) for f in files):
-        raise RepoError(f"no tests found in {root}: no test_*.py, *_test.py or tests/ folder")
-    return interpreter, files, tree_fingerprint(root, files)
 
 
 def _candidates(
@@ -240,7 +234,7 @@ def _tasks(
     skipped: list[Skip],
 ) -> list[RepoTask]:
     """A task per candidate whose tests depend on it (the others join `skipped`)."""
-    modules = {module_name(f): f for f in sources}
+    modules = {module_name(root, f): f for f in sources}
     tasks: list[RepoTask] = []
     for cand, (related, reason) in zip(candidates, checks):
         name = f"{cand.rel}::{cand.qualname}"

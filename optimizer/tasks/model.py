@@ -92,3 +92,23 @@ class TaskSet(BaseModel):
     def identifiers(self) -> set[str]:
         """Names a general prompt should not mention (entry points of the tasks)."""
         return {t.entry_point for t in self.tasks}
+
+
+class SynthesisReport(BaseModel):
+    """How many synthetic tasks were written, kept, and rejected by reason (any task kind)."""
+
+    generated: int = 0
+    kept: int = 0
+    rejected: dict[str, int] = Field(default_factory=dict)
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+
+class TaskSuite(BaseModel):
+    """What one refinement works on: training tasks (real + synthetic), held-out tasks
+    the loop never sees, and how the synthetic half was made."""
+
+    train: TaskSet
+    held_out: TaskSet
+    synthesis: SynthesisReport = SynthesisReport()

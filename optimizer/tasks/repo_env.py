@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ...sandbox.isolate import module_name as isolate_module_name
+
 # Never part of the project's own code.
 SKIP_DIRS = {
     ".git",
@@ -125,17 +127,42 @@ def tree_fingerprint(root: Path, files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def module_name(rel: Path) -> str:
-    """Dotted import name of a file, for src/ and flat layouts alike."""
-    parts = list(rel.with_suffix("").parts)
-    if parts and parts[0] == "src":
-        parts = parts[1:]
-    if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
+def module_name(root: Path, rel: Path) -> str:
+    """Dotted import name of a file as pytest imports it (walk up while the folder is a
+    package), so src/, flat and nested layouts agree with the isolated run's naming."""
+    return isolate_module_name(str(root), str(rel))[0]
 
 
-def package_of(rel: Path) -> str:
+def package_of(root: Path, rel: Path) -> str:
     """The package a module belongs to, for resolving its relative imports."""
-    name = module_name(rel)
+    name = module_name(root, rel)
     return name if rel.name == "__init__.py" else name.rpartition(".")[0]
+
+
+class Project(BaseModel):
+    """A repository resolved once at the entry point: its root, the interpreter that runs
+    its tests, its Python files and their fingerprint."""
+
+    root: Path
+    interpreter: Interpreter
+    files: list[Path]
+    fingerprint: str
+
+    @classmethod
+    def resolve(cls, root: Path, python: Path | None) -> Project:
+        """Walks the tree and asks the interpreter for pytest's version: call off the event
+        loop where an editor waits."""
+        root = root.resolve()
+        if not root.is_dir():
+            raise RepoError(f"{root} is not a directory")
+        files = python_files(root)
+        return cls(
+            root=root,
+            interpreter=find_interpreter(root, python),
+            files=files,
+            fingerprint=tree_fingerprint(root, files),
+        )
+
+    def modules(self) -> dict[str, Path]:
+        """Dotted module name -> file, as pytest would import each."""
+        return {module_name(self.root, f): f for f in self.files}

@@ -152,7 +152,7 @@ def build_statement(
         for name in sorted(names)
         if name in defs and defs[name] is not fn and defs[name] is not owner
     ]
-    context += _imported_project_defs(tree, names, package_of(rel), modules, root)
+    context += _imported_project_defs(tree, names, package_of(root, rel), modules, root)
     parts = [
         f"Implement `{qualname}` in `{rel}` of this Python project. The project's tests "
         "will check it; they are not shown.\n"

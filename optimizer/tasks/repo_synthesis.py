@@ -11,17 +11,15 @@ from __future__ import annotations
 import ast
 import json
 import textwrap
-from collections import Counter
 from pathlib import Path
 
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import find_function, first_line
-from pydantic import BaseModel, Field
 
 from ..aio import gather_or_cancel
 from ..llm.gateway import BudgetExhausted, ChatRequest, LLMGateway
 from ..loop.mutation import normalise
-from .model import RepoTask
+from .model import RepoTask, SynthesisReport
 from .repo_statement import build_statement, docstring_node
 
 SYSTEM = (
@@ -48,12 +46,6 @@ SCHEMA = {
         },
     },
 }
-
-
-class RepoSynthesisReport(BaseModel):
-    generated: int = 0
-    kept: int = 0
-    rejected: dict[str, int] = Field(default_factory=dict)
 
 
 def with_docstring(source: str, qualname: str, docstring: str) -> str:
@@ -84,9 +76,8 @@ async def synthesize_repo_tasks(
     count: int,
     seed: int,
     modules: dict[str, Path],
-) -> tuple[list[RepoTask], RepoSynthesisReport]:
-    report = RepoSynthesisReport()
-    rejected: Counter[str] = Counter()
+) -> tuple[list[RepoTask], SynthesisReport]:
+    report = SynthesisReport()
     if not real or count == 0:
         return [], report
     jobs = [(real[i % len(real)], i) for i in range(count)]
@@ -104,12 +95,11 @@ async def synthesize_repo_tasks(
         if made is not None and normalise(made.statement) in seen:
             made, reason = None, "duplicate"
         if made is None:
-            rejected[reason] += 1
+            report.reject(reason)
         else:
             seen.add(normalise(made.statement))
             kept.append(made)
     report.kept = len(kept)
-    report.rejected = dict(rejected)
     return kept, report
 
 

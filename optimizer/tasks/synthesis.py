@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections import Counter
 
-from prochemy.sandbox.pool import Sandbox
-from pydantic import BaseModel
+from prochemy.sandbox import Sandbox
 
 from ..aio import gather_or_cancel
 from ..harness import check_job
 from ..llm.gateway import BudgetExhausted, ChatRequest, LLMGateway
-from .model import FunctionTask
+from .model import FunctionTask, SynthesisReport
 
 SYSTEM = (
     "You write new Python programming tasks for a test suite. Each task has a statement "
@@ -44,12 +42,6 @@ SCHEMA = {
     },
 }
 DUPLICATE_JACCARD = 0.6
-
-
-class SynthesisReport(BaseModel):
-    generated: int = 0
-    kept: int = 0
-    rejected: Counter[str] = Counter()
 
 
 def _example(task: FunctionTask) -> str:
@@ -166,7 +158,7 @@ async def synthesize(
                 )
             )
         except BudgetExhausted:
-            report.rejected["budget spent"] += 1
+            report.reject("budget spent")
             break
         attempt = batch.stop
         for a, reply in zip(batch, replies):
@@ -178,5 +170,5 @@ async def synthesize(
                 kept.append(task)
                 report.kept += 1
             elif reason is not None:  # count by kind: "near-duplicate of MBPP/7" -> "near-duplicate"
-                report.rejected[reason.split(" (")[0].split(" of ")[0]] += 1
+                report.reject(reason.split(" (")[0].split(" of ")[0])
     return kept, report

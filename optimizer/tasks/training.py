@@ -10,13 +10,13 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from prochemy.sandbox.pool import Sandbox
+from prochemy.sandbox import Sandbox
 from pydantic import BaseModel, Field
 
 from ..llm.gateway import LLMGateway
 from .datasets import load_humaneval, load_humaneval_plus, load_mbpp
-from .model import TaskSet
-from .synthesis import SynthesisReport, synthesize
+from .model import TaskSet, TaskSuite
+from .synthesis import synthesize
 
 
 class TrainingConfig(BaseModel):
@@ -28,9 +28,7 @@ class TrainingConfig(BaseModel):
     seed: int = 0
 
 
-async def benchmark_sets(
-    gateway: LLMGateway, sandbox: Sandbox, cfg: TrainingConfig
-) -> tuple[TaskSet, TaskSet, SynthesisReport]:
+async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox, cfg: TrainingConfig) -> TaskSuite:
     rng = random.Random(cfg.seed)
     humaneval = load_humaneval_plus() if cfg.plus else load_humaneval()
     if cfg.train_from == "mbpp":
@@ -46,5 +44,8 @@ async def benchmark_sets(
     if cfg.held_out_limit is not None:
         held = held[: cfg.held_out_limit]
     synthetic, report = await synthesize(gateway, sandbox, real, real + held, cfg.k_synthetic, cfg.seed)
-    train = TaskSet(name=f"{cfg.train_from}-train", tasks=real + synthetic)
-    return train, TaskSet(name="humaneval-held-out", tasks=held), report
+    return TaskSuite(
+        train=TaskSet(name=f"{cfg.train_from}-train", tasks=real + synthetic),
+        held_out=TaskSet(name="humaneval-held-out", tasks=held),
+        synthesis=report,
+    )

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from prochemy.optimizer.config import Settings
 from prochemy.optimizer.generation import SEED_PROMPT
+from prochemy.optimizer.loop.plot import plot
 from prochemy.optimizer.loop.refine import Progress, RefineConfig, RefineResult
-from prochemy.optimizer.loop.report import plot
 from tqdm import tqdm
 
 

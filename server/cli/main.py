@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prochemy.optimizer.config import ConfigError, LoadedSettings, load_settings
+from prochemy.optimizer.config import ConfigError, LoadedSettings
 from prochemy.optimizer.diagnosis import local_checks
 from prochemy.optimizer.generation import Judged
 from prochemy.optimizer.llm.gateway import GatewayError
@@ -23,10 +23,11 @@ from prochemy.optimizer.tasks import TASK, Task
 from prochemy.optimizer.tasks.datasets import load_humaneval, load_humaneval_plus, select_tasks
 from prochemy.optimizer.tasks.repo_env import RepoError
 from prochemy.optimizer.tasks.training import TrainingConfig
-from prochemy.sandbox.pool import SandboxError
+from prochemy.sandbox import SandboxError
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from ..settings import load_front_end_settings
 from .common import crash_log, estimate, plot_line, read_prompt, refine_bar, refine_config
 from .repo import cmd_generate_function, cmd_mine, cmd_refine_repo
 
@@ -267,7 +268,6 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-# Measured completion tokens per answer with the seed prompt (benchmarks/results).
 async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     settings = loaded.settings
     rc = refine_config(args)
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     _check_combinations(parser, args)
     try:
         path = getattr(args, "path", None)
-        loaded = load_settings(project_root=path or args.project, overrides=_overrides(args))
+        loaded = load_front_end_settings(project_root=path or args.project, overrides=_overrides(args))
         if args.command == "mine":
             return asyncio.run(cmd_mine(loaded, args))
         if args.command == "generate" and args.function:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from prochemy.optimizer.config import Settings
 from prochemy.optimizer.repo_models import ProjectState
 from prochemy.optimizer.session import Session
 from prochemy.sandbox.isolation import probe
@@ -19,6 +18,7 @@ from pygls.lsp.server import LanguageServer
 
 from prochemy import __version__
 
+from ..settings import FrontEndSettings, front_end
 from .failures import FailureReporter
 from .jobs import JobManager
 from .settings import settings_for
@@ -42,7 +42,7 @@ class ProchemyServer(LanguageServer):
         self._trees: dict[str, tuple[float, str]] = {}  # root -> (when, fingerprint)
         # folder -> effective settings: the layers are read once, again after a change of
         # the editor's settings or of a watched file (a project's pyproject.toml)
-        self._settings: dict[str, Settings] = {}
+        self._settings: dict[str, FrontEndSettings] = {}
 
     def roots(self) -> list[Path]:
         folders = list(self.workspace.folders.values())
@@ -102,7 +102,7 @@ class ProchemyServer(LanguageServer):
         self._trees.clear()
         self._settings.clear()
 
-    def settings(self, root: Path | None) -> Settings:
+    def settings(self, root: Path | None) -> FrontEndSettings:
         """Effective settings for a folder; each bad editor setting is reported once."""
         key = str(root) if root is not None else ""
         if key not in self._settings:
@@ -113,7 +113,7 @@ class ProchemyServer(LanguageServer):
                     self.failures.report(
                         f"setting {problem}", kind=f"config:{problem}", level=types.MessageType.Warning
                     )
-            self._settings[key] = loaded.settings
+            self._settings[key] = front_end(loaded.settings)
         return self._settings[key]
 
     def set_options(self, options: Any) -> None:

@@ -19,7 +19,7 @@ class UserError(Exception):
     """The request cannot be served as asked; the message says why."""
 
 
-class Outcome(BaseModel):
+class Implemented(BaseModel):
     qualname: str
     tests: str  # "passed", "failed: ...", "not run: ..."
     passed: bool | None
@@ -41,7 +41,7 @@ def locate(server: ProchemyServer, uri: str, line: int) -> tuple[Path, Path, str
     return root, rel, doc.source, span
 
 
-async def implement_at(server: ProchemyServer, uri: str, line: int, check: bool = True) -> Outcome:
+async def implement_at(server: ProchemyServer, uri: str, line: int, check: bool = True) -> Implemented:
     root, rel, source, span = locate(server, uri, line)
     async with server.session(root) as session:
         impl: Implementation = await session.implement(root, rel, source, span.qualname, check=check)
@@ -54,7 +54,7 @@ async def implement_at(server: ProchemyServer, uri: str, line: int, check: bool 
     else:
         passed, tests = None, f"not run ({made.check_note or 'not asked'})"
     prompt = made.prompt_source + (" - stale, the tests changed since" if made.stale else "")
-    return Outcome(
+    return Implemented(
         qualname=span.qualname,
         tests=tests,
         passed=passed,
@@ -73,7 +73,7 @@ def whole_document_edit(server: ProchemyServer, uri: str, new_source: str) -> ty
     return types.WorkspaceEdit(changes={uri: [edit]})
 
 
-def function_text(outcome: Outcome) -> tuple[str, types.Range]:
+def function_text(outcome: Implemented) -> tuple[str, types.Range]:
     """The new function's text and the range of the old one (for inline completion)."""
     new = next(s for s in functions_in(outcome.new_source) if s.qualname == outcome.qualname)
     lines = outcome.new_source.splitlines(keepends=True)
@@ -85,7 +85,7 @@ def function_text(outcome: Outcome) -> tuple[str, types.Range]:
     return text, old
 
 
-def tell(server: ProchemyServer, outcome: Outcome) -> None:
+def tell(server: ProchemyServer, outcome: Implemented) -> None:
     """Which prompt wrote the function and whether its related tests passed."""
     level = types.MessageType.Info if outcome.passed is not False else types.MessageType.Warning
     server.window_show_message(

@@ -55,8 +55,8 @@ def start_refine(server: ProchemyServer, root: Path, kind: str = "refine") -> Jo
         )
         await reporter.begin("mining tasks from the tests")
         try:  # everything after begin is inside: whatever fails, the progress ends
+            e = server.settings(root).editor
             async with server.session(root) as session:
-                e = session.settings.editor
                 done = await session.refine_repository(
                     root,
                     RefineConfig(n=e.n, k_max=e.k_max, patience=e.patience),

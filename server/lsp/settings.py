@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prochemy.optimizer.config import ConfigError, Layer, LoadedSettings, flatten, load_settings, nest
+from prochemy.optimizer.config import ConfigError, Layer, LoadedSettings, flatten, nest
+
+from ..settings import load_front_end_settings as load_settings
 
 EDITOR_SOURCE = "editor settings"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prochemy.optimizer.config import RepoTests
 from prochemy.optimizer.tasks.mining import mine
-from prochemy.optimizer.tasks.repo_env import RepoError, find_interpreter
+from prochemy.optimizer.tasks.repo_env import Project, RepoError, find_interpreter
 from prochemy.sandbox.models import SandboxSettings
 
 from ..repos import BESIDE, EXAMPLE, FLAT, SRC_LAYOUT, tree_hash, write_repo
@@ -23,7 +23,7 @@ def _skips(report) -> dict[str, str]:
 
 async def test_flat_layout_and_a_function_the_tests_do_not_depend_on(tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "flat", FLAT)
-    report = await mine(repo, CFG, SANDBOX)
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
     assert sorted(t.id for t in report.tasks) == ["calc.py::add", "calc.py::mul"]
     add = next(t for t in report.tasks if t.id == "calc.py::add")
     assert add.repo.node_ids == ["tests/test_calc.py::test_add"]
@@ -35,7 +35,7 @@ async def test_flat_layout_and_a_function_the_tests_do_not_depend_on(tmp_path: P
 
 async def test_src_layout_methods_conftest_fixture_and_a_network_test(tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "src", SRC_LAYOUT)
-    report = await mine(repo, CFG, SANDBOX)
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
     assert sorted(t.id for t in report.tasks) == [
         "src/geo/shapes.py::Circle.area",
         "src/geo/shapes.py::Circle.scaled",
@@ -49,7 +49,7 @@ async def test_src_layout_methods_conftest_fixture_and_a_network_test(tmp_path: 
 
 
 async def test_tests_beside_the_code(tmp_path: Path) -> None:
-    report = await mine(write_repo(tmp_path / "beside", BESIDE), CFG, SANDBOX)
+    report = await mine(Project.resolve(write_repo(tmp_path / "beside", BESIDE), CFG.python), CFG, SANDBOX)
     assert [t.id for t in report.tasks] == ["pkg/words.py::count_words"]
     assert report.tasks[0].repo.node_ids == ["pkg/words_test.py::test_count"]
 
@@ -57,7 +57,7 @@ async def test_tests_beside_the_code(tmp_path: Path) -> None:
 async def test_a_repo_without_tests_says_what_was_looked_for(tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "none", {"lib.py": "def f():\n    return 1\n"})
     with pytest.raises(RepoError, match=r"no tests found .*test_\*\.py"):
-        await mine(repo, CFG, SANDBOX)
+        await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
 
 
 async def test_a_repo_whose_tests_all_fail(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ async def test_a_repo_whose_tests_all_fail(tmp_path: Path) -> None:
         },
     )
     with pytest.raises(RepoError, match="none of the 1 tests .* pass at baseline"):
-        await mine(repo, CFG, SANDBOX)
+        await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
 
 
 def test_interpreter_choice(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_interpreter_choice(tmp_path: Path) -> None:
 
 async def test_the_example_repository(tmp_path: Path) -> None:
     before = tree_hash(EXAMPLE)
-    report = await mine(EXAMPLE, CFG, SANDBOX)
+    report = await mine(Project.resolve(EXAMPLE, CFG.python), CFG, SANDBOX)
     assert tree_hash(EXAMPLE) == before
     assert report.tests_total == 60 and report.tests_passing == 58
     assert {t.node_id for t in report.excluded} == {
@@ -99,7 +99,7 @@ async def test_the_example_repository(tmp_path: Path) -> None:
 
 async def test_a_test_file_that_does_not_import_is_reported_and_the_rest_mined(tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "broken", {**FLAT, "tests/test_broken.py": "def test_x(:\n    pass\n"})
-    report = await mine(repo, CFG, SANDBOX)
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
     assert sorted(t.id for t in report.tasks) == ["calc.py::add", "calc.py::mul"]
     assert [node for node, _ in report.collect_errors] == ["tests/test_broken.py"]
     assert "SyntaxError" in report.collect_errors[0][1]
@@ -122,7 +122,7 @@ async def test_a_constraint_check_that_dies_is_undecided_and_never_cached(tmp_pa
             "        os.kill(os.getpid(), signal.SIGKILL)\n",
         },
     )
-    report = await mine(repo, CFG, SANDBOX)
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
     assert report.tasks == [] and not report.complete
     assert [s.function for s in report.unchecked] == ["lib.py::double"]
     assert report.unchecked[0].reason.startswith(INCOMPLETE)
@@ -150,7 +150,7 @@ async def test_a_suite_that_turns_on_coverage_and_benchmarks_is_mined(tmp_path: 
             "    assert benchmark(triple, 2) == 6\n",
         },
     )
-    report = await mine(repo, CFG, SANDBOX)
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
     assert report.tests_passing == 2
     assert sorted(t.id for t in report.tasks) == ["lib/__init__.py::double", "lib/__init__.py::triple"]
 
@@ -166,7 +166,7 @@ async def test_a_suite_that_writes_into_its_tree_at_start_up_is_explained(tmp_pa
         },
     )
     with pytest.raises(RepoError, match="writes into the project's tree"):
-        await mine(repo, CFG, SANDBOX)
+        await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
 
 
 async def test_a_function_whose_own_code_cannot_be_confirmed_is_not_a_task(tmp_path: Path) -> None:
@@ -184,6 +184,6 @@ async def test_a_function_whose_own_code_cannot_be_confirmed_is_not_a_task(tmp_p
             "        assert size(f) == 3\n\n\ndef test_double():\n    assert double(2) == 4\n",
         },
     )
-    report = await mine(repo, CFG, SANDBOX)
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
     assert [t.id for t in report.tasks] == ["lib.py::double"]
     assert _skips(report)["lib.py::size"].startswith(UNCONFIRMABLE)

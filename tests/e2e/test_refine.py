@@ -15,14 +15,16 @@ from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.llm.gateway import LLMGateway
 from prochemy.optimizer.loop.evaluation import Evaluator, OutcomeStore
 from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
+from prochemy.optimizer.loop.plot import plot
 from prochemy.optimizer.loop.refine import IterationRecord, Progress, RefineConfig, Refiner, _converged
-from prochemy.optimizer.loop.report import RunStore, plot, render
-from prochemy.optimizer.tasks import FunctionTask, TaskSet
+from prochemy.optimizer.loop.report import render
+from prochemy.optimizer.loop.runs import RunStore
+from prochemy.optimizer.tasks import FunctionTask, TaskSet, TaskSuite
 from prochemy.optimizer.tasks.datasets import load_humaneval
 from prochemy.optimizer.tasks.synthesis import SYSTEM as SYNTH_SYSTEM
 from prochemy.optimizer.tasks.synthesis import synthesize, validate
+from prochemy.sandbox import Sandbox
 from prochemy.sandbox.models import SandboxSettings
-from prochemy.sandbox.pool import Sandbox
 
 from ..stub_llm import StubLLM
 
@@ -31,6 +33,7 @@ HUMANEVAL = load_humaneval()
 BY_STATEMENT = {t.statement: t for t in HUMANEVAL}
 TRAIN = TaskSet(name="train", tasks=HUMANEVAL[:4])
 HELD = TaskSet(name="held", tasks=HUMANEVAL[4:8])
+NONE = TaskSet(name="none", tasks=[])
 
 
 def make_responder(mutations: Callable[[int], str], skilled: Callable[[str], bool]):
@@ -90,7 +93,7 @@ async def test_finds_a_better_prompt_and_adopts_it(parts, tmp_path: Path) -> Non
     stub, refiner, _, _ = await parts(
         make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=4, patience=2)
     )
-    result = await refiner.run(SEED, TRAIN, HELD)
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     assert "edge" in result.best_prompt
     assert result.iterations[0].best_plain == 1.0  # a skilled variant appears in iteration 1
     assert result.held_out_comparison is not None
@@ -112,7 +115,7 @@ async def test_survivors_are_never_re_evaluated(parts) -> None:
     stub, refiner, _, _ = await parts(
         make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=3, patience=5)
     )
-    result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     task_requests = [r for r in stub.completions if r["body"]["messages"][0]["content"] != ROBUST_SYSTEM]
     pairs = [
         (r["body"]["messages"][0]["content"], r["body"]["messages"][-1]["content"]) for r in task_requests
@@ -126,7 +129,7 @@ async def test_stops_when_the_best_does_not_move(parts) -> None:
     stub, refiner, _, _ = await parts(
         make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=10, patience=3)
     )
-    result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     assert result.stop_reason == "patience" and len(result.iterations) == 3
     assert result.adopted == "seed"  # nothing beat the seed, so it stays
 
@@ -169,7 +172,7 @@ def test_p_star_is_the_best_selected_prompt_of_any_iteration() -> None:
 
 async def test_elitism_keeps_all_tied_top_prompts(parts) -> None:
     stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=1))
-    result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     it = result.iterations[0]
     assert it.selected == [0, 1, 2]  # all solve the same tasks: all tied, all kept
 
@@ -179,7 +182,7 @@ async def test_identical_variants_are_deduplicated(parts) -> None:
         make_responder(lambda i: "You are a careful Python programmer. Write the function.", lambda s: False),
         RefineConfig(n=4, k_max=1, mutation_attempts=2),
     )
-    result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     it = result.iterations[0]
     assert it.variants_valid == 1 and len(it.prompts) == 2
     assert it.rejections.get("duplicate", 0) >= 2
@@ -195,7 +198,7 @@ async def test_task_specific_and_off_topic_variants_are_rejected(parts) -> None:
         make_responder(lambda i: texts[i % 3], lambda s: False),
         RefineConfig(n=2, k_max=1, mutation_attempts=3),
     )
-    result = await refiner.run(SEED, TRAIN, TaskSet(name="none", tasks=[]))
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     it = result.iterations[0]
     assert it.prompts[1] == texts[2]
     assert it.rejections == {"task-specific": 1, "off-topic": 1}
@@ -205,7 +208,7 @@ async def test_budget_stops_cleanly_with_the_best_so_far(parts) -> None:
     stub, refiner, gateway, _ = await parts(
         make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=5, patience=5, max_calls=25)
     )
-    result = await refiner.run(SEED, TRAIN, HELD)
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     assert result.stop_reason == "budget"
     assert len(result.iterations) >= 1 and "edge" in result.best_prompt
     # the budget covers every paid call: no held-out check is left to pay for, so no adoption
@@ -217,7 +220,7 @@ async def test_a_budget_of_zero_pays_for_nothing(parts) -> None:
     stub, refiner, _, _ = await parts(
         make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=5, patience=5, max_calls=0)
     )
-    result = await refiner.run(SEED, TRAIN, HELD)
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     assert len(stub.completions) == 0
     assert result.stop_reason == "budget" and result.adopted == "seed"
 
@@ -233,10 +236,12 @@ async def test_resume_after_a_kill_repeats_no_call(parts, tmp_path: Path) -> Non
 
     refiner1.report = kill
     with pytest.raises(KeyboardInterrupt):
-        await refiner1.run(SEED, TRAIN, HELD)
+        await refiner1.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     first = list(stub1.completions)
     _, refiner2, _, _ = await parts(responder, config, tmp_path / "shared", stub=stub1)
-    result = await refiner2.run(SEED, TRAIN, HELD)  # "started again with the same arguments"
+    result = await refiner2.run(
+        SEED, TaskSuite(train=TRAIN, held_out=HELD)
+    )  # "started again with the same arguments"
     second = stub1.completions[len(first) :]
 
     def is_mutation(request: dict) -> bool:

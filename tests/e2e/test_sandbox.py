@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from prochemy.optimizer.harness import check_job, plus_job
 from prochemy.optimizer.tasks.datasets import load_humaneval, load_humaneval_plus
-from prochemy.sandbox.models import Outcome, SandboxSettings
-from prochemy.sandbox.pool import Sandbox
+from prochemy.sandbox import Sandbox
+from prochemy.sandbox.models import RunOutcome, SandboxSettings
 
 TIERS = ["bwrap", "process"]
 
@@ -60,46 +60,46 @@ async def test_humaneval_plus_harness_catches_what_the_base_tests_miss() -> None
     async with Sandbox(SandboxSettings(level="bwrap")) as box:
         base = await box.judge(*check_job(task, overfit))
         plus = await box.judge(*plus_job(task, overfit), timeout_s=120)
-    assert base.passed and plus.outcome is Outcome.FAILED and "expected" in plus.detail
+    assert base.passed and plus.outcome is RunOutcome.FAILED and "expected" in plus.detail
 
 
 async def test_wrong_solution_fails_naming_the_assertion(sandbox: Sandbox) -> None:
     task = load_humaneval()[0]
     wrong = task.statement + "    return False\n"
     result = await sandbox.judge(*check_job(task, wrong))
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is RunOutcome.FAILED
     assert result.detail.startswith("assert candidate(")
 
 
 async def test_exceptions_and_syntax_errors_are_errors(sandbox: Sandbox) -> None:
     raised = await sandbox.run("def f():\n    return {}['k']\nf()\n")
-    assert raised.outcome is Outcome.ERROR and raised.detail == "KeyError: 'k'"
+    assert raised.outcome is RunOutcome.ERROR and raised.detail == "KeyError: 'k'"
     broken = await sandbox.run("def f(:\n    pass\n")
-    assert broken.outcome is Outcome.ERROR and broken.detail.startswith("SyntaxError")
+    assert broken.outcome is RunOutcome.ERROR and broken.detail.startswith("SyntaxError")
     exits = await sandbox.run("import sys\nsys.exit(0)\n")
-    assert exits.outcome is Outcome.ERROR and "exit(0)" in exits.detail
+    assert exits.outcome is RunOutcome.ERROR and "exit(0)" in exits.detail
 
 
 async def test_infinite_loop_and_sleep_time_out(sandbox: Sandbox) -> None:
     for program in ("while True:\n    pass\n", "import time\ntime.sleep(60)\n"):
         result = await sandbox.run(program, timeout_s=1.5)
-        assert result.outcome is Outcome.TIMEOUT
+        assert result.outcome is RunOutcome.TIMEOUT
         assert 1.4 < result.duration_s < 3
 
 
 async def test_memory_bomb_hits_the_memory_limit(sandbox: Sandbox) -> None:
     result = await sandbox.run("blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 1024 * 1024))\n")
-    assert result.outcome is Outcome.RESOURCE_LIMIT and "memory" in result.detail
+    assert result.outcome is RunOutcome.RESOURCE_LIMIT and "memory" in result.detail
 
 
 async def test_large_file_write_hits_the_file_size_limit(sandbox: Sandbox) -> None:
     result = await sandbox.run("with open('big', 'wb') as f:\n    f.write(b'x' * 100 * 1024 * 1024)\n")
-    assert result.outcome is Outcome.RESOURCE_LIMIT and "file size" in result.detail
+    assert result.outcome is RunOutcome.RESOURCE_LIMIT and "file size" in result.detail
 
 
 async def test_fork_bomb_hits_the_process_limit(sandbox: Sandbox) -> None:
     result = await sandbox.run("import os\nwhile True:\n    os.fork()\n")
-    assert result.outcome in (Outcome.RESOURCE_LIMIT, Outcome.TIMEOUT)
+    assert result.outcome in (RunOutcome.RESOURCE_LIMIT, RunOutcome.TIMEOUT)
     await asyncio.sleep(0.2)
     follow_up = await sandbox.run("import os\nassert os.fork is not None\n")
     assert follow_up.passed  # the worker survived and the next candidate runs normally
@@ -169,13 +169,13 @@ async def bwrap_box() -> AsyncIterator[Sandbox]:
 
 async def test_bwrap_has_no_network(bwrap_box: Sandbox) -> None:
     result = await bwrap_box.run("import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=2)\n")
-    assert result.outcome is Outcome.ERROR and "unreachable" in result.detail.lower()
+    assert result.outcome is RunOutcome.ERROR and "unreachable" in result.detail.lower()
 
 
 async def test_bwrap_cannot_write_outside_its_directory(bwrap_box: Sandbox, tmp_path: Path) -> None:
     target = Path(__file__).resolve().parent / f"written-{uuid.uuid4().hex}"
     result = await bwrap_box.run(f"open({str(target)!r}, 'w').write('x')\n")
-    assert result.outcome is Outcome.ERROR and "Read-only file system" in result.detail
+    assert result.outcome is RunOutcome.ERROR and "Read-only file system" in result.detail
     assert not target.exists()
 
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from prochemy.sandbox import Sandbox
 from prochemy.sandbox.models import RunResult, SandboxSettings
-from prochemy.sandbox.pool import Sandbox
 
 from .attacks import LEAK, Attack
 

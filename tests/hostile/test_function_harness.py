@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from prochemy.sandbox.pool import Sandbox
+from prochemy.sandbox import Sandbox
 
 from .attacks import FUNCTION_ATTACKS, Attack
 from .host import contained, descendants, run_attack, settings, targets

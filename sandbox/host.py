@@ -19,7 +19,7 @@ from .isolation import (
     worker_command,
     worker_env,
 )
-from .models import Outcome, RunResult, Runtime, SandboxSettings
+from .models import RunOutcome, RunResult, Runtime, SandboxSettings
 from .secrets import redact
 
 # A fixed hash seed: the order of a set of strings otherwise changes with every worker
@@ -193,7 +193,7 @@ class Sandbox:
             try:
                 raw = await worker.request(job, tests)
             except SandboxError as e:
-                return RunResult(outcome=Outcome.ERROR, detail=redact(str(e)), tier=self.tier)
+                return RunResult(outcome=RunOutcome.ERROR, detail=redact(str(e)), tier=self.tier)
         finally:
             self._idle.put_nowait(worker)
         raw.pop("id", None)
