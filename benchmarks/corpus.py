@@ -227,6 +227,10 @@ async def measure(lib: Library, workdir: Path, sample: int) -> dict:
         "tasks": len(report.tasks),
         "skipped": _summary_of_skips(skipped),
         "unchecked": len(report.unchecked),
+        "unchecked_examples": [f"{s.function}: {s.reason[:300]}" for s in report.unchecked[:5]],
+        "unconfirmable_examples": [
+            f"{s.function}: {s.reason[:200]}" for s in report.skipped if "isolation" in s.reason
+        ][:5],
         "public_with_covering_test": len(public_covered),
         "public_tasks": sum(_is_public(n) for n in task_names),
         "public_not_tasks_by_reason": _summary_of_skips(public_covered_skips),

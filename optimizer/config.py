@@ -72,6 +72,9 @@ class Settings(_Strict):
     # per request; an editor user hears of a hanging endpoint after the first one
     request_timeout_s: float = Field(180.0, gt=0)
     max_tokens: int = Field(768, ge=16)
+    stop_at_code: bool = Field(
+        True, description="end a generated answer at the end of its code (what extraction takes)"
+    )
     retries: int = Field(4, ge=0, description="per request, on 429/5xx/timeouts")
     max_consecutive_failures: int = Field(6, ge=1)
     cache_dir: Path = Field(default_factory=default_cache_dir)

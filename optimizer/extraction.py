@@ -13,6 +13,7 @@ import re
 
 from prochemy.sandbox.splice import first_line
 
+_PYTHON = ("", "python", "py", "python3")
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
@@ -33,8 +34,23 @@ def _parses(code: str) -> bool:
     return True
 
 
+def code_complete(text: str, entry_point: str | None) -> bool:
+    """Whether a streamed answer can stop here without changing what `extract_code` takes
+    from it: a closed fenced Python block that defines the entry point (the first closed
+    Python block, without one). `choose_code` takes the first block that does, so nothing
+    the model writes after it could be chosen instead."""
+    for m in _FENCE.finditer(text):
+        if not m.group(0).endswith("```") or m.group(0).count("```") < 2:
+            return False  # the last fence is still open
+        if m.group(1).lower() not in _PYTHON:
+            continue
+        if not entry_point or _defines(m.group(2), entry_point):
+            return True
+    return False
+
+
 def choose_code(text: str, entry_point: str | None) -> str:
-    blocks = [body for lang, body in fenced_blocks(text) if lang in ("", "python", "py", "python3")]
+    blocks = [body for lang, body in fenced_blocks(text) if lang in _PYTHON]
     if entry_point:
         for body in blocks:
             if _defines(body, entry_point):

@@ -38,7 +38,14 @@ def messages_for(system_prompt: str, task: Task) -> list[dict[str, str]]:
 
 async def generate(gateway: LLMGateway, system_prompt: str, task: Task, serial: bool = False) -> Generation:
     reply = await gateway.chat(
-        ChatRequest(role="task", messages=messages_for(system_prompt, task), temperature=0.0, serial=serial)
+        ChatRequest(
+            role="task",
+            messages=messages_for(system_prompt, task),
+            temperature=0.0,
+            serial=serial,
+            stop_at_code=gateway.settings.stop_at_code,
+            entry_point=task.entry_point,
+        )
     )
     # a repository statement is prose around the module's context, not a stub to complete
     stub = "" if isinstance(task, RepoTask) else task.statement

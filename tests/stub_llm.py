@@ -9,6 +9,7 @@ recorded (with its Authorization header) so tests can count calls.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -45,6 +46,8 @@ class StubLLM:
         self.faults: deque[Fault] = deque()
         self.requests: list[dict] = []
         self.in_flight = 0
+        self.stream_delay_s = 0.0  # between streamed pieces (to see a client stop reading)
+        self.streams: list[tuple[int, int]] = []  # (pieces sent, pieces in the answer)
         self.max_in_flight = 0  # how many completions were ever answered at once
         self._lock = threading.Lock()
         ThreadingHTTPServer.allow_reuse_address = True  # restart on the same port (endpoint back)
@@ -154,6 +157,9 @@ class StubLLM:
                 finally:
                     with stub._lock:
                         stub.in_flight -= 1
+                if payload.get("stream"):
+                    self._stream(payload, text)
+                    return
                 self._send(
                     200,
                     {
@@ -175,6 +181,44 @@ class StubLLM:
                         },
                     },
                 )
+
+            def _stream(self, payload: dict, text: str) -> None:
+                """Server-sent events as llama-server sends them: a piece per chunk, then
+                the finish reason, then usage (asked for by stream_options)."""
+                pieces = re.findall(r"\s*\S+|\s+", text)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+
+                def event(delta: dict, finish: str | None = None, usage: dict | None = None) -> bytes:
+                    chunk = {
+                        "id": "chatcmpl-stub",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": payload["model"],
+                        "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    }
+                    if usage:
+                        chunk["usage"] = usage
+                    return f"data: {json.dumps(chunk)}\n\n".encode()
+
+                sent = 0
+                try:
+                    for piece in pieces:
+                        self.wfile.write(event({"content": piece}))
+                        self.wfile.flush()
+                        sent += 1
+                        time.sleep(stub.stream_delay_s)
+                    self.wfile.write(event({}, "stop"))
+                    prompt = sum(len(m["content"].split()) for m in payload["messages"])
+                    usage = {"prompt_tokens": prompt, "completion_tokens": len(pieces), "total_tokens": 0}
+                    self.wfile.write(event({}, usage=usage) + b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading: what a cut answer looks like here
+                finally:
+                    stub.streams.append((sent, len(pieces)))
 
         return Handler
 

@@ -21,6 +21,7 @@ import openai
 from pydantic import BaseModel, Field
 
 from ..config import Endpoint, Settings
+from ..extraction import code_complete
 from ..store import RecordStore
 from .llama_server import ServerError, shared_server
 from .local_model import ModelMissing, model_file, require_model_file
@@ -45,6 +46,11 @@ class ChatRequest(BaseModel):
     # deterministic mode: sent alone, never batched with another request, because
     # llama.cpp's greedy output depends on which requests share its batch
     serial: bool = False
+    # stream, and stop the answer at the end of the code that extraction would take (the
+    # closed fenced block defining `entry_point`): what comes after it (repeated examples,
+    # prose) is never used, so it is never generated
+    stop_at_code: bool = False
+    entry_point: str | None = None
 
 
 class ChatResult(BaseModel):
@@ -111,6 +117,8 @@ class ResponseCache(RecordStore[ChatResult]):
         }
         if request.serial:  # a separate answer: batched ones may differ
             shape["serial"] = True
+        if request.stop_at_code:  # a shorter answer (uncut answers keep their old keys)
+            shape["stop_at_code"] = request.entry_point or ""
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
 
@@ -237,14 +245,17 @@ class LLMGateway:
         last: Exception | None = None
         for attempt in range(self.settings.retries + 1):
             try:
-                response = await r.client.chat.completions.create(
-                    model=r.model,
-                    messages=request.messages,
-                    temperature=request.temperature,
-                    max_tokens=max_tokens,
-                    **extra,
-                )
-                result = _parse(response, r.model)
+                if request.stop_at_code:
+                    result = await self._streamed(r, request, max_tokens, extra)
+                else:
+                    response = await r.client.chat.completions.create(
+                        model=r.model,
+                        messages=request.messages,
+                        temperature=request.temperature,
+                        max_tokens=max_tokens,
+                        **extra,
+                    )
+                    result = _parse(response, r.model)
             except (
                 openai.RateLimitError,
                 openai.InternalServerError,
@@ -277,6 +288,61 @@ class LLMGateway:
             )
             raise self._tripped
         raise error
+
+    async def _streamed(
+        self, r: _Resolved, request: ChatRequest, max_tokens: int, extra: dict[str, Any]
+    ) -> ChatResult:
+        """The answer streamed and closed as soon as its code is complete: closing the
+        connection makes llama-server stop decoding that slot."""
+        extra = dict(extra)  # the caller's is reused by the next attempt
+        body = dict(extra.pop("extra_body", None) or {})
+        if r.identity.startswith("embedded:"):
+            body["timings_per_token"] = True  # token counts in every chunk, even a cut one
+        stream = await r.client.chat.completions.create(
+            model=r.model,
+            messages=request.messages,
+            temperature=request.temperature,
+            max_tokens=max_tokens,
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_body=body or None,
+            **extra,
+        )
+        parts: list[str] = []
+        pieces = prompt_tokens = completion_tokens = 0
+        finish: str | None = None
+        try:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    prompt_tokens = chunk.usage.prompt_tokens or prompt_tokens
+                    completion_tokens = chunk.usage.completion_tokens or completion_tokens
+                timings = (chunk.model_extra or {}).get("timings")
+                if isinstance(timings, dict):
+                    prompt_tokens = int(timings.get("prompt_n") or prompt_tokens)
+                    completion_tokens = int(timings.get("predicted_n") or completion_tokens)
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                finish = choice.finish_reason or finish
+                delta = choice.delta.content if choice.delta is not None else None
+                if delta:
+                    pieces += 1
+                    parts.append(delta)
+                    if "`" in delta and code_complete("".join(parts), request.entry_point):
+                        finish = "code complete"
+                        break
+        finally:
+            await stream.close()
+        text = "".join(parts)
+        if not text.strip():
+            raise _Malformed("an empty answer")
+        return ChatResult(
+            text=text,
+            finish_reason=finish or "",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens or pieces,  # one token per chunk where not told
+            model=r.model,
+        )
 
     def _check_budget(self) -> None:
         if self.budget is None:

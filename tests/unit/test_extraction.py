@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from prochemy.optimizer.extraction import extract_code
+import pytest
+from prochemy.optimizer.extraction import code_complete, extract_code
 
 PROMPT = 'from typing import List\n\n\ndef add(xs: List[int]) -> int:\n    """Sum xs."""\n'
 
@@ -94,3 +95,44 @@ def test_answer_cut_off_inside_trailing_asserts_keeps_the_function() -> None:
 def test_a_broken_function_is_not_cut_into_something_else() -> None:
     answer = "```python\ndef add(xs):\n    return sum(xs\n```"
     assert "return sum(xs" in extract_code(answer, "add")  # left for the sandbox to report
+
+
+# Answers of the shapes the models write, for the streaming cut: wherever the cut happens,
+# the code taken from the cut answer must be the code taken from the whole answer.
+SHAPES = {
+    "fence first, then examples": (
+        "```python\ndef f(x):\n    return x + 1\n```\n\nExample:\n```python\nprint(f(1))\n```\nDone."
+    ),
+    "prose first": "Here is the code:\n\n```python\ndef f(x):\n    return x\n```\nIt returns x.",
+    "helper block first": (
+        "```python\nimport math\n```\nthen\n```python\ndef f(x):\n    return math.sqrt(x)\n```\nmore"
+    ),
+    "shell block first": (
+        "```bash\npip install x\n```\n```py\ndef f(x):\n    return 2\n```\n```python\nf(2)\n```"
+    ),
+    "broken defining block, then a fix": (
+        "```python\ndef f(x)\n    return x\n```\nFixed:\n```python\ndef f(x):\n    return x\n```"
+    ),
+    "no defining block": "```python\ndef g(x):\n    return x\n```\ntext\n```python\ng(1)\n```",
+    "unclosed": "```python\ndef f(x):\n    return x\n\nprint(f(2))",
+    "no fences": "def f(x):\n    return x\n\nprint(f(3))\n",
+    "body only": "```python\n    return x * 2\n```\nThat is all.",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+@pytest.mark.parametrize("entry", ["f", None])
+def test_cutting_at_complete_code_changes_nothing_extraction_takes(name: str, entry: str | None) -> None:
+    full = SHAPES[name]
+    stub = "def f(x):\n" if name == "body only" else ""
+    cut = next((full[:i] for i in range(1, len(full) + 1) if code_complete(full[:i], entry)), full)
+    assert extract_code(cut, entry, stub) == extract_code(full, entry, stub)
+    if name in ("fence first, then examples", "prose first", "helper block first"):
+        assert len(cut) < len(full) and cut.endswith("```")  # these do stop early
+
+
+def test_no_cut_inside_an_open_block_or_before_the_defining_block() -> None:
+    assert not code_complete("```python\ndef f(x):\n    return x\n", "f")
+    assert not code_complete("```python\nimport math\n```\n", "f")
+    assert code_complete("```python\nimport math\n```\n", None)
+    assert code_complete("```python\ndef f(x):\n    return x\n```", "f")

@@ -267,3 +267,34 @@ async def test_an_endpoint_down_then_back_is_waited_for(tmp_path: Path) -> None:
         for stub in back:
             stub.stop()
     assert result.text == "echo: during" and len(back[0].completions) == 1
+
+
+CODE_THEN_CHATTER = "```python\ndef f(x):\n    return x\n```\n" + "Example usage: f(1) returns 1. " * 60
+
+
+async def test_stop_at_code_ends_the_answer_and_the_stream(stub: StubLLM, stub_settings: Settings) -> None:
+    stub.responder = lambda messages: CODE_THEN_CHATTER
+    stub.stream_delay_s = 0.005  # long enough to see the client stop reading
+    gw = LLMGateway(stub_settings)
+    cut = await gw.chat(ask("write f", stop_at_code=True, entry_point="f"))
+    whole = await gw.chat(ask("write f"))
+    again = await gw.chat(ask("write f", stop_at_code=True, entry_point="f"))
+    await gw.aclose()
+    assert cut.text == "```python\ndef f(x):\n    return x\n```" and cut.finish_reason == "code complete"
+    assert whole.text == CODE_THEN_CHATTER and not whole.cached  # its own cache entry
+    assert again.cached and again.text == cut.text
+    time.sleep(0.2)
+    sent, total = stub.streams[0]
+    assert sent < total / 2, (sent, total)  # the server was told to stop, not read to the end
+    assert 0 < cut.completion_tokens < total
+
+
+async def test_stop_at_code_streams_to_the_end_when_no_code_completes(
+    stub: StubLLM, stub_settings: Settings
+) -> None:
+    stub.responder = lambda messages: "I cannot write that function."
+    gw = LLMGateway(stub_settings)
+    answer = await gw.chat(ask("write f", stop_at_code=True, entry_point="f"))
+    await gw.aclose()
+    assert answer.text == "I cannot write that function." and answer.finish_reason == "stop"
+    assert answer.completion_tokens == 5 and answer.prompt_tokens == 2  # from the usage chunk
