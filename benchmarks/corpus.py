@@ -81,6 +81,8 @@ _STATUS = {}
 
 def pytest_runtest_logreport(report):
     node = report.nodeid
+    if _STATUS.get(node) in ("failed", "error"):
+        return  # a failed subtest fails its test, whatever the test's own report says
     if hasattr(report, "wasxfail"):
         _STATUS[node] = "xfailed"
     elif report.when == "call":

@@ -53,6 +53,7 @@ PYTEST_PRELOAD = [
     "code",
     "codeop",
 ]
+TRACE_ALLOWANCE = 4
 DRIVER = Path(__file__).with_name("pytest_driver.py").read_text()
 
 
@@ -165,7 +166,10 @@ class RepoRunner:
         fail_fast: bool,
         isolate: tuple[str, str, str] | None = None,
     ) -> SuiteRun:
-        program = driver_program(node_ids, overrides, trace, self.test_timeout_s, fail_fast)
+        # tracing every call slows a test several times over (measured 3-4x on more-itertools):
+        # the baseline allows for it, so a test is not lost to the tracer's cost alone
+        per_test = self.test_timeout_s * (TRACE_ALLOWANCE if trace else 1)
+        program = driver_program(node_ids, overrides, trace, per_test, fail_fast)
         if isolate is None:
             result = await self.sandbox.run(program, timeout_s=timeout_s)
         else:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prochemy.sandbox.models import SandboxSettings, TestStatusName, Tier
-from prochemy.sandbox.repo_runner import RepoRunner, SuiteRun
+from prochemy.sandbox.repo_runner import TRACE_ALLOWANCE, RepoRunner, SuiteRun
 from prochemy.sandbox.splice import (
     Function,
     SpliceError,
@@ -39,14 +39,42 @@ from .repo_env import Interpreter, Project, RepoError, is_test_file, module_name
 from .repo_statement import build_statement, docstring_node
 
 # Part of the mining cache key: a change to what mining concludes must not be served from an
-# older run's cache (2: module names as pytest imports them; unconfirmable functions left out).
-MINING_VERSION = 2
+# older run's cache (2: module names as pytest imports them; unconfirmable functions left out;
+# 3: the traced baseline allows for the tracer's cost per test).
+MINING_VERSION = 3
 
 
 class TestOutcome(BaseModel):
     node_id: str
     status: TestStatusName
     message: str = ""
+    hint: str = ""  # why the sandbox may differ from a plain run here, and what to change
+
+
+def exclusion_hint(status: str, message: str, cfg: RepoTests, sandbox: SandboxSettings) -> str:
+    """What a user can do about a test that does not pass in the sandbox's baseline, where
+    the cause is one of the sandbox's own limits (plain pytest may pass it)."""
+    text = message.lower()
+    if status == "timeout":
+        return (
+            f"slower than test.test_timeout_s ({cfg.test_timeout_s:g}s per test, "
+            f"x{TRACE_ALLOWANCE} while tracing); raise it to mine from this test"
+        )
+    if "can't start new thread" in text or "resource temporarily unavailable" in text:
+        return (
+            f"starts more threads or processes than sandbox.max_procs ({sandbox.max_procs}) allows; "
+            "raise it to mine from this test"
+        )
+    if "read-only file system" in text:
+        return "writes into the project tree, which is read-only in the sandbox (tests may write to /tmp)"
+    if any(
+        w in text
+        for w in ("network is unreachable", "name or service not known", "temporary failure in name")
+    ):
+        return "needs the network, which the sandbox does not have"
+    if "memoryerror" in text or "cannot allocate memory" in text:
+        return f"needs more memory than test.memory_mb ({cfg.memory_mb} MB)"
+    return ""
 
 
 class Skip(BaseModel):
@@ -168,7 +196,12 @@ async def mine(
         checks = await gather_or_cancel(*(_checked(runner, root, c, cfg) for c in candidates))
     tasks = await asyncio.to_thread(_tasks, root, sources, candidates, checks, tree_hash, skipped)
     excluded = [
-        TestOutcome(node_id=k, status=v.status, message=v.message)
+        TestOutcome(
+            node_id=k,
+            status=v.status,
+            message=v.message,
+            hint=exclusion_hint(v.status, v.message, cfg, sandbox),
+        )
         for k, v in sorted(base.tests.items())
         if v.status != "passed"
     ]

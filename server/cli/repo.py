@@ -26,6 +26,8 @@ def render_mining(report: MiningReport) -> str:
     ]
     for t in report.excluded:
         lines.append(f"  excluded {t.node_id}: {t.status} {t.message}".rstrip())
+        if t.hint:
+            lines.append(f"    -> {t.hint}")
     for node, message in report.collect_errors:
         lines.append(f"  collection error {node}: {message}")
     lines.append(

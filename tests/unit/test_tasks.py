@@ -36,3 +36,16 @@ def test_fingerprints_are_what_they_were_before_the_split() -> None:
     old_shape = {"statement": "s", "entry_point": "f", "test": "", "plus": None, "repo": TARGET}
     expected = hashlib.sha256(json.dumps(old_shape, sort_keys=True).encode()).hexdigest()
     assert task.fingerprint == expected
+
+
+def test_a_test_lost_to_a_sandbox_limit_says_which_limit_and_what_to_change() -> None:
+    from prochemy.optimizer.config import RepoTests
+    from prochemy.optimizer.tasks.mining import exclusion_hint
+    from prochemy.sandbox.models import SandboxSettings
+
+    cfg, box = RepoTests(test_timeout_s=7), SandboxSettings(max_procs=32)
+    assert "test.test_timeout_s (7s" in exclusion_hint("timeout", "", cfg, box)
+    threads = exclusion_hint("failed", "RuntimeError: can't start new thread", cfg, box)
+    assert "sandbox.max_procs (32)" in threads
+    assert "read-only" in exclusion_hint("error", "OSError: [Errno 30] Read-only file system: 'x'", cfg, box)
+    assert exclusion_hint("failed", "AssertionError: 1 != 2", cfg, box) == ""  # a real failure: no excuse
