@@ -12,6 +12,7 @@ in the user's environment).
 
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import importlib.util
 import os
 import signal
@@ -150,6 +151,10 @@ def _report(recorder, exit_code):
         detail = f"collecting {first[0] or 'the tests'} failed: {first[1]}"
     elif not wanted:
         outcome, detail = "error", f"pytest ran no test (exit code {exit_code})"
+    elif not bad and NODE_IDS and int(exit_code) != 0:
+        # every test reported a pass, yet pytest did not end well (an internal error in a
+        # hook, an interrupted session): the reports cannot be trusted, so no pass
+        outcome, detail = "error", f"pytest ended with exit code {int(exit_code)} after the tests passed"
     elif not bad:
         outcome, detail = "passed", ""
     else:
@@ -183,5 +188,31 @@ if not NODE_IDS:  # the baseline: a test file that does not import must not hide
 for _module, _flag in (("pytest_cov", "--no-cov"), ("pytest_benchmark", "--benchmark-disable")):
     if importlib.util.find_spec(_module) is not None:
         _args.append(_flag)
+
+
+# The warm worker imported the installed plugins before pytest's assertion-rewriting hook
+# existed (plain pytest imports them after it), so pytest warns that it cannot rewrite them,
+# and a project's `filterwarnings = error` turned that artifact of ours into a failed start.
+# Ignore exactly that warning for exactly those modules; the project's filters stay.
+def _rewrite_warning_filters():
+    """pytest marks every top-level module of a distribution that has a pytest11 entry point
+    (hypothesis: `hypothesis`, `_hypothesis_pytestplugin`, `_hypothesis_globals`)."""
+    old = int(pytest.__version__.split(".")[0]) < 8  # "rewritten: NAME"; -W cannot hold a colon
+    names = set()
+    for dist in importlib.metadata.distributions():
+        if not any(p.group == "pytest11" for p in dist.entry_points):
+            continue
+        for file in dist.files or []:
+            parts = file.parts
+            if len(parts) == 1 and parts[0].endswith(".py"):
+                names.add(parts[0][:-3])
+            elif len(parts) == 2 and parts[1] == "__init__.py":
+                names.add(parts[0])
+    for name in sorted(n for n in names if n in sys.modules):
+        text = "Module already imported so cannot be rewritten" + ("" if old else f"; {name}")
+        yield from ("-W", f"ignore:{text}:pytest.PytestAssertRewriteWarning")
+
+
+_args += list(_rewrite_warning_filters())
 _code = pytest.main(_args + list(NODE_IDS), plugins=[_recorder])
 __report__ = _report(_recorder, _code)

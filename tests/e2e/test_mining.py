@@ -155,6 +155,29 @@ async def test_a_suite_that_turns_on_coverage_and_benchmarks_is_mined(tmp_path: 
     assert sorted(t.id for t in report.tasks) == ["lib/__init__.py::double", "lib/__init__.py::triple"]
 
 
+async def test_a_suite_that_turns_warnings_into_errors_is_mined(tmp_path: Path) -> None:
+    """Issue 12 (humanize): `filterwarnings = error` turned pytest's "Module already imported
+    so cannot be rewritten" about the plugins the warm worker preloads into a failed start,
+    and the suite looked empty. Plain pytest imports plugins after its rewrite hook."""
+    pytest.importorskip("pytest_cov")
+    repo = write_repo(
+        tmp_path / "strict",
+        {
+            "pyproject.toml": "[tool.pytest.ini_options]\n"
+            # (pytest-asyncio, installed here, warns of its own defaults: as humanize does)
+            'filterwarnings = ["error", "ignore::pytest.PytestDeprecationWarning"]\n',
+            "lib.py": "import warnings\n\n\ndef double(x):\n    y = x * 2\n    return y\n\n\n"
+            "def noisy(x):\n    warnings.warn('deprecated', DeprecationWarning)\n    return x\n",
+            "tests/test_lib.py": "import pytest\nfrom lib import double, noisy\n\n\ndef test_double():\n"
+            "    assert double(2) == 4\n\n\ndef test_noisy():\n    assert noisy(1) == 1\n",
+        },
+    )
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    assert report.tests_total == 2 and report.tests_passing == 1  # the project's own filter still holds
+    assert [t.node_id for t in report.excluded] == ["tests/test_lib.py::test_noisy"]
+    assert [t.id for t in report.tasks] == ["lib.py::double"]
+
+
 async def test_a_suite_that_writes_into_its_tree_at_start_up_is_explained(tmp_path: Path) -> None:
     repo = write_repo(
         tmp_path / "writes",
@@ -187,3 +210,22 @@ async def test_a_function_whose_own_code_cannot_be_confirmed_is_not_a_task(tmp_p
     report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
     assert [t.id for t in report.tasks] == ["lib.py::double"]
     assert _skips(report)["lib.py::size"].startswith(UNCONFIRMABLE)
+
+
+async def test_a_name_defined_twice_is_not_mined(tmp_path: Path) -> None:
+    """boltons' URL.path: a property's getter and setter share a qualname, so checking the
+    setter stubbed the getter (and its verdict was wrong)."""
+    repo = write_repo(
+        tmp_path / "prop",
+        {
+            "box.py": "class Box:\n    def __init__(self):\n        self._v = 0\n\n"
+            "    @property\n    def value(self):\n        v = self._v\n        return v\n\n"
+            "    @value.setter\n    def value(self, v):\n        self._v = int(v)\n        return None\n",
+            "tests/test_box.py": "from box import Box\n\n\ndef test_value():\n    b = Box()\n"
+            "    b.value = '3'\n    assert b.value == 3\n",
+        },
+    )
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    reasons = [s.reason for s in report.skipped if s.function == "box.py::Box.value"]
+    assert len(reasons) == 2 and all("defined more than once" in r for r in reasons)
+    assert not report.tasks

@@ -106,6 +106,22 @@ async def test_missing_node_id_is_an_error_not_a_pass(repo: Path) -> None:
     assert not run.passed
 
 
+async def test_a_session_that_ends_badly_is_no_pass_even_if_every_report_passed(repo: Path) -> None:
+    """A hook that raises after a failing test (here a conftest's; the recorder then never
+    sees the failure) ends pytest with an internal error: the reports cannot be trusted."""
+    (repo / "conftest.py").write_text(
+        "def pytest_runtest_logreport(report):\n"
+        "    if report.when == 'call' and report.failed:\n"
+        "        raise RuntimeError('a hook broke')\n"
+    )
+    wrong = _spliced(repo, "def add(a, b):\n    return a - b\n")
+    async with RepoRunner(repo, sys.executable, SandboxSettings()) as runner:
+        run = await runner.run(NODES, wrong)
+        right = await runner.run(NODES)
+    assert not run.passed and "exit code 3" in run.result.detail
+    assert right.passed  # the hook is harmless while the tests pass
+
+
 async def test_a_killed_worker_leaves_no_copy_behind(repo: Path, readable_python: Path) -> None:
     """Process tier: each run works in a copy; a worker killed mid-run has its folder swept
     by the next worker that starts."""
