@@ -41,7 +41,7 @@ from .repo_statement import build_statement, docstring_node
 # Part of the mining cache key: a change to what mining concludes must not be served from an
 # older run's cache (2: module names as pytest imports them; unconfirmable functions left out;
 # 3: the traced baseline allows for the tracer's cost per test; plugins' rewrite warnings;
-# names defined twice left out).
+# names defined twice left out; a stub that breaks a test module's import is a dependency).
 MINING_VERSION = 3
 
 
@@ -341,6 +341,12 @@ async def _related(
         failing = [n for n in cand.covering if n in run.tests and run.tests[n].status != "passed"]
         if failing:
             return failing[: cfg.max_related_tests], None
+        # the stub raised while a test module was being imported (toolz builds its curried
+        # namespace at import): the tests of that module depend on it, they just never ran
+        broken = [f for f, message in run.collect_errors if "NotImplementedError" in message]
+        at_import = [n for n in cand.covering if any(n.startswith(f + "::") for f in broken if f)]
+        if at_import:
+            return at_import[: cfg.max_related_tests], None
         if all(n in run.tests for n in cand.covering):
             return (
                 [],

@@ -229,3 +229,21 @@ async def test_a_name_defined_twice_is_not_mined(tmp_path: Path) -> None:
     reasons = [s.reason for s in report.skipped if s.function == "box.py::Box.value"]
     assert len(reasons) == 2 and all("defined more than once" in r for r in reasons)
     assert not report.tasks
+
+
+async def test_a_function_the_tests_call_at_import_is_mined(tmp_path: Path) -> None:
+    """toolz builds its curried namespace at import: with the body removed, the test module
+    fails to import. That is a dependency (it was reported "not checked", never cached)."""
+    repo = write_repo(
+        tmp_path / "atimport",
+        {
+            "lib.py": "def make_table(n):\n    table = {i: i * i for i in range(n)}\n    return table\n",
+            "tests/test_lib.py": "from lib import make_table\n\nTABLE = make_table(4)\n\n\n"
+            "def test_table():\n    assert TABLE[3] == 9 and make_table(2) == {0: 0, 1: 1}\n",
+        },
+    )
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    assert not report.unchecked and report.complete
+    assert [(t.id, t.repo.node_ids) for t in report.tasks] == [
+        ("lib.py::make_table", ["tests/test_lib.py::test_table"])
+    ]
