@@ -65,7 +65,8 @@ class _SplicedFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-sys.meta_path.insert(0, _SplicedFinder())
+_FINDER = _SplicedFinder()
+sys.meta_path.insert(0, _FINDER)
 
 
 class _TestTimeout(BaseException):
@@ -110,6 +111,14 @@ class _Recorder:
             self.calls[item.nodeid] = sorted(
                 (os.path.relpath(f, ROOT), line) for f, line in seen if _in_tree(f)
             )
+
+    def pytest_sessionstart(self, session):
+        # pytest's assertion rewriter, inserted in front of us at start-up, claims every
+        # module named on the command line (a doctest's module: humanize) and compiles it
+        # from disk: the candidate would silently not be the code under test. Ours first.
+        if _FINDER in sys.meta_path:
+            sys.meta_path.remove(_FINDER)
+        sys.meta_path.insert(0, _FINDER)
 
     def pytest_runtest_logreport(self, report):
         entry = self.tests.setdefault(report.nodeid, ["passed", ""])

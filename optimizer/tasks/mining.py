@@ -258,10 +258,15 @@ def _candidates(
                 reason = f"too large ({size} lines > test.max_body_lines {cfg.max_body_lines})"
             elif key not in callers:
                 reason = "not called by any passing test"
+            # its own doctest tests the docstring a candidate rewrites, not the candidate
+            own_doctest = f"{rel}::{module_name(root, rel)}.{qualname}"
+            covering = [n for n in callers.get(key, []) if n != own_doctest]
+            if not reason and not covering:
+                reason = "only its own doctest calls it (a candidate writes its own docstring)"
             if reason:
                 skipped.append(Skip(function=f"{rel}::{qualname}", reason=reason))
             else:
-                candidates.append(_Candidate(rel=str(rel), qualname=qualname, covering=callers[key]))
+                candidates.append(_Candidate(rel=str(rel), qualname=qualname, covering=covering))
     return seen, candidates, skipped
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from prochemy.optimizer.config import RepoTests
-from prochemy.optimizer.tasks.mining import mine
+from prochemy.optimizer.tasks.mining import mine, repo_runner
 from prochemy.optimizer.tasks.repo_env import Project, RepoError, find_interpreter
 from prochemy.sandbox.models import SandboxSettings
 
@@ -247,3 +247,32 @@ async def test_a_function_the_tests_call_at_import_is_mined(tmp_path: Path) -> N
     assert [(t.id, t.repo.node_ids) for t in report.tasks] == [
         ("lib.py::make_table", ["tests/test_lib.py::test_table"])
     ]
+
+
+async def test_a_module_with_doctests_is_checked_with_its_body_removed(tmp_path: Path) -> None:
+    """humanize (`--doctest-modules`): a doctest's node id names the source module on the
+    command line, pytest's assertion rewriter then compiled it from disk, and the stubbed
+    body was never run: "tests do not depend on it", and any candidate passed."""
+    repo = write_repo(
+        tmp_path / "doctests",
+        {
+            "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "--doctest-modules"\n',
+            "lib.py": "def helper(x):\n    y = x * 2\n    return y\n\n\n"
+            'def double(x):\n    """Twice x.\n\n    >>> double(2)\n    4\n    """\n'
+            "    z = helper(x)\n    return z\n",
+            "tests/test_lib.py": "from lib import double\n\n\ndef test_double():\n"
+            "    assert double(3) == 6\n",
+        },
+    )
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    assert report.tests_passing == 2
+    # double's own doctest is left out of its tests: a candidate rewrites that docstring
+    assert sorted((t.id, sorted(t.repo.node_ids)) for t in report.tasks) == [
+        ("lib.py::double", ["tests/test_lib.py::test_double"]),
+        ("lib.py::helper", ["lib.py::lib.double", "tests/test_lib.py::test_double"]),
+    ]
+    helper = next(t for t in report.tasks if t.id == "lib.py::helper").repo.node_ids
+    async with repo_runner(repo, str(CFG.python), SANDBOX, CFG) as runner:
+        wrong = await runner.run_candidate("lib.py", "helper", helper, "def helper(x):\n    return x\n")
+        right = await runner.run_candidate("lib.py", "helper", helper, "def helper(x):\n    return 2 * x\n")
+    assert not wrong.passed and right.passed
