@@ -64,7 +64,7 @@ CORPUS = [
     Library("humanize", "4.17.0", "src layout, pytest plugins from the test extra (pytest-cov)"),
     Library("boltons", "26.2.0", "many modules, classes, tox.ini"),
     Library("idna", "3.20", "unittest suites"),
-    Library("semver", "3.1.2", "src layout, a class as the main API, .pytest.ini"),
+    Library("semver", "3.1.2", "src layout, a class as the main API, .pytest.ini", ["pytest-cov"]),
     Library("six", "1.17.0", "single module, setup.cfg"),
     Library("parse", "1.22.4", "single-module package, setup.cfg"),
     Library("python-slugify", "9.2.0", "package, unittest suite at the top level"),
@@ -278,13 +278,40 @@ async def measure(lib: Library, workdir: Path, sample: int) -> dict:
     return row
 
 
+def table(rows: list[dict]) -> str:
+    """The corpus as a Markdown table (for RESULTS.md)."""
+    lines = [
+        "| library | layout | plain pytest: collected (passed) | sandbox baseline | functions seen "
+        "| tasks | public covered -> tasks | not checked | oracle | mining s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "mining" not in r:
+            why = r.get("mining_error") or r.get("error") or "?"
+            lines.append(f"| {r['library']} | {r['layout']} | | | | | | | | {why[:120]} |")
+            continue
+        p, b, m, o = r["plain"], r["baseline"], r["mining"], r["oracle"]
+        same = "same" if b["agree"] else f"{b['differences_total']} differ"
+        lines.append(
+            f"| {r['library']} | {r['layout']} | {p['collected']} ({p['passed']}) | "
+            f"{b['collected']} ({b['passed']}), {same} | {m['functions_seen']} | **{m['tasks']}** | "
+            f"{m['public_with_covering_test']} -> {m['public_tasks']} | {m['unchecked']} | "
+            f"{o['agree']}/{o['checked']} | {r['mining_s']} |"
+        )
+    return "\n".join(lines)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/prochemy-corpus"))
     parser.add_argument("--only", default="", help="comma-separated library names")
     parser.add_argument("--sample", type=int, default=4, help="tasks and independent functions per library")
     parser.add_argument("--out", type=Path, default=RESULTS / "corpus.json")
+    parser.add_argument("--table", action="store_true", help="print the recorded corpus as Markdown")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(args.out.read_text())))
+        return
     args.workdir.mkdir(parents=True, exist_ok=True)
     wanted = {n for n in args.only.split(",") if n}
     rows = json.loads(args.out.read_text()) if args.out.exists() and wanted else []

@@ -328,7 +328,8 @@ async def _checked(
         return [], f"{UNCONFIRMABLE} ({e})"
     if own.passed:
         return related, None
-    if own.result.outcome.value == "timeout" or not own.tests:  # the run itself ended early
+    refused = own.result.detail.startswith("not confirmed in isolation")  # deterministic: say so
+    if not refused and (own.result.outcome.value == "timeout" or not own.tests):  # ended early
         return [], f"{INCOMPLETE} (its isolated run: {own.result.outcome.value}: {own.result.detail[:200]})"
     return [], f"{UNCONFIRMABLE} ({own.result.detail[:200]})"
 

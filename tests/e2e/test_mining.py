@@ -276,3 +276,22 @@ async def test_a_module_with_doctests_is_checked_with_its_body_removed(tmp_path:
         wrong = await runner.run_candidate("lib.py", "helper", helper, "def helper(x):\n    return x\n")
         right = await runner.run_candidate("lib.py", "helper", helper, "def helper(x):\n    return 2 * x\n")
     assert not wrong.passed and right.passed
+
+
+async def test_a_refusal_of_isolation_at_import_is_final_not_unchecked(tmp_path: Path) -> None:
+    """toolz, cachetools: a function whose answer cannot cross (a module) used while a test
+    module imports: its isolated run ends before any test. That is a fixed property of its
+    code (cache it), not a disturbed run (check again)."""
+    from prochemy.optimizer.tasks.mining import UNCONFIRMABLE
+
+    repo = write_repo(
+        tmp_path / "refused",
+        {
+            "lib.py": "def load():\n    import json\n    return json\n",
+            "tests/test_lib.py": "from lib import load\n\nJSON = load()\n\n\n"
+            "def test_load():\n    assert load().dumps(1) == '1'\n",
+        },
+    )
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    assert report.complete and not report.tasks
+    assert _skips(report)["lib.py::load"].startswith(UNCONFIRMABLE)
