@@ -122,6 +122,25 @@ async def test_a_session_that_ends_badly_is_no_pass_even_if_every_report_passed(
     assert right.passed  # the hook is harmless while the tests pass
 
 
+async def test_a_test_with_a_skipped_subtest_is_a_pass(tmp_path: Path) -> None:
+    """python-slugify: a subtest skipped for a missing optional backend made the whole test
+    "skipped" in the sandbox while plain pytest passed it."""
+    repo = write_repo(
+        tmp_path / "subtests",
+        {
+            "lib.py": "def double(x):\n    return 2 * x\n",
+            "tests/test_lib.py": "import unittest\nfrom lib import double\n\n\n"
+            "class T(unittest.TestCase):\n    def test_double(self):\n"
+            "        for backend in ('here', 'missing'):\n            with self.subTest(backend=backend):\n"
+            "                if backend == 'missing':\n                    self.skipTest('not installed')\n"
+            "                self.assertEqual(double(2), 4)\n",
+        },
+    )
+    async with RepoRunner(repo, sys.executable, SandboxSettings()) as runner:
+        run = await runner.baseline(120)
+    assert {k: v.status for k, v in run.tests.items()} == {"tests/test_lib.py::T::test_double": "passed"}
+
+
 async def test_a_killed_worker_leaves_no_copy_behind(repo: Path, readable_python: Path) -> None:
     """Process tier: each run works in a copy; a worker killed mid-run has its folder swept
     by the next worker that starts."""
