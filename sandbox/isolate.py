@@ -24,10 +24,12 @@ Stdlib only: the worker imports it under the repository's interpreter.
 
 from __future__ import annotations
 
+import copyreg
 import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import inspect
 import io
 import os
 import pickle
@@ -79,6 +81,8 @@ _SAFE_STDLIB = {
     "_collections",
     "email.message",
 }
+# Single data types from modules whose other types are not all data.
+_SAFE_TYPES = {("argparse", "Namespace"), ("re", "RegexFlag")}
 
 
 class IsolationError(BaseException):
@@ -206,6 +210,65 @@ def _travels_as_handle(obj: object, callables: tuple = _CALLABLES) -> str | None
     return None
 
 
+_NAMES = ("__name__", "__qualname__", "__module__", "__doc__")
+
+
+def _describe(obj: object, signature: bool) -> dict:
+    """What introspection reads from a function, sent with its handle (a test or a library
+    that asks a callback's name or parameters gets the answer the in-process call would).
+    Only strings, and the signature from J (trusted) alone."""
+    meta: dict[str, object] = {
+        key: value[:2000] for key in _NAMES if isinstance(value := getattr(obj, key, None), str)
+    }
+    if signature:
+        try:
+            found = inspect.signature(obj)  # type: ignore[arg-type]
+            pickle.dumps(found)  # defaults that cannot cross leave the signature out, not the call
+            meta["__signature__"] = found
+        except Exception:  # noqa: BLE001, S110 - no signature: introspection sees none
+            pass
+    return meta
+
+
+def _meta_ok(meta: object) -> bool:
+    return isinstance(meta, dict) and all(
+        key in _NAMES and type(value) is str and len(value) <= 2000 for key, value in meta.items()
+    )
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles what crosses. A class whose own `__reduce__` rebuilds its instances with a
+    function (isodate's `UTC`, `re.Pattern`) would otherwise send that function as a handle, and the
+    other side would call back for the object, which reduces to the same handle again
+    without end. From J the function goes by name, like a class; from C (whose functions J
+    never calls on unpickling) the instance goes as its class and state instead."""
+
+    by_state = False
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.by_name: dict[int, object] = {}
+
+    def reducer_override(self, obj):
+        kind = type(obj)
+        if isinstance(obj, (type, *_CALLABLES)):
+            return NotImplemented
+        if (registered := copyreg.dispatch_table.get(kind)) is not None:
+            reduced = registered(obj)  # re.Pattern: rebuilt by re._compile
+        elif kind.__reduce__ is object.__reduce__ and kind.__reduce_ex__ is object.__reduce_ex__:
+            return NotImplemented
+        else:
+            reduced = obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+        if not (isinstance(reduced, tuple) and reduced and isinstance(reduced[0], types.FunctionType)):
+            return reduced
+        if self.by_state:
+            getstate = getattr(obj, "__getstate__", None)
+            state = getstate() if getstate else getattr(obj, "__dict__", None)
+            return (copyreg.__newobj__, (kind,), state)  # type: ignore[attr-defined]
+        self.by_name[id(reduced[0])] = reduced[0]
+        return reduced
+
+
 class _Remote:
     """A handle to an object the other process owns: calls and next() go there."""
 
@@ -247,17 +310,19 @@ class _End:
     def receive(self, originals: list | None = None) -> tuple | None:
         raise NotImplementedError
 
-    def handle(self, obj: object, kind: str) -> tuple:
+    def handle(self, obj: object, kind: str, signature: bool) -> tuple:
         number = self.numbers.get(id(obj))
         if number is None:
             number = len(self.owned)
             self.owned[number], self.numbers[id(obj)] = obj, number
-        return ("mine", number, kind)
+        return ("mine", number, kind, _describe(obj, signature) if kind == "call" else {})
 
-    def remote(self, number: int, kind: str) -> _Remote:
+    def remote(self, number: int, kind: str, meta: dict) -> _Remote:
         if number not in self.remotes:
             cls = _RemoteCallable if kind == "call" else _RemoteIterator
-            self.remotes[number] = cls(self, number)
+            self.remotes[number] = proxy = cls(self, number)
+            for key, value in meta.items():
+                setattr(proxy, key, value)
         return self.remotes[number]
 
     # -- requests and replies
@@ -322,8 +387,8 @@ class _CandidateEnd(_End):
 
         class _Loader(pickle.Unpickler):
             def persistent_load(self, pid):
-                side, number, kind = pid
-                return end.owned[number] if side == "yours" else end.remote(number, kind)
+                side, number, kind, *meta = pid
+                return end.owned[number] if side == "yours" else end.remote(number, kind, *meta)
 
         try:
             return _Loader(io.BytesIO(frame)).load()  # noqa: S301 - from J, the trusted side
@@ -345,16 +410,20 @@ class _CandidateEnd(_End):
         buffer = io.BytesIO()
         end = self
 
-        class _Dumper(pickle.Pickler):
+        class _Dumper(_Pickler):
+            by_state = True
+
             def persistent_id(self, obj):
                 if (i := by_id.get(id(obj))) is not None:
                     return ("arg", i, "")
                 if isinstance(obj, _Remote) and obj._end is end:
                     return ("yours", obj._number, "")
+                if id(obj) in self.by_name:
+                    return None
                 kind = _travels_as_handle(obj, _CANDIDATE_CALLABLES)
-                return None if kind is None else end.handle(obj, kind)
+                return None if kind is None else end.handle(obj, kind, signature=False)
 
-        _Dumper(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(message)
+        _Dumper(buffer).dump(message)
         return buffer.getvalue()
 
     def reply(self, kind, value, originals):
@@ -458,14 +527,16 @@ class Link(_End):
         buffer = io.BytesIO()
         end = self
 
-        class _Dumper(pickle.Pickler):
+        class _Dumper(_Pickler):
             def persistent_id(self, obj):
                 if isinstance(obj, _Remote) and obj._end is end:
                     return ("yours", obj._number, "")
+                if id(obj) in self.by_name:
+                    return None
                 kind = _travels_as_handle(obj)
-                return None if kind is None else end.handle(obj, kind)
+                return None if kind is None else end.handle(obj, kind, signature=True)
 
-        _Dumper(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(message)
+        _Dumper(buffer).dump(message)
         return buffer.getvalue()
 
     def receive(self, originals=None):
@@ -533,15 +604,17 @@ class _Restricted(pickle.Unpickler):
         self.originals = originals
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 3 and type(pid[1]) is int):
+        if not (isinstance(pid, tuple) and len(pid) in (3, 4) and type(pid[1]) is int):
             raise pickle.UnpicklingError("unknown reference")
-        side, number, kind = pid
+        side, number, kind, *meta = pid
+        if meta and not _meta_ok(meta[0]):
+            raise pickle.UnpicklingError("a malformed handle")
         if side == "arg" and 0 <= number < len(self.originals):
             return self.originals[number]
         if side == "yours" and number in self.link.owned:
             return self.link.owned[number]
         if side == "mine" and kind in ("call", "iter") and 0 <= number < 1 << 20:
-            return self.link.remote(number, kind)
+            return self.link.remote(number, kind, meta[0] if meta else {})
         raise pickle.UnpicklingError("unknown reference")
 
     def find_class(self, module: str, name: str):
@@ -557,7 +630,12 @@ class _Restricted(pickle.Unpickler):
         if module == "builtins":
             if name in _SAFE_BUILTINS or issubclass(found, BaseException):
                 return found
-        elif issubclass(found, BaseException) or module in _SAFE_STDLIB or self._in_tree(module):
+        elif (
+            issubclass(found, BaseException)
+            or module in _SAFE_STDLIB
+            or (module, name) in _SAFE_TYPES
+            or self._in_tree(module)
+        ):
             return found
         raise pickle.UnpicklingError(f"{module}.{name} cannot cross from the candidate's process")
 

@@ -130,7 +130,7 @@ def stub_body(module_source: str, qualname: str) -> str:
     first_stmt = body[1] if keep_doc and len(body) > 1 else (None if keep_doc else body[0])
     if first_stmt is None:  # docstring only: nothing to remove
         return module_source
-    start = first_stmt.lineno
+    start = first_line(first_stmt)  # a decorated inner function starts at its decorator
     line = lines[start - 1]
     indent = line[: len(line) - len(line.lstrip())]
     if start == target.lineno:  # `def f(): return x` on one line
@@ -180,7 +180,7 @@ def forwarding_stub(module_source: str, qualname: str) -> str:
         and isinstance(first.value.value, str)
     )
     indent = " " * (target.col_offset + 4)
-    head_end = first.end_lineno if keep_doc else target.body[0].lineno - 1
+    head_end = first.end_lineno if keep_doc else first_line(first) - 1
     if not keep_doc and first.lineno == target.lineno:  # `def f(): return x` on one line
         line = lines[first.lineno - 1]
         return (

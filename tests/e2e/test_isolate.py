@@ -1,7 +1,9 @@
 """A repository pass confirmed with the candidate in its own process (sandbox/isolate.py):
 what must behave as it does in pytest's process (mutated `self`, callbacks both ways,
 returned functions, generators, infinite iterators, the repository's exceptions,
-`__file__`), and what must end as "not confirmed" rather than a pass."""
+`__file__`, objects rebuilt by a function (a class's `__reduce__`, `re.Pattern`), a
+callback's name and signature, `argparse.Namespace`), and what must end as "not
+confirmed" rather than a pass."""
 
 from __future__ import annotations
 
@@ -17,7 +19,11 @@ from prochemy.sandbox.splice import SpliceError, forwarding_stub
 from ..repos import judge_repo, write_repo
 
 LIB = """
+import argparse
+import functools
+import inspect
 import itertools
+import re
 
 
 class Bag:
@@ -79,6 +85,46 @@ def extend(target, *more, twice=False):
         target.append(x)
         if twice:
             target.append(x)
+
+
+class Zone:
+    def __reduce__(self):
+        return _zone, ()
+
+
+ZONE = Zone()
+
+
+def _zone():
+    return ZONE
+
+
+def same_zone(z):
+    return z
+
+
+def matches(pattern, text):
+    return [m.group() for m in pattern.finditer(text)]
+
+
+def describe(fn):
+    return fn.__name__, list(inspect.signature(fn).parameters)
+
+
+def wrapped(fn):
+    @functools.wraps(fn)
+    def call(*args):
+        return fn(*args)
+
+    return call
+
+
+def options(**values):
+    return argparse.Namespace(**values)
+
+
+def flag():
+    return re.IGNORECASE
 """
 
 TESTS = """
@@ -86,7 +132,12 @@ import itertools
 
 import pytest
 
-from lib import Bag, Oops, adder, apply, evens, extend, fail, first, here, naturals
+import re
+
+from lib import (
+    ZONE, Bag, Oops, Zone, adder, apply, describe, evens, extend, fail, first, flag, here,
+    matches, naturals, options, same_zone, wrapped,
+)
 
 
 def test_put():
@@ -138,6 +189,35 @@ def test_extend():
     xs = [0]
     extend(xs, 1, 2, twice=True)
     assert xs == [0, 1, 1, 2, 2]
+
+
+def test_same_zone():
+    assert isinstance(same_zone(ZONE), Zone)
+
+
+def test_matches():
+    assert matches(re.compile(r"[0-9]+"), "a1b22") == ["1", "22"]
+
+
+def helper(a, b=1):
+    return a + b
+
+
+def test_describe():
+    assert describe(helper) == ("helper", ["a", "b"])
+
+
+def test_wrapped():
+    assert wrapped(helper).__name__ == "helper"
+    assert wrapped(helper)(2) == 3
+
+
+def test_options():
+    assert options(x=1).x == 1
+
+
+def test_flag():
+    assert flag() is re.IGNORECASE
 """
 
 CASES = {
@@ -152,6 +232,12 @@ CASES = {
     "first": "test_first",
     "here": "test_here",
     "extend": "test_extend",
+    "same_zone": "test_same_zone",
+    "matches": "test_matches",
+    "describe": "test_describe",
+    "wrapped": "test_wrapped",
+    "options": "test_options",
+    "flag": "test_flag",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
-from prochemy.sandbox.splice import SpliceError, splice_function, stub_body
+from prochemy.sandbox.splice import SpliceError, forwarding_stub, splice_function, stub_body
 
 MODULE = '''import functools
 
@@ -117,3 +117,34 @@ def test_a_candidates_future_import_is_dropped() -> None:
     cand = "from __future__ import annotations\nimport re\n\ndef f(x: int) -> int:\n    return x + 1\n"
     out = splice_function(module, "f", cand)
     assert out.count("from __future__") == 1 and _run(out)["f"](1) == 2
+
+
+DECORATED_INNER = '''import functools
+
+
+def wrap(fn):
+    @functools.wraps(fn)
+    def call(*args):
+        return fn(*args)
+
+    return call
+
+
+def documented(fn):
+    """Wrap fn."""
+    @functools.wraps(fn)
+    def call(*args):
+        return fn(*args)
+
+    return call
+'''
+
+
+@pytest.mark.parametrize("qualname", ["wrap", "documented"])
+def test_a_body_that_starts_with_a_decorated_function_is_replaced_from_its_decorator(qualname: str) -> None:
+    """The first statement of the body starts at its decorator: a stub that kept the
+    decorator line would not parse (mining judged every test as depending on it)."""
+    with pytest.raises(NotImplementedError):
+        _run(stub_body(DECORATED_INNER, qualname))[qualname](len)
+    forwarded = _run("__prochemy_forward__ = lambda *a: a\n" + forwarding_stub(DECORATED_INNER, qualname))
+    assert forwarded[qualname](len) == (qualname, (len,), {})
