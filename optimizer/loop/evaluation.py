@@ -32,11 +32,12 @@ class TaskOutcome(BaseModel):
 
 
 # Bump when extraction or the harness changes what a stored outcome would be.
-JUDGE_VERSION = 8  # 3: `from __future__` splice fix; 4: candidates run with a fixed hash seed;
+JUDGE_VERSION = 9  # 3: `from __future__` splice fix; 4: candidates run with a fixed hash seed;
 # 5: split judge (plain data only, helpers from the task), keyed and screened repository runs
 # 6: a repository pass counts only when confirmed with the candidate in its own process
 # 7: no repository pass when pytest ends badly (exit code) even if every report passed
 # 8: a module named on pytest's command line (a doctest's) is still the spliced candidate
+# 9: isolation carries objects rebuilt by a function, callbacks' names; decorated inner stubs
 
 
 class OutcomeStore(RecordStore[TaskOutcome]):

@@ -42,7 +42,8 @@ from .repo_statement import build_statement, docstring_node
 # older run's cache (2: module names as pytest imports them; unconfirmable functions left out;
 # 3: the traced baseline allows for the tracer's cost per test; plugins' rewrite warnings;
 # names defined twice left out; a stub that breaks a test module's import is a dependency).
-MINING_VERSION = 3
+# 4: isolation carries objects rebuilt by a function; stubs of decorated inner functions parse.
+MINING_VERSION = 4
 
 
 class TestOutcome(BaseModel):
