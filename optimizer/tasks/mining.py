@@ -42,7 +42,8 @@ from .repo_statement import build_statement, docstring_node
 # older run's cache (2: module names as pytest imports them; unconfirmable functions left out;
 # 3: the traced baseline allows for the tracer's cost per test; plugins' rewrite warnings;
 # names defined twice left out; a stub that breaks a test module's import is a dependency).
-# 4: isolation carries objects rebuilt by a function; stubs of decorated inner functions parse.
+# 4: isolation carries objects rebuilt by a function; stubs of decorated inner functions parse;
+# related tests from the first 200 covering tests when enough of them fail.
 MINING_VERSION = 4
 
 
@@ -340,29 +341,52 @@ async def _related(
 ) -> tuple[list[str], str | None]:
     """The covering tests that fail once the body is gone, or why there are none. "None
     fail" is concluded only when every covering test ran and passed; a run that ended
-    early (a dead worker, the wall clock) is retried once, then reported as incomplete."""
+    early (a dead worker, the wall clock) is retried once, then reported as incomplete.
+    A function covered by thousands of tests (idna's data-driven suite) is checked on the
+    first FIRST_STAGE of them, and on the rest only if fewer than enough of those fail."""
     stubbed = stub_body((root / cand.rel).read_text(), cand.qualname)
+    covering = cand.covering
+    stages = [covering[:FIRST_STAGE], covering[FIRST_STAGE:]] if len(covering) > FIRST_STAGE else [covering]
+    failing: list[str] = []
+    for nodes in stages:
+        found, ran, run = await _stubbed_run(runner, nodes, cand.rel, stubbed)
+        if not ran and not found:
+            if failing:  # a later stage ended early: the first already showed the dependence
+                break
+            missing = sum(n not in run.tests for n in nodes)
+            return [], (
+                f"{INCOMPLETE} ({missing} of {len(covering)} covering tests did not run: "
+                f"{run.result.outcome.value}: {run.result.detail[:200]})"
+            )
+        failing += found
+        if len(failing) >= cfg.max_related_tests:
+            break
+    if failing:
+        return failing[: cfg.max_related_tests], None
+    return [], f"tests do not depend on it (all {len(covering)} covering tests pass with the body removed)"
+
+
+FIRST_STAGE = 200
+
+
+async def _stubbed_run(
+    runner: RepoRunner, nodes: list[str], rel: str, stubbed: str
+) -> tuple[list[str], bool, SuiteRun]:
+    """The tests among `nodes` that fail with the stubbed module, and whether all of them
+    ran (tried twice: one run may end early)."""
     run = None
     for _ in range(2):
-        run = await runner.run(cand.covering, {cand.rel: stubbed}, fail_fast=False)
-        failing = [n for n in cand.covering if n in run.tests and run.tests[n].status != "passed"]
+        run = await runner.run(nodes, {rel: stubbed}, fail_fast=False)
+        failing = [n for n in nodes if n in run.tests and run.tests[n].status != "passed"]
         if failing:
-            return failing[: cfg.max_related_tests], None
+            return failing, True, run
         # the stub raised while a test module was being imported (toolz builds its curried
         # namespace at import): the tests of that module depend on it, they just never ran
         broken = [f for f, message in run.collect_errors if "NotImplementedError" in message]
-        at_import = [n for n in cand.covering if any(n.startswith(f + "::") for f in broken if f)]
+        at_import = [n for n in nodes if any(n.startswith(f + "::") for f in broken if f)]
         if at_import:
-            return at_import[: cfg.max_related_tests], None
-        if all(n in run.tests for n in cand.covering):
-            return (
-                [],
-                f"tests do not depend on it (all {len(cand.covering)} covering tests pass "
-                "with the body removed)",
-            )
+            return at_import, True, run
+        if all(n in run.tests for n in nodes):
+            return [], True, run
     assert run is not None
-    missing = sum(n not in run.tests for n in cand.covering)
-    return [], (
-        f"{INCOMPLETE} ({missing} of {len(cand.covering)} covering tests did not run: "
-        f"{run.result.outcome.value}: {run.result.detail[:200]})"
-    )
+    return [], False, run

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from prochemy.optimizer.config import RepoTests
-from prochemy.optimizer.tasks.mining import mine, repo_runner
+from prochemy.optimizer.tasks.mining import FIRST_STAGE, mine, repo_runner
 from prochemy.optimizer.tasks.repo_env import Project, RepoError, find_interpreter
 from prochemy.sandbox.models import SandboxSettings
+from prochemy.sandbox.repo_runner import RepoRunner
 
 from ..repos import BESIDE, EXAMPLE, FLAT, SRC_LAYOUT, tree_hash, write_repo
 
@@ -295,3 +296,41 @@ async def test_a_refusal_of_isolation_at_import_is_final_not_unchecked(tmp_path:
     report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
     assert report.complete and not report.tasks
     assert _skips(report)["lib.py::load"].startswith(UNCONFIRMABLE)
+
+
+async def test_a_function_covered_by_many_tests_is_checked_in_stages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """idna's data-driven suite covers a function with thousands of tests: the check runs
+    the first stage, and the rest only when too few of the first fail. Here the first 220
+    covering tests swallow the stub's error, so only the later ones show the dependence;
+    `every` fails in all of them, so its related tests come from the first stage alone."""
+    tests = (
+        "import pytest\nfrom lib import every, late\n\n\n"
+        "@pytest.mark.parametrize('i', range(220))\ndef test_a(i):\n    try:\n        late(i)\n"
+        "    except NotImplementedError:\n        pass\n    assert every(i) == i + 1\n\n\n"
+        "@pytest.mark.parametrize('i', range(3))\ndef test_z(i):\n    assert late(i) == i * 2\n"
+    )
+    repo = write_repo(
+        tmp_path / "many",
+        {
+            "lib.py": "def late(i):\n    return i * 2\n\n\ndef every(i):\n    return i + 1\n",
+            "tests/test_lib.py": tests,
+        },
+    )
+    sizes: dict[str, list[int]] = {}
+    run = RepoRunner.run
+
+    async def counted(self, node_ids, overrides=None, **kw):
+        for name in ("late", "every"):
+            if overrides and f"def {name}(i):\n    raise NotImplementedError" in overrides.get("lib.py", ""):
+                sizes.setdefault(name, []).append(len(node_ids))
+        return await run(self, node_ids, overrides, **kw)
+
+    monkeypatch.setattr(RepoRunner, "run", counted)
+    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    assert sizes == {"every": [FIRST_STAGE], "late": [FIRST_STAGE, 223 - FIRST_STAGE]}
+    related = {t.id: t.repo.node_ids for t in report.tasks}
+    assert related["lib.py::late"] == [f"tests/test_lib.py::test_z[{i}]" for i in range(3)]
+    every = related["lib.py::every"]
+    assert len(every) == CFG.max_related_tests and all("::test_a[" in n for n in every)
