@@ -37,11 +37,12 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prochemy.optimizer.config import RepoTests
-from prochemy.optimizer.tasks.mining import INCOMPLETE, baseline, mine, repo_runner
+from prochemy.optimizer.tasks.mining import INCOMPLETE, UNCONFIRMABLE, baseline, mine, repo_runner
 from prochemy.optimizer.tasks.repo_env import Project, RepoError
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.splice import stub_body
@@ -64,7 +65,7 @@ CORPUS = [
     Library("cachetools", "8.0.2", "src layout, classes and methods, unittest suites, tox.ini"),
     Library("humanize", "4.17.0", "src layout, pytest plugins from the test extra (pytest-cov)"),
     Library("boltons", "26.2.0", "many modules, classes, tox.ini"),
-    Library("idna", "3.20", "unittest suites"),
+    Library("idna", "3.20", "unittest suites, 6400 data-driven tests", ["hypothesis"]),
     Library("semver", "3.1.2", "src layout, a class as the main API, .pytest.ini", ["pytest-cov"]),
     Library("six", "1.17.0", "single module, setup.cfg"),
     Library("parse", "1.22.4", "single-module package, coverage in addopts", ["pytest-cov"]),
@@ -154,6 +155,27 @@ def _is_public(function: str) -> bool:
     )
 
 
+# Why a function's own code could not be confirmed in isolation, from the run's detail.
+CAUSES = [
+    ("Can't pickle local object", "a test's local class or function"),
+    ("cannot pickle 'module'", "a module object"),
+    ("cannot pickle", "a value pickle cannot copy (lock, re.Match, ...)"),
+    ("cannot cross from the candidate", "the answer's type may not cross back"),
+    ("cannot be sent back", "the answer's type may not cross back"),
+    ("could not read a value from the tests", "a value the candidate's process cannot rebuild"),
+    ("RecursionError", "recursion while copying"),
+    ("did not import", "the module does not import on its own"),
+]
+
+
+def _cause(reason: str) -> str:
+    if "not confirmed in isolation" in reason:  # the link refused a value
+        return next((cause for marker, cause in CAUSES if marker in reason), "other refusal")
+    if "did not pass" in reason:
+        return "a test sees other state isolated (globals, patches, identity)"
+    return "other"
+
+
 def _summary_of_skips(skipped: list[dict]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for s in skipped:
@@ -236,6 +258,11 @@ async def measure(lib: Library, workdir: Path, sample: int) -> dict:
         "unconfirmable_examples": [
             f"{s.function}: {s.reason[:200]}" for s in report.skipped if "isolation" in s.reason
         ][:5],
+        "unconfirmable_by_cause": dict(
+            Counter(
+                _cause(s["reason"]) for s in skipped if s["reason"].startswith(UNCONFIRMABLE)
+            ).most_common()
+        ),
         "public_with_covering_test": len(public_covered),
         "public_tasks": sum(_is_public(n) for n in task_names),
         "public_not_tasks_by_reason": _summary_of_skips(public_covered_skips),
