@@ -163,15 +163,21 @@ class _OneFileFinder(importlib.abc.MetaPathFinder):
 
 
 def serve(sock: socket.socket, root: str, rel: str, source: str, qualname: str) -> dict:
-    """C's life: import the candidate's module, then answer requests until J hangs up."""
+    """C's life: at J's first call, import the candidate's module under the name and with
+    the import path J imported it with (a namespace package, pytest's `pythonpath`, the
+    folders pytest prepends), then answer requests until J hangs up."""
     sys.dont_write_bytecode = True
     os.chdir(root)
-    name, base = module_name(root, rel)
-    for entry in (base, root):
-        if entry not in sys.path:
-            sys.path.insert(0, entry)
-    sys.meta_path.insert(0, _OneFileFinder(os.path.join(root, rel), source))
     end = _CandidateEnd(sock)
+    setup = end.receive()
+    if setup is None:  # the tests never called the function
+        return {"outcome": "passed", "detail": ""}
+    _, name, paths = setup
+    if not name:
+        name, base = module_name(root, rel)
+        paths = [base, root]
+    sys.path[:] = list(dict.fromkeys([*paths, *sys.path]))
+    sys.meta_path.insert(0, _OneFileFinder(os.path.join(root, rel), source))
     try:
         end.target = _lookup(importlib.import_module(name), qualname)
     except BaseException as e:  # noqa: BLE001 - reported to J, which ends the run with it
@@ -489,12 +495,17 @@ class Link(_End):
         self.broken = False
         self._ready = False
 
-    def forward(self, qualname: str, args: tuple, kwargs: dict):
+    def forwarder(self, module: str):
+        """What a forwarding stub in `module` calls: C imports the module by this name."""
+        return partial(self.forward, module=module)
+
+    def forward(self, qualname: str, args: tuple, kwargs: dict, module: str = ""):
         if self.trouble is not None:
             raise IsolationError(self.trouble)
         if self.broken:
             raise IsolationError("an earlier call to the candidate was interrupted")
         if not self._ready:
+            self.send(("setup", module, list(sys.path)))
             first = self.receive([])
             if first is None or first[0] != "ready":
                 detail = first[1] if first is not None and first[0] == "load-error" else "no answer"

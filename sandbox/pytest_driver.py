@@ -46,7 +46,7 @@ class _SplicedLoader(importlib.machinery.SourceFileLoader):
 
     def exec_module(self, module):
         if LINK is not None:
-            module.__dict__["__prochemy_forward__"] = LINK.forward
+            module.__dict__["__prochemy_forward__"] = LINK.forwarder(module.__name__)
         super().exec_module(module)
 
 

@@ -37,7 +37,8 @@ JUDGE_VERSION = 9  # 3: `from __future__` splice fix; 4: candidates run with a f
 # 6: a repository pass counts only when confirmed with the candidate in its own process
 # 7: no repository pass when pytest ends badly (exit code) even if every report passed
 # 8: a module named on pytest's command line (a doctest's) is still the spliced candidate
-# 9: isolation carries objects rebuilt by a function, callbacks' names; decorated inner stubs
+# 9: isolation carries objects rebuilt by a function, callbacks' names; decorated inner stubs;
+# the isolated candidate imports under the name and sys.path of pytest's process
 
 
 class OutcomeStore(RecordStore[TaskOutcome]):

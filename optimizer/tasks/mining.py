@@ -43,7 +43,8 @@ from .repo_statement import build_statement, docstring_node
 # 3: the traced baseline allows for the tracer's cost per test; plugins' rewrite warnings;
 # names defined twice left out; a stub that breaks a test module's import is a dependency).
 # 4: isolation carries objects rebuilt by a function; stubs of decorated inner functions parse;
-# related tests from the first 200 covering tests when enough of them fail.
+# related tests from the first 200 covering tests when enough of them fail; the isolated
+# run imports under pytest's name and path; collected test modules are never sources.
 MINING_VERSION = 4
 
 
@@ -190,6 +191,8 @@ async def mine(
         base = await baseline(runner, cfg)
         baseline_s = time.monotonic() - tb
         passing = {k for k, v in base.tests.items() if v.status == "passed"}
+        collected = _test_modules(base.tests)
+        sources = [f for f in sources if f.as_posix() not in collected]
         callers: dict[tuple[str, int], list[str]] = {}
         for node_id in sorted(passing):
             for rel, line in base.calls.get(node_id, []):
@@ -306,6 +309,17 @@ def _tasks(
             )
         )
     return tasks
+
+
+def _test_modules(node_ids) -> set[str]:
+    """Files pytest collected tests from (a `python_files = check_*.py` suite's too), but not
+    a module collected only for its doctests (`pkg/mod.py::pkg.mod.func`): that one is code."""
+    modules = set()
+    for node_id in node_ids:
+        path, _, name = node_id.partition("::")
+        if "::" in name or "." not in name.partition("[")[0]:
+            modules.add(path)
+    return modules
 
 
 INCOMPLETE = "constraint check did not complete"

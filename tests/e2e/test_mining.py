@@ -334,3 +334,57 @@ async def test_a_function_covered_by_many_tests_is_checked_in_stages(
     assert related["lib.py::late"] == [f"tests/test_lib.py::test_z[{i}]" for i in range(3)]
     every = related["lib.py::every"]
     assert len(every) == CFG.max_related_tests and all("::test_a[" in n for n in every)
+
+
+SIBLINGS = {
+    "a namespace package under src/, found through pytest's pythonpath (no install)": (
+        {
+            "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["src"]\ntestpaths = ["tests"]\n',
+            "src/nsp/text/shout.py": "def shout(s):\n    return s.upper() + '!'\n",
+            "src/nsp/text/loud.py": "from nsp.text.shout import shout\n\n\n"
+            "def join_loud(words):\n    return ' '.join(shout(w) for w in words)\n",
+            "tests/test_text.py": "from nsp.text.loud import join_loud\n"
+            "from nsp.text.shout import shout\n\n\n"
+            "def test_shout():\n    assert shout('a') == 'A!'\n\n\n"
+            "def test_join():\n    assert join_loud(['a', 'b']) == 'A! B!'\n",
+        },
+        ["src/nsp/text/loud.py::join_loud", "src/nsp/text/shout.py::shout"],
+    ),
+    "relative imports, a re-export under another name, setup.cfg, a data folder beside the tests": (
+        {
+            "setup.cfg": "[tool:pytest]\ntestpaths = checks\n",
+            "pkg/__init__.py": "from . import words\nfrom .core import _double as double\n",
+            "pkg/core.py": "from . import words\n\n\ndef _double(x):\n    return words.twice(x)\n",
+            "pkg/words.py": "def twice(x):\n    return x * 2\n",
+            "checks/test_pkg.py": "from pathlib import Path\n\nimport pkg\n\n"
+            "DATA = Path(__file__).parent / 'data'\n\n\n"
+            "def test_double():\n    assert pkg.double((DATA / 'word.txt').read_text().strip()) == 'abab'\n",
+            "checks/data/word.txt": "ab\n",
+        },
+        ["pkg/core.py::_double", "pkg/words.py::twice"],
+    ),
+    "a unittest suite in files pytest finds through tox.ini's python_files": (
+        {
+            "tox.ini": "[pytest]\npython_files = check_*.py\n",
+            "calc/__init__.py": "",
+            "calc/ops.py": "def mean(xs):\n    return sum(xs) / len(xs)\n",
+            "tests/check_ops.py": "import unittest\n\nfrom calc.ops import mean\n\n\n"
+            "class MeanTest(unittest.TestCase):\n    def test_mean(self):\n"
+            "        self.assertEqual(mean([1, 2, 3]), 2)\n",
+            "specs/check_more.py": "from calc.ops import mean\n\n\ndef helper():\n    return [2, 4]\n\n\n"
+            "def test_mean_again():\n    assert mean(helper()) == 3\n",
+        },
+        ["calc/ops.py::mean"],
+    ),
+}
+
+
+@pytest.mark.parametrize("layout", list(SIBLINGS))
+async def test_layouts_and_configurations_of_real_projects(tmp_path: Path, layout: str) -> None:
+    """Each mined function is a task confirmed in isolation (the isolated run imports the
+    module under the name and path pytest used), and a test module pytest collects is never
+    mistaken for code to mine, whatever its name."""
+    files, expected = SIBLINGS[layout]
+    report = await mine(Project.resolve(write_repo(tmp_path / "repo", files), CFG.python), CFG, SANDBOX)
+    assert sorted(t.id for t in report.tasks) == expected, _skips(report)
+    assert not any("check_" in s.function for s in report.skipped)
