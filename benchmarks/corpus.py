@@ -42,7 +42,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prochemy.optimizer.config import RepoTests
-from prochemy.optimizer.tasks.mining import INCOMPLETE, UNCONFIRMABLE, baseline, mine, repo_runner
+from prochemy.optimizer.tasks.mining import (
+    INCOMPLETE,
+    UNCONFIRMABLE,
+    baseline,
+    isolation_cause,
+    mine,
+    repo_runner,
+)
 from prochemy.optimizer.tasks.repo_env import Project, RepoError
 from prochemy.sandbox.models import SandboxSettings
 from prochemy.sandbox.splice import stub_body
@@ -155,27 +162,6 @@ def _is_public(function: str) -> bool:
     )
 
 
-# Why a function's own code could not be confirmed in isolation, from the run's detail.
-CAUSES = [
-    ("Can't pickle local object", "a test's local class or function"),
-    ("cannot pickle 'module'", "a module object"),
-    ("cannot pickle", "a value pickle cannot copy (lock, re.Match, ...)"),
-    ("cannot cross from the candidate", "the answer's type may not cross back"),
-    ("cannot be sent back", "the answer's type may not cross back"),
-    ("could not read a value from the tests", "a value the candidate's process cannot rebuild"),
-    ("RecursionError", "recursion while copying"),
-    ("did not import", "the module does not import on its own"),
-]
-
-
-def _cause(reason: str) -> str:
-    if "not confirmed in isolation" in reason:  # the link refused a value
-        return next((cause for marker, cause in CAUSES if marker in reason), "other refusal")
-    if "did not pass" in reason:
-        return "a test sees other state isolated (globals, patches, identity)"
-    return "other"
-
-
 def _summary_of_skips(skipped: list[dict]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for s in skipped:
@@ -260,7 +246,7 @@ async def measure(lib: Library, workdir: Path, sample: int) -> dict:
         ][:5],
         "unconfirmable_by_cause": dict(
             Counter(
-                _cause(s["reason"]) for s in skipped if s["reason"].startswith(UNCONFIRMABLE)
+                isolation_cause(s["reason"])[0] for s in skipped if s["reason"].startswith(UNCONFIRMABLE)
             ).most_common()
         ),
         "public_with_covering_test": len(public_covered),

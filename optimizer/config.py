@@ -42,6 +42,12 @@ class EmbeddedModel(_Strict):
     parallel: int = Field(4, ge=1, description="llama-server slots")
     ctx_per_slot: int = Field(4096, ge=512)
     start_timeout_s: float = Field(120.0, gt=0)
+    speculative: Literal["none", "ngram", "draft"] = Field(
+        "none",
+        description="speculative decoding: 'ngram' drafts from text already in the context "
+        "(answers repeat the prompt's signature and docstring), 'draft' with the small model "
+        "(benchmarks/speculative.py measures both)",
+    )
 
 
 class RepoTests(_Strict):

@@ -43,7 +43,7 @@ from .repo_models import (
 from .store import RecordStore
 from .tasks import RepoTarget, RepoTask, SynthesisReport, Task, TaskSet, TaskSuite
 from .tasks.mining import MINING_VERSION, MiningReport, mine, repo_runner
-from .tasks.repo_env import Project, RepoError, module_name, python_files, tree_fingerprint
+from .tasks.repo_env import Project, RepoError, module_map, python_files, tree_fingerprint
 from .tasks.repo_statement import build_statement
 from .tasks.repo_synthesis import synthesize_repo_tasks
 from .tasks.training import TrainingConfig, benchmark_sets
@@ -264,7 +264,7 @@ class Session:
                 )
             real, held = split(report.tasks, self.settings.test.held_out_fraction, k_real, config.seed)
             held = held[:held_out_limit] if held_out_limit is not None else held
-            modules = {module_name(Path(report.root), f): f for f in python_files(Path(report.root))}
+            modules = module_map(Path(report.root), python_files(Path(report.root)))
             with self._budget(config.budget()):  # synthesis and the held-out check count too
                 runner = await self.runner(report)
                 say(Progress(phase="synthesis", message=f"writing {k_synthetic} task variants"))
@@ -406,7 +406,7 @@ class _Budgeted:
 def _function_task(root: Path, ref: str, report: MiningReport) -> RepoTask:
     """The mined task for `module:qualname`, or one made on the spot (no related tests)."""
     module, qualname = parse_function_ref(ref)
-    by_name = {module_name(root, f): f for f in python_files(root)}
+    by_name = module_map(root, python_files(root))
     rel = Path(module) if module.endswith(".py") else by_name.get(module)
     if rel is None or not (root / rel).is_file():
         raise RepoError(f"no module {module!r} in {root}")

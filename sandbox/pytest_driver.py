@@ -12,7 +12,6 @@ in the user's environment).
 
 import importlib.abc
 import importlib.machinery
-import importlib.metadata
 import importlib.util
 import os
 import signal
@@ -29,6 +28,7 @@ FAIL_FAST: bool = globals().get("FAIL_FAST", True)
 # Set by the worker when the candidate runs in its own process (sandbox/isolate.py): the
 # spliced module is then a forwarding stub, and its calls go through this link.
 LINK = globals().get("__prochemy_link__")
+PLUGIN_MODULES = globals().get("PLUGIN_MODULES")
 
 sys.dont_write_bytecode = True
 ROOT = os.path.realpath(os.environ["PROCHEMY_REPO_ROOT"])
@@ -205,20 +205,10 @@ for _module, _flag in (("pytest_cov", "--no-cov"), ("pytest_benchmark", "--bench
 # and a project's `filterwarnings = error` turned that artifact of ours into a failed start.
 # Ignore exactly that warning for exactly those modules; the project's filters stay.
 def _rewrite_warning_filters():
-    """pytest marks every top-level module of a distribution that has a pytest11 entry point
-    (hypothesis: `hypothesis`, `_hypothesis_pytestplugin`, `_hypothesis_globals`)."""
+    """PLUGIN_MODULES: the top-level modules of distributions with a pytest11 entry point
+    (pytest marks them all), listed once by the warm worker that preloaded them."""
     old = int(pytest.__version__.split(".")[0]) < 8  # "rewritten: NAME"; -W cannot hold a colon
-    names = set()
-    for dist in importlib.metadata.distributions():
-        if not any(p.group == "pytest11" for p in dist.entry_points):
-            continue
-        for file in dist.files or []:
-            parts = file.parts
-            if len(parts) == 1 and parts[0].endswith(".py"):
-                names.add(parts[0][:-3])
-            elif len(parts) == 2 and parts[1] == "__init__.py":
-                names.add(parts[0])
-    for name in sorted(n for n in names if n in sys.modules):
+    for name in [n for n in PLUGIN_MODULES or [] if n in sys.modules]:
         text = "Module already imported so cannot be rewritten" + ("" if old else f"; {name}")
         yield from ("-W", f"ignore:{text}:pytest.PytestAssertRewriteWarning")
 

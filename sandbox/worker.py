@@ -74,9 +74,12 @@ _OUTCOMES = ("passed", "failed", "error", "timeout", "resource-limit")
 
 
 def main() -> None:
+    global _PLUGIN_MODULES
     config = json.loads(sys.argv[1])
     for name in PRELOAD + config.get("preload", []):
         _preload(name)
+    if "entry-points:pytest11" in config.get("preload", []):
+        _PLUGIN_MODULES = _plugin_modules()
     _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _LIBC.prctl(_PR_SET_DUMPABLE, 0)
     gc.freeze()  # children's collections leave the warm heap alone: fewer copy-on-write faults
@@ -132,6 +135,28 @@ def _sweep_stale_dirs() -> None:
                 shutil.rmtree(os.path.join(root, name), ignore_errors=True)
             except PermissionError:
                 pass  # alive, someone else's
+
+
+_PLUGIN_MODULES: list[str] | None = None  # known once the warm parent preloaded pytest's plugins
+
+
+def _plugin_modules() -> list[str]:
+    """The top-level modules of every distribution with a pytest11 entry point (pytest marks
+    them all for rewriting: hypothesis has `hypothesis`, `_hypothesis_pytestplugin`, ...);
+    scanning every distribution costs ~10 ms, so once here rather than in each run."""
+    from importlib.metadata import distributions
+
+    names = set()
+    for dist in distributions():
+        if not any(p.group == "pytest11" for p in dist.entry_points):
+            continue
+        for file in dist.files or []:
+            parts = file.parts
+            if len(parts) == 1 and parts[0].endswith(".py"):
+                names.add(parts[0][:-3])
+            elif len(parts) == 2 and parts[1] == "__init__.py":
+                names.add(parts[0])
+    return sorted(names)
 
 
 def _preload(name: str) -> None:
@@ -255,7 +280,9 @@ def _run_program(
         os.close(out_r)
         os.close(res_r)
         judge.forget()
-        names = None if j_sock is None else {"__prochemy_link__": isolate.Link(j_sock, job["repo_root"])}
+        names: dict[str, object] = {"PLUGIN_MODULES": _PLUGIN_MODULES}
+        if j_sock is not None:
+            names["__prochemy_link__"] = isolate.Link(j_sock, job["repo_root"])
         _child(config, workdir, out_w, res_w, job, lambda: _execute(job["program"], names), key)
     if j_sock is not None:
         j_sock.close()

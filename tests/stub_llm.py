@@ -48,6 +48,7 @@ class StubLLM:
         self.in_flight = 0
         self.stream_delay_s = 0.0  # between streamed pieces (to see a client stop reading)
         self.streams: list[tuple[int, int]] = []  # (pieces sent, pieces in the answer)
+        self.refuse_streams = False  # answer a streamed request 400, as servers without it do
         self.max_in_flight = 0  # how many completions were ever answered at once
         self._lock = threading.Lock()
         ThreadingHTTPServer.allow_reuse_address = True  # restart on the same port (endpoint back)
@@ -157,6 +158,9 @@ class StubLLM:
                 finally:
                     with stub._lock:
                         stub.in_flight -= 1
+                if payload.get("stream") and stub.refuse_streams:
+                    self._send(400, {"error": {"message": "Unrecognized request argument: stream_options"}})
+                    return
                 if payload.get("stream"):
                     self._stream(payload, text)
                     return

@@ -24,7 +24,7 @@ from ..config import Endpoint, Settings
 from ..extraction import code_complete
 from ..store import RecordStore
 from .llama_server import ServerError, shared_server
-from .local_model import ModelMissing, model_file, require_model_file
+from .local_model import ModelMissing, model_file, require_model_file, speculative_args
 
 Role = Literal["task", "mutation", "synthesis"]
 log = logging.getLogger("prochemy.gateway")
@@ -93,6 +93,7 @@ class _Resolved(BaseModel):
     model: str
     url: str
     api_key_env: str | None
+    streams: bool = True  # False once the endpoint refused a streamed request
 
 
 class ResponseCache(RecordStore[ChatResult]):
@@ -164,6 +165,7 @@ class LLMGateway:
                     m.ctx_per_slot,
                     m.threads,
                     m.start_timeout_s,
+                    speculative_args(self.settings),
                 )
             except ModelMissing as e:
                 raise GatewayError("model_missing", str(e)) from None
@@ -245,17 +247,7 @@ class LLMGateway:
         last: Exception | None = None
         for attempt in range(self.settings.retries + 1):
             try:
-                if request.stop_at_code:
-                    result = await self._streamed(r, request, max_tokens, extra)
-                else:
-                    response = await r.client.chat.completions.create(
-                        model=r.model,
-                        messages=request.messages,
-                        temperature=request.temperature,
-                        max_tokens=max_tokens,
-                        **extra,
-                    )
-                    result = _parse(response, r.model)
+                result = await self._once(r, request, max_tokens, extra)
             except (
                 openai.RateLimitError,
                 openai.InternalServerError,
@@ -288,6 +280,33 @@ class LLMGateway:
             )
             raise self._tripped
         raise error
+
+    async def _once(
+        self, r: _Resolved, request: ChatRequest, max_tokens: int, extra: dict[str, Any]
+    ) -> ChatResult:
+        if request.stop_at_code and r.streams:
+            try:
+                return await self._streamed(r, request, max_tokens, extra)
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+                if "stream" not in _short(e).lower():
+                    raise
+                # an OpenAI-compatible server without streaming (or stream_options): whole
+                # answers from now on, as with stop_at_code = false; say so once
+                r.streams = False
+                log.warning(
+                    "%s refused a streamed request (%s); asking for whole answers instead "
+                    "(set stop_at_code = false to silence this)",
+                    r.url,
+                    _short(e),
+                )
+        response = await r.client.chat.completions.create(
+            model=r.model,
+            messages=request.messages,
+            temperature=request.temperature,
+            max_tokens=max_tokens,
+            **extra,
+        )
+        return _parse(response, r.model)
 
     async def _streamed(
         self, r: _Resolved, request: ChatRequest, max_tokens: int, extra: dict[str, Any]
@@ -439,7 +458,9 @@ def endpoint_identity(settings: Settings, endpoint: Endpoint) -> tuple[str, str]
     the embedded server by its GGUF file (its port is random), others by their URL."""
     if endpoint.base_url is None:
         gguf = model_file(settings)
-        return f"embedded:{gguf.name}", endpoint.model or gguf.stem  # llama-server's alias
+        # speculative decoding may change greedy answers: its own cache entries
+        mode = "" if settings.model.speculative == "none" else f"+{settings.model.speculative}"
+        return f"embedded:{gguf.name}{mode}", endpoint.model or gguf.stem  # llama-server's alias
     return endpoint.base_url.rstrip("/"), endpoint.model or ""
 
 

@@ -146,8 +146,10 @@ class LlamaServer:
         ctx_per_slot: int = 4096,
         threads: int | None = None,
         binary: Path | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.model = model
+        self.extra_args = extra_args
         self.binary = binary or server_binary()
         self.parallel = parallel
         self.ctx_per_slot = ctx_per_slot
@@ -192,6 +194,7 @@ class LlamaServer:
             "--threads",
             str(self.threads),
             "--no-webui",
+            *self.extra_args,
         ]
         with self.log_path.open("wb") as log:
             # the binary links the shared libraries built beside it
@@ -253,18 +256,24 @@ def stop_all() -> None:
             server.stop()
 
 
-_SHARED: dict[tuple[str, int, int, int], LlamaServer] = {}
+_SHARED: dict[tuple[str, int, int, int, tuple[str, ...]], LlamaServer] = {}
 
 
 async def shared_server(
-    model: Path, log_dir: Path, parallel: int, ctx_per_slot: int, threads: int | None, start_timeout_s: float
+    model: Path,
+    log_dir: Path,
+    parallel: int,
+    ctx_per_slot: int,
+    threads: int | None,
+    start_timeout_s: float,
+    extra_args: tuple[str, ...] = (),
 ) -> LlamaServer:
     """One running server per model and shape in this process, started on first use."""
-    key = (str(model), parallel, ctx_per_slot, threads or 0)
+    key = (str(model), parallel, ctx_per_slot, threads or 0, extra_args)
     server = _SHARED.get(key)
     if server is not None and server.process is not None and server.process.poll() is None:
         return server
-    server = LlamaServer(model, log_dir, parallel, ctx_per_slot, threads)
+    server = LlamaServer(model, log_dir, parallel, ctx_per_slot, threads, extra_args=extra_args)
     _SHARED[key] = server
     server.start()  # in the caller's thread: PR_SET_PDEATHSIG is tied to the forking thread
     deadline = time.monotonic() + start_timeout_s

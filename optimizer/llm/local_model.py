@@ -85,6 +85,22 @@ def require_model_file(settings: Settings) -> Path:
     )
 
 
+def speculative_args(settings: Settings) -> tuple[str, ...]:
+    """llama-server's arguments for the configured speculative decoding."""
+    mode = settings.model.speculative
+    if mode == "ngram":
+        return ("--spec-type", "ngram-simple")
+    if mode == "draft":
+        draft = models_dir(settings) / MODELS["small"].filename
+        if not draft.is_file():
+            raise ModelMissing(
+                f"model.speculative = 'draft' drafts with {MODELS['small'].title}, which is not "
+                f"downloaded yet (looked for {draft}). Fetch it with: {fetch_command('small')}"
+            )
+        return ("--spec-type", "draft-simple", "--model-draft", str(draft))
+    return ()
+
+
 def fetch_model(settings: Settings, choice: str, log: Callable[[str], None] = print) -> Path:
     """Download, assemble and verify one embedded model; a no-op when it is already there."""
     spec = MODELS[choice]

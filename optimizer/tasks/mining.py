@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 from ..aio import gather_or_cancel
 from ..config import RepoTests
 from .model import RepoTarget, RepoTask
-from .repo_env import Interpreter, Project, RepoError, is_test_file, module_name
+from .repo_env import Interpreter, Project, RepoError, is_test_file, module_map, module_name
 from .repo_statement import build_statement, docstring_node
 
 # Part of the mining cache key: a change to what mining concludes must not be served from an
@@ -84,6 +84,7 @@ def exclusion_hint(status: str, message: str, cfg: RepoTests, sandbox: SandboxSe
 class Skip(BaseModel):
     function: str  # "path.py::Qual.name"
     reason: str
+    hint: str = ""  # what the user can do about it, where something can be done
 
 
 class MiningReport(BaseModel):
@@ -243,7 +244,8 @@ def _candidates(
             skipped.append(Skip(function=str(rel), reason=f"module does not parse ({e})"))
             continue
         found = definitions(tree)
-        twice = {q for q in (q for q, _, _ in found) if sum(q == other for other, _, _ in found) > 1}
+        twice = {q for q, n in Counter(q for q, _, _ in found).items() if n > 1}
+        dotted = module_name(root, rel)
         for qualname, fn, _ in found:
             seen += 1
             size = _body_lines(fn)
@@ -264,7 +266,7 @@ def _candidates(
             elif key not in callers:
                 reason = "not called by any passing test"
             # its own doctest tests the docstring a candidate rewrites, not the candidate
-            own_doctest = f"{rel}::{module_name(root, rel)}.{qualname}"
+            own_doctest = f"{rel}::{dotted}.{qualname}"
             covering = [n for n in callers.get(key, []) if n != own_doctest]
             if not reason and not covering:
                 reason = "only its own doctest calls it (a candidate writes its own docstring)"
@@ -284,12 +286,13 @@ def _tasks(
     skipped: list[Skip],
 ) -> list[RepoTask]:
     """A task per candidate whose tests depend on it (the others join `skipped`)."""
-    modules = {module_name(root, f): f for f in sources}
+    modules = module_map(root, sources)
     tasks: list[RepoTask] = []
     for cand, (related, reason) in zip(candidates, checks):
         name = f"{cand.rel}::{cand.qualname}"
         if reason:
-            skipped.append(Skip(function=name, reason=reason))
+            hint = isolation_cause(reason)[1] if reason.startswith(UNCONFIRMABLE) else ""
+            skipped.append(Skip(function=name, reason=reason, hint=hint))
             continue
         rel = Path(cand.rel)
         module_source = (root / rel).read_text()
@@ -326,6 +329,59 @@ INCOMPLETE = "constraint check did not complete"
 
 
 UNCONFIRMABLE = "its own code cannot be confirmed in isolation"
+
+# Why an isolated run refused, by the wording of sandbox/isolate.py: (marker, cause, what to do).
+_REFUSALS = [
+    (
+        "Can't pickle local object",
+        "a test's local class or function",
+        "a test passes an object of a class defined inside a test function, which cannot be "
+        "copied to the candidate's process: define the class at module level in the test file",
+    ),
+    (
+        "cannot pickle 'module'",
+        "a module object",
+        "a test passes (or the function returns) a module object, which cannot be copied between processes",
+    ),
+    (
+        "cannot pickle",
+        "a value pickle cannot copy",
+        "a test passes a value pickle cannot copy (a lock, an open file, a regex match): "
+        "make the objects the function takes picklable, or pass the data they hold",
+    ),
+    (
+        "cannot cross from the candidate",
+        "an answer type that may not cross back",
+        "the function returns an object of a type a candidate may not send back (only the "
+        "repository's own classes, plain data and a few standard types are accepted)",
+    ),
+    (
+        "cannot be sent back",
+        "an answer type that may not cross back",
+        "the function returns an object that cannot be copied back to the tests",
+    ),
+    (
+        "could not read a value from the tests",
+        "a value the candidate's process cannot rebuild",
+        "a value the test passes cannot be rebuilt in another process (a class whose "
+        "__reduce__ or __init__ needs what pickle does not keep)",
+    ),
+    ("did not import", "a module that does not import on its own", ""),
+]
+_OTHER_STATE = (
+    "a test sees other state isolated",
+    "with the function in its own process a test fails: it checks a global the function "
+    "sets, a patch it applies to the module (monkeypatch, mock) or the identity of an object",
+)
+
+
+def isolation_cause(reason: str) -> tuple[str, str]:
+    """(cause, what the user can do) for a function whose own code was not confirmed."""
+    if "not confirmed in isolation" in reason:
+        return next(((c, h) for marker, c, h in _REFUSALS if marker in reason), ("other refusal", ""))
+    if "did not pass" in reason:
+        return _OTHER_STATE
+    return ("other", "")
 
 
 async def _checked(

@@ -133,6 +133,11 @@ def module_name(root: Path, rel: Path) -> str:
     return isolate_module_name(str(root), str(rel))[0]
 
 
+def module_map(root: Path, files: list[Path]) -> dict[str, Path]:
+    """Dotted module name -> file, for `files` of the repository at `root`."""
+    return {module_name(root, f): f for f in files}
+
+
 def package_of(root: Path, rel: Path) -> str:
     """The package a module belongs to, for resolving its relative imports."""
     name = module_name(root, rel)
@@ -165,4 +170,4 @@ class Project(BaseModel):
 
     def modules(self) -> dict[str, Path]:
         """Dotted module name -> file, as pytest would import each."""
-        return {module_name(self.root, f): f for f in self.files}
+        return module_map(self.root, self.files)

@@ -39,6 +39,8 @@ def render_mining(report: MiningReport) -> str:
         lines.append(f"  task {task.id} ({related} related tests)")
     for skip in report.skipped:
         lines.append(f"  skipped {skip.function}: {skip.reason}")
+        if skip.hint:
+            lines.append(f"    -> {skip.hint}")
     for skip in report.unchecked:
         lines.append(f"  NOT CHECKED {skip.function}: {skip.reason}")
     if report.unchecked:

@@ -18,13 +18,17 @@ CFG = RepoTests(python=Path(sys.executable), test_timeout_s=5)
 SANDBOX = SandboxSettings()
 
 
+async def _mine(root: Path):
+    return await mine(Project.resolve(root, CFG.python), CFG, SANDBOX)
+
+
 def _skips(report) -> dict[str, str]:
     return {s.function: s.reason for s in report.skipped}
 
 
 async def test_flat_layout_and_a_function_the_tests_do_not_depend_on(tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "flat", FLAT)
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert sorted(t.id for t in report.tasks) == ["calc.py::add", "calc.py::mul"]
     add = next(t for t in report.tasks if t.id == "calc.py::add")
     assert add.repo.node_ids == ["tests/test_calc.py::test_add"]
@@ -36,7 +40,7 @@ async def test_flat_layout_and_a_function_the_tests_do_not_depend_on(tmp_path: P
 
 async def test_src_layout_methods_conftest_fixture_and_a_network_test(tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "src", SRC_LAYOUT)
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert sorted(t.id for t in report.tasks) == [
         "src/geo/shapes.py::Circle.area",
         "src/geo/shapes.py::Circle.scaled",
@@ -50,7 +54,7 @@ async def test_src_layout_methods_conftest_fixture_and_a_network_test(tmp_path: 
 
 
 async def test_tests_beside_the_code(tmp_path: Path) -> None:
-    report = await mine(Project.resolve(write_repo(tmp_path / "beside", BESIDE), CFG.python), CFG, SANDBOX)
+    report = await _mine(write_repo(tmp_path / "beside", BESIDE))
     assert [t.id for t in report.tasks] == ["pkg/words.py::count_words"]
     assert report.tasks[0].repo.node_ids == ["pkg/words_test.py::test_count"]
 
@@ -58,7 +62,7 @@ async def test_tests_beside_the_code(tmp_path: Path) -> None:
 async def test_a_repo_without_tests_says_what_was_looked_for(tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "none", {"lib.py": "def f():\n    return 1\n"})
     with pytest.raises(RepoError, match=r"no tests found .*test_\*\.py"):
-        await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+        await _mine(repo)
 
 
 async def test_a_repo_whose_tests_all_fail(tmp_path: Path) -> None:
@@ -70,7 +74,7 @@ async def test_a_repo_whose_tests_all_fail(tmp_path: Path) -> None:
         },
     )
     with pytest.raises(RepoError, match="none of the 1 tests .* pass at baseline"):
-        await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+        await _mine(repo)
 
 
 def test_interpreter_choice(tmp_path: Path) -> None:
@@ -85,7 +89,7 @@ def test_interpreter_choice(tmp_path: Path) -> None:
 
 async def test_the_example_repository(tmp_path: Path) -> None:
     before = tree_hash(EXAMPLE)
-    report = await mine(Project.resolve(EXAMPLE, CFG.python), CFG, SANDBOX)
+    report = await _mine(EXAMPLE)
     assert tree_hash(EXAMPLE) == before
     assert report.tests_total == 60 and report.tests_passing == 58
     assert {t.node_id for t in report.excluded} == {
@@ -100,7 +104,7 @@ async def test_the_example_repository(tmp_path: Path) -> None:
 
 async def test_a_test_file_that_does_not_import_is_reported_and_the_rest_mined(tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "broken", {**FLAT, "tests/test_broken.py": "def test_x(:\n    pass\n"})
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert sorted(t.id for t in report.tasks) == ["calc.py::add", "calc.py::mul"]
     assert [node for node, _ in report.collect_errors] == ["tests/test_broken.py"]
     assert "SyntaxError" in report.collect_errors[0][1]
@@ -123,7 +127,7 @@ async def test_a_constraint_check_that_dies_is_undecided_and_never_cached(tmp_pa
             "        os.kill(os.getpid(), signal.SIGKILL)\n",
         },
     )
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert report.tasks == [] and not report.complete
     assert [s.function for s in report.unchecked] == ["lib.py::double"]
     assert report.unchecked[0].reason.startswith(INCOMPLETE)
@@ -151,7 +155,7 @@ async def test_a_suite_that_turns_on_coverage_and_benchmarks_is_mined(tmp_path: 
             "    assert benchmark(triple, 2) == 6\n",
         },
     )
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert report.tests_passing == 2
     assert sorted(t.id for t in report.tasks) == ["lib/__init__.py::double", "lib/__init__.py::triple"]
 
@@ -173,7 +177,7 @@ async def test_a_suite_that_turns_warnings_into_errors_is_mined(tmp_path: Path) 
             "    assert double(2) == 4\n\n\ndef test_noisy():\n    assert noisy(1) == 1\n",
         },
     )
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert report.tests_total == 2 and report.tests_passing == 1  # the project's own filter still holds
     assert [t.node_id for t in report.excluded] == ["tests/test_lib.py::test_noisy"]
     assert [t.id for t in report.tasks] == ["lib.py::double"]
@@ -190,7 +194,7 @@ async def test_a_suite_that_writes_into_its_tree_at_start_up_is_explained(tmp_pa
         },
     )
     with pytest.raises(RepoError, match="writes into the project's tree"):
-        await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+        await _mine(repo)
 
 
 async def test_a_function_whose_own_code_cannot_be_confirmed_is_not_a_task(tmp_path: Path) -> None:
@@ -202,15 +206,20 @@ async def test_a_function_whose_own_code_cannot_be_confirmed_is_not_a_task(tmp_p
         tmp_path / "files",
         {
             "lib.py": "def size(f):\n    data = f.read()\n    return len(data)\n\n\n"
-            "def double(x):\n    y = x * 2\n    return y\n",
-            "tests/test_lib.py": "from lib import double, size\n\n\ndef test_size(tmp_path):\n"
+            "def double(x):\n    y = x * 2\n    return y\n\n\n"
+            "def area(shape):\n    w = shape.w\n    return w * shape.h\n",
+            "tests/test_lib.py": "from lib import area, double, size\n\n\ndef test_size(tmp_path):\n"
             "    (tmp_path / 'x').write_text('abc')\n    with open(tmp_path / 'x') as f:\n"
-            "        assert size(f) == 3\n\n\ndef test_double():\n    assert double(2) == 4\n",
+            "        assert size(f) == 3\n\n\ndef test_double():\n    assert double(2) == 4\n\n\n"
+            "def test_area():\n    class Box:\n        w, h = 2, 3\n\n    assert area(Box()) == 6\n",
         },
     )
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert [t.id for t in report.tasks] == ["lib.py::double"]
     assert _skips(report)["lib.py::size"].startswith(UNCONFIRMABLE)
+    hints = {s.function: s.hint for s in report.skipped}
+    assert "pickle cannot copy" in hints["lib.py::size"]  # what the user can do, in `prochemy mine`
+    assert "define the class at module level" in hints["lib.py::area"]
 
 
 async def test_a_name_defined_twice_is_not_mined(tmp_path: Path) -> None:
@@ -226,7 +235,7 @@ async def test_a_name_defined_twice_is_not_mined(tmp_path: Path) -> None:
             "    b.value = '3'\n    assert b.value == 3\n",
         },
     )
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     reasons = [s.reason for s in report.skipped if s.function == "box.py::Box.value"]
     assert len(reasons) == 2 and all("defined more than once" in r for r in reasons)
     assert not report.tasks
@@ -243,7 +252,7 @@ async def test_a_function_the_tests_call_at_import_is_mined(tmp_path: Path) -> N
             "def test_table():\n    assert TABLE[3] == 9 and make_table(2) == {0: 0, 1: 1}\n",
         },
     )
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert not report.unchecked and report.complete
     assert [(t.id, t.repo.node_ids) for t in report.tasks] == [
         ("lib.py::make_table", ["tests/test_lib.py::test_table"])
@@ -265,7 +274,7 @@ async def test_a_module_with_doctests_is_checked_with_its_body_removed(tmp_path:
             "    assert double(3) == 6\n",
         },
     )
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert report.tests_passing == 2
     # double's own doctest is left out of its tests: a candidate rewrites that docstring
     assert sorted((t.id, sorted(t.repo.node_ids)) for t in report.tasks) == [
@@ -293,7 +302,7 @@ async def test_a_refusal_of_isolation_at_import_is_final_not_unchecked(tmp_path:
             "def test_load():\n    assert load().dumps(1) == '1'\n",
         },
     )
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert report.complete and not report.tasks
     assert _skips(report)["lib.py::load"].startswith(UNCONFIRMABLE)
 
@@ -328,7 +337,7 @@ async def test_a_function_covered_by_many_tests_is_checked_in_stages(
         return await run(self, node_ids, overrides, **kw)
 
     monkeypatch.setattr(RepoRunner, "run", counted)
-    report = await mine(Project.resolve(repo, CFG.python), CFG, SANDBOX)
+    report = await _mine(repo)
     assert sizes == {"every": [FIRST_STAGE], "late": [FIRST_STAGE, 223 - FIRST_STAGE]}
     related = {t.id: t.repo.node_ids for t in report.tasks}
     assert related["lib.py::late"] == [f"tests/test_lib.py::test_z[{i}]" for i in range(3)]
@@ -385,6 +394,6 @@ async def test_layouts_and_configurations_of_real_projects(tmp_path: Path, layou
     module under the name and path pytest used), and a test module pytest collects is never
     mistaken for code to mine, whatever its name."""
     files, expected = SIBLINGS[layout]
-    report = await mine(Project.resolve(write_repo(tmp_path / "repo", files), CFG.python), CFG, SANDBOX)
+    report = await _mine(write_repo(tmp_path / "repo", files))
     assert sorted(t.id for t in report.tasks) == expected, _skips(report)
     assert not any("check_" in s.function for s in report.skipped)

@@ -73,3 +73,23 @@ def test_defaults_need_no_file(user_file: Path) -> None:
     assert (
         s.endpoint.base_url is None and s.model.choice == "default" and s.sandbox.level == "bwrap"
     )  # never the weaker tier unasked
+
+
+def test_speculative_decoding_names_its_server_arguments_and_its_cache(
+    tmp_path: Path, user_file: Path
+) -> None:
+    from prochemy.optimizer.config import Endpoint
+    from prochemy.optimizer.llm.gateway import endpoint_identity
+    from prochemy.optimizer.llm.local_model import ModelMissing, speculative_args
+
+    def settings(mode: str):
+        return load_settings(overrides={"model.speculative": mode, "cache_dir": str(tmp_path)}).settings
+
+    assert speculative_args(settings("none")) == ()
+    assert speculative_args(settings("ngram")) == ("--spec-type", "ngram-simple")
+    with pytest.raises(ModelMissing, match="prochemy model fetch --small"):
+        speculative_args(settings("draft"))  # the draft model is not downloaded here
+    plain, ngram = (endpoint_identity(settings(m), Endpoint())[0] for m in ("none", "ngram"))
+    assert plain != ngram and ngram.endswith("+ngram")  # answers that may differ never share a cache
+    with pytest.raises(ConfigError, match="speculative"):
+        settings("fast")

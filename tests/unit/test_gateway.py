@@ -298,3 +298,18 @@ async def test_stop_at_code_streams_to_the_end_when_no_code_completes(
     await gw.aclose()
     assert answer.text == "I cannot write that function." and answer.finish_reason == "stop"
     assert answer.completion_tokens == 5 and answer.prompt_tokens == 2  # from the usage chunk
+
+
+async def test_an_endpoint_that_refuses_streaming_gets_whole_answers(
+    stub: StubLLM, stub_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    stub.responder = lambda messages: CODE_THEN_CHATTER
+    stub.refuse_streams = True
+    gw = LLMGateway(stub_settings)
+    first = await gw.chat(ask("write f", stop_at_code=True, entry_point="f"))
+    second = await gw.chat(ask("write g", stop_at_code=True, entry_point="g"))
+    await gw.aclose()
+    assert first.text == CODE_THEN_CHATTER and second.text == CODE_THEN_CHATTER
+    streamed = [r for r in stub.completions if r["body"].get("stream")]
+    assert len(streamed) == 1  # asked once, then remembered
+    assert sum("refused a streamed request" in m for m in caplog.messages) == 1
