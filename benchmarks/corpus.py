@@ -134,7 +134,9 @@ def fetch(lib: Library, workdir: Path) -> Path:
     return root
 
 
-def plain_pytest(root: Path, timeout_s: float = 900) -> tuple[dict[str, str], float]:
+def plain_pytest(
+    root: Path, timeout_s: float = 900, extra: tuple[str, ...] = ()
+) -> tuple[dict[str, str], float]:
     """Every test's status under plain `python -m pytest` in the library's venv."""
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "prochemy_corpus_recorder.py").write_text(RECORDER)
@@ -145,7 +147,7 @@ def plain_pytest(root: Path, timeout_s: float = 900) -> tuple[dict[str, str], fl
         env["PYTHONHASHSEED"] = "0"
         t0 = time.monotonic()
         subprocess.run(
-            [str(root / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "prochemy_corpus_recorder"],
+            [str(root / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "prochemy_corpus_recorder", *extra],
             cwd=root,
             env=env,
             capture_output=True,
@@ -177,7 +179,7 @@ def stubbed_run(root: Path, rel: str, qualname: str, plain: dict[str, str]) -> s
     digest = hashlib.sha256(original).hexdigest()
     try:
         path.write_text(stub_body(original.decode(), qualname))
-        statuses, _ = plain_pytest(root)
+        statuses, _ = plain_pytest(root, extra=("--tb=no",))  # thousands of tracebacks: minutes (idna)
     finally:
         path.write_bytes(original)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest

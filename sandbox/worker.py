@@ -507,6 +507,9 @@ def _child(
     code = 70
     try:
         gc.disable()  # short-lived and memory-capped: collections would only copy pages
+        # as a Python program starts: a write to a closed pipe or socket raises
+        # BrokenPipeError (the warm parent's default would kill a socket test outright)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         devnull = os.open(os.devnull, os.O_RDONLY)
         _confine(config, devnull, out_w, workdir, int(job.get("cpu_s") or config["cpu_s"]))
         if job.get("repo_root"):

@@ -397,3 +397,23 @@ async def test_layouts_and_configurations_of_real_projects(tmp_path: Path, layou
     report = await _mine(write_repo(tmp_path / "repo", files))
     assert sorted(t.id for t in report.tasks) == expected, _skips(report)
     assert not any("check_" in s.function for s in report.skipped)
+
+
+async def test_an_isolated_run_that_fails_at_import_is_final(tmp_path: Path) -> None:
+    """boltons calls `reseed` while its test module is imported; isolated, the module's
+    import fails the same way every time, so the verdict is final (cached), not "not
+    checked"."""
+    from prochemy.optimizer.tasks.mining import UNCONFIRMABLE
+
+    repo = write_repo(
+        tmp_path / "registry",
+        {
+            "lib.py": "REGISTRY = []\n\n\ndef register(x):\n    REGISTRY.append(x)\n    return x\n",
+            "tests/test_lib.py": "from lib import REGISTRY, register\n\n"
+            "register(1)\nassert REGISTRY == [1]\n\n\n"
+            "def test_registry():\n    assert register(2) == 2 and REGISTRY == [1, 2]\n",
+        },
+    )
+    report = await _mine(repo)
+    assert report.complete and not report.tasks
+    assert _skips(report)["lib.py::register"].startswith(UNCONFIRMABLE)

@@ -141,6 +141,23 @@ async def test_a_test_with_a_skipped_subtest_is_a_pass(tmp_path: Path) -> None:
     assert {k: v.status for k, v in run.tests.items()} == {"tests/test_lib.py::T::test_double": "passed"}
 
 
+async def test_a_write_to_a_closed_socket_raises_as_in_plain_python(tmp_path: Path) -> None:
+    """boltons' socket tests: the warm worker's SIGPIPE default killed the test's process
+    where Python raises BrokenPipeError (a "did not complete" constraint check)."""
+    repo = write_repo(
+        tmp_path / "pipe",
+        {
+            "lib.py": "def send_all(sock, data):\n    for _ in range(64):\n        sock.sendall(data)\n",
+            "tests/test_lib.py": "import socket\n\nimport pytest\nfrom lib import send_all\n\n\n"
+            "def test_closed_peer():\n    a, b = socket.socketpair()\n    b.close()\n"
+            "    with pytest.raises(BrokenPipeError):\n        send_all(a, b'x' * 65536)\n",
+        },
+    )
+    async with RepoRunner(repo, sys.executable, SandboxSettings()) as runner:
+        run = await runner.baseline(120)
+    assert {k: v.status for k, v in run.tests.items()} == {"tests/test_lib.py::test_closed_peer": "passed"}
+
+
 async def test_a_killed_worker_leaves_no_copy_behind(repo: Path, readable_python: Path) -> None:
     """Process tier: each run works in a copy; a worker killed mid-run has its folder swept
     by the next worker that starts."""
