@@ -214,5 +214,26 @@ def _rewrite_warning_filters():
 
 
 _args += list(_rewrite_warning_filters())
+
+
+class _Tail:
+    """stderr, keeping its last lines: pytest reports a conftest.py (or the package it
+    imports) that fails to import there, before any collection report exists."""
+
+    def __init__(self, inner):
+        self.inner, self.text = inner, ""
+
+    def write(self, text):
+        self.text = (self.text + text)[-3000:]
+        return self.inner.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+sys.stderr = _stderr = _Tail(sys.stderr)
 _code = pytest.main(_args + list(NODE_IDS), plugins=[_recorder])
+sys.stderr = _stderr.inner
+if int(_code) in (3, 4) and not _recorder.tests and not _recorder.collect_errors:
+    _recorder.collect_errors.append(["", _stderr.text.strip()[-1500:] or f"pytest exit code {int(_code)}"])
 __report__ = _report(_recorder, _code)

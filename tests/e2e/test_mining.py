@@ -259,6 +259,26 @@ async def test_a_function_the_tests_call_at_import_is_mined(tmp_path: Path) -> N
     ]
 
 
+async def test_a_function_the_package_calls_at_import_is_mined(tmp_path: Path) -> None:
+    """natsort calls `natsort_keygen` in its __init__: with the body removed the package,
+    and so conftest.py, fails to import and no test runs at all (it was "not checked")."""
+    repo = write_repo(
+        tmp_path / "atinit",
+        {
+            "pkg/__init__.py": "from .keys import keygen\n\nDEFAULT = keygen()\n",
+            "pkg/keys.py": "def keygen():\n    key = lambda s: s.lower()\n    return key\n",
+            "tests/conftest.py": "import pkg\n",
+            "tests/test_keys.py": "import pkg\nfrom pkg.keys import keygen\n\n\n"
+            "def test_keygen():\n    assert keygen()('A') == 'a' and pkg.DEFAULT('B') == 'b'\n",
+        },
+    )
+    report = await _mine(repo)
+    assert report.complete, report.unchecked
+    assert [(t.id, t.repo.node_ids) for t in report.tasks] == [
+        ("pkg/keys.py::keygen", ["tests/test_keys.py::test_keygen"])
+    ]
+
+
 async def test_a_module_with_doctests_is_checked_with_its_body_removed(tmp_path: Path) -> None:
     """humanize (`--doctest-modules`): a doctest's node id names the source module on the
     command line, pytest's assertion rewriter then compiled it from disk, and the stubbed
