@@ -67,6 +67,29 @@ class RepoTests(_Strict):
     held_out_fraction: float = Field(0.34, ge=0, lt=1, description="mined tasks kept for the seed guard")
 
 
+class GuidedGeneration(_Strict):
+    """Test-guided generation (the `generate` section): when a function's related tests
+    fail its first (greedy) answer, draw further candidates and offer the first that passes."""
+
+    candidates: int = Field(
+        8, ge=1, le=64, description="generations per function, the greedy one included (1: no retries)"
+    )
+    temperature: float = Field(0.8, gt=0, le=2, description="of the further candidates")
+    feedback: bool = Field(
+        False,
+        description="show each further candidate the last failing test (repair) instead of plain sampling",
+    )
+    max_tokens: int = Field(
+        8000, ge=64, description="completion tokens per function, all candidates together"
+    )
+    parallel: int | None = Field(
+        None, ge=1, description="candidates generated at once (default: the endpoint's concurrency)"
+    )
+    max_repeats: int = Field(
+        3, ge=1, description="stop after this many candidates in a row repeat earlier code"
+    )
+
+
 def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("prochemy"))
 
@@ -87,6 +110,7 @@ class Settings(_Strict):
     model: EmbeddedModel = EmbeddedModel()
     sandbox: SandboxSettings = SandboxSettings()
     test: RepoTests = RepoTests()
+    generate: GuidedGeneration = GuidedGeneration()
 
 
 class ConfigError(Exception):

@@ -36,12 +36,26 @@ def messages_for(system_prompt: str, task: Task) -> list[dict[str, str]]:
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": task.statement}]
 
 
-async def generate(gateway: LLMGateway, system_prompt: str, task: Task, serial: bool = False) -> Generation:
+async def generate(
+    gateway: LLMGateway,
+    system_prompt: str,
+    task: Task,
+    serial: bool = False,
+    *,
+    temperature: float = 0.0,
+    sample: int = 0,
+    follow_up: list[dict[str, str]] | None = None,
+) -> Generation:
+    """One answer: greedy by default; at a temperature, sample number `sample` (also its
+    seed, so a sample repeats where the endpoint honours seeds); `follow_up` continues the
+    conversation (a failing candidate and its test, for repair)."""
     reply = await gateway.chat(
         ChatRequest(
             role="task",
-            messages=messages_for(system_prompt, task),
-            temperature=0.0,
+            messages=messages_for(system_prompt, task) + (follow_up or []),
+            temperature=temperature,
+            sample=sample,
+            seed=sample if temperature > 0 else None,
             serial=serial,
             stop_at_code=gateway.settings.stop_at_code,
             entry_point=task.entry_point,

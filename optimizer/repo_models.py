@@ -10,6 +10,7 @@ from prochemy.sandbox.models import RunResult
 from pydantic import BaseModel
 
 from .generation import Generation
+from .guided import Guided
 from .project_store import ProjectRecord
 from .tasks import RepoTask, Task
 from .tasks.repo_env import RepoError
@@ -28,6 +29,7 @@ class FunctionGeneration(BaseModel):
     stale: bool  # the tests changed since the prompt was refined
     check: RunResult | None = None
     check_note: str = ""  # why no check ran
+    guided: Guided | None = None  # every candidate tried, when the related tests ran
 
 
 class Implementation(BaseModel):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from prochemy.sandbox import Sandbox
+from prochemy.sandbox.models import RunResult
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import SpliceError, find_function, splice_function
 from pydantic import BaseModel
@@ -25,6 +26,7 @@ from pydantic import BaseModel
 from .bench import BenchReport, run_bench
 from .config import Settings
 from .generation import SEED_PROMPT, Generation, Judged, generate, judge
+from .guided import Attempt, guided_generate
 from .judging import Judges
 from .llm.gateway import Budget, ChatRequest, LLMGateway, ResponseCache
 from .locks import project_lock
@@ -300,10 +302,16 @@ class Session:
         return RepoRefinement(result=result, path=str(path), mining=report, synthesis=synth, record=record)
 
     async def generate_function(
-        self, root: Path, ref: str, check: bool, prompt: str | None = None
+        self,
+        root: Path,
+        ref: str,
+        check: bool,
+        prompt: str | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
     ) -> FunctionGeneration:
         """Code for one function with the project's stored prompt (temperature 0); with
-        `check`, its related tests judge it (a pass is confirmed in isolation)."""
+        `check`, its related tests judge it (a pass is confirmed in isolation) and, when they
+        fail it, further candidates are drawn until one passes (the `generate` settings)."""
         root = root.resolve()
         report = await self.mine(root)
         task = _function_task(root, ref, report)
@@ -316,22 +324,46 @@ class Session:
             chosen = record.current.prompt
             source = "refined" if record.current.adopted == "refined" else "seed (the refinement kept it)"
             stale = record.is_stale(report.tree)
-        generation = await generate(self.gateway, chosen, task)
-        made = FunctionGeneration(task=task, generation=generation, prompt_source=source, stale=stale)
-        if check:
-            if not isinstance(task, RepoTask) or not task.repo.node_ids:
+        if not check or not task.repo.node_ids:
+            made = FunctionGeneration(
+                task=task,
+                generation=await generate(self.gateway, chosen, task),
+                prompt_source=source,
+                stale=stale,
+            )
+            if check:
                 skip = next((s.reason for s in report.skipped if s.function == task.id), "not mined")
                 made.check_note = f"no related tests to run ({skip})"
-            else:
-                made.check = (await (await self.judges(report)).judge(task, generation.code)).result
-        return made
+            return made
+        judges = await self.judges(report)
+
+        async def run_tests(code: str) -> RunResult:
+            return (await judges.judge(task, code)).result
+
+        guided = await guided_generate(
+            self.gateway, chosen, task, run_tests, self.settings.generate, on_attempt=on_attempt
+        )
+        return FunctionGeneration(
+            task=task,
+            generation=guided.best.generation,
+            prompt_source=source,
+            stale=stale,
+            check=guided.best.result,
+            guided=guided,
+        )
 
     async def implement(
-        self, root: Path, rel: Path, source: str, qualname: str, check: bool = True
+        self,
+        root: Path,
+        rel: Path,
+        source: str,
+        qualname: str,
+        check: bool = True,
+        on_attempt: Callable[[Attempt], None] | None = None,
     ) -> Implementation:
         """Generate `qualname` of the module at `rel` and splice it into `source` (an
         editor's buffer, perhaps unsaved); with `check`, its related tests judge it first."""
-        made = await self.generate_function(root, f"{rel}:{qualname}", check=check)
+        made = await self.generate_function(root, f"{rel}:{qualname}", check=check, on_attempt=on_attempt)
         try:
             return Implementation(
                 made=made, new_source=splice_function(source, qualname, made.generation.code)

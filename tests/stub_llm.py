@@ -41,6 +41,7 @@ class StubLLM:
         port: int = 0,
     ) -> None:
         self.responder = responder
+        self.request_responder: Callable[[dict], str] | None = None
         self.models = models
         self.api_key = api_key
         self.faults: deque[Fault] = deque()
@@ -154,7 +155,10 @@ class StubLLM:
                     stub.in_flight += 1
                     stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
                 try:
-                    text = stub.responder(payload["messages"])
+                    if stub.request_responder is not None:  # sees temperature, seed, ...
+                        text = stub.request_responder(payload)
+                    else:
+                        text = stub.responder(payload["messages"])
                 finally:
                     with stub._lock:
                         stub.in_flight -= 1

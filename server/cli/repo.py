@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from prochemy.optimizer.config import LoadedSettings
+from prochemy.optimizer.guided import Attempt, describe_attempt
 from prochemy.optimizer.loop.report import render
 from prochemy.optimizer.repo_models import NotConfirmed, split
 from prochemy.optimizer.session import Session
@@ -104,9 +105,14 @@ async def cmd_refine_repo(loaded: LoadedSettings, args: argparse.Namespace) -> i
 
 async def cmd_generate_function(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     prompt = read_prompt(args.prompt) if args.prompt else None
+    most = loaded.settings.generate.candidates
+
+    def on_attempt(a: Attempt) -> None:
+        print(f"# {describe_attempt(a, most)}", file=sys.stderr, flush=True)
+
     async with Session(loaded.settings) as session:
         done = await session.generate_function(
-            args.path, args.function, check=args.check or args.apply, prompt=prompt
+            args.path, args.function, check=args.check or args.apply, prompt=prompt, on_attempt=on_attempt
         )
         stale = " (stale: the tests changed since it was refined; run `prochemy refine` again)"
         print(f"# prompt: {done.prompt_source}{stale if done.stale else ''}", file=sys.stderr)
@@ -116,6 +122,13 @@ async def cmd_generate_function(loaded: LoadedSettings, args: argparse.Namespace
                 "PASSED" if done.check.passed else f"{done.check.outcome.value.upper()}: {done.check.detail}"
             )
             print(f"# related tests ({len(done.task.repo.node_ids)}): {verdict}", file=sys.stderr)
+            if done.guided is not None and len(done.guided.attempts) > 1:
+                g = done.guided
+                print(
+                    f"# offered candidate {g.best.number} of {len(g.attempts)} ({g.stop}; "
+                    f"{g.completion_tokens} tokens)",
+                    file=sys.stderr,
+                )
         elif done.check_note:
             print(f"# {done.check_note}", file=sys.stderr)
         if args.apply:

@@ -10,7 +10,7 @@ from typing import Any
 
 from lsprotocol import types
 from prochemy.sandbox.isolation import SandboxUnavailable, probe
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
 
@@ -29,6 +29,8 @@ class PositionArgs(BaseModel):
     uri: str
     line: int  # 0-based
     check: bool = True
+    # keep the best failing candidate when none passes its related tests
+    apply_failing: bool = Field(False, alias="applyFailing")
 
 
 class JobArgs(BaseModel):
@@ -84,7 +86,7 @@ def register(server: ProchemyServer) -> None:
             ls.confine(a.uri)
         except OutsideWorkspace as e:
             raise JsonRpcInvalidParams(str(e)) from None
-        return await implement_and_apply(ls, a.uri, a.line, check=a.check)
+        return await implement_and_apply(ls, a.uri, a.line, check=a.check, apply_failing=a.apply_failing)
 
     @server.command("prochemy.showPrompt")
     async def show_prompt(ls: ProchemyServer, *args: Any) -> dict:

@@ -83,6 +83,15 @@ def register(server: ProchemyServer) -> None:
         except Exception as e:
             ls.failures.report(e)
             return action
+        if outcome.passed is False:  # only a verified pass edits the buffer from a code action
+            warn(
+                ls,
+                UserError(
+                    f"{outcome.qualname} not changed: none of {outcome.candidates} candidates passed "
+                    f"its related tests ({outcome.tests})"
+                ),
+            )
+            return action
         action.edit = whole_document_edit(ls, data["uri"], outcome.new_source)
         tell(ls, outcome)
         return action

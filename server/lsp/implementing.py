@@ -3,9 +3,12 @@ related tests' verdict, and the workspace edit that puts it in the buffer."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from lsprotocol import types
+from prochemy.optimizer.guided import Attempt, describe_attempt
 from prochemy.optimizer.repo_models import Implementation
 from prochemy.optimizer.tasks.functions import FunctionSpan, function_at, functions_in
 from pydantic import BaseModel
@@ -24,6 +27,7 @@ class Implemented(BaseModel):
     tests: str  # "passed", "failed: ...", "not run: ..."
     passed: bool | None
     prompt: str  # where the prompt came from
+    candidates: int = 1  # how many were tried
     new_source: str
     span: FunctionSpan  # where the function was in the buffer
 
@@ -41,10 +45,18 @@ def locate(server: ProchemyServer, uri: str, line: int) -> tuple[Path, Path, str
     return root, rel, doc.source, span
 
 
-async def implement_at(server: ProchemyServer, uri: str, line: int, check: bool = True) -> Implemented:
+async def implement_at(
+    server: ProchemyServer,
+    uri: str,
+    line: int,
+    check: bool = True,
+    on_attempt: Callable[[Attempt], None] | None = None,
+) -> Implemented:
     root, rel, source, span = locate(server, uri, line)
     async with server.session(root) as session:
-        impl: Implementation = await session.implement(root, rel, source, span.qualname, check=check)
+        impl: Implementation = await session.implement(
+            root, rel, source, span.qualname, check=check, on_attempt=on_attempt
+        )
     if impl.new_source is None:
         raise UserError(f"the model's answer for {span.qualname} could not be used: {impl.problem}")
     made = impl.made
@@ -59,6 +71,7 @@ async def implement_at(server: ProchemyServer, uri: str, line: int, check: bool 
         tests=tests,
         passed=passed,
         prompt=prompt,
+        candidates=len(made.guided.attempts) if made.guided is not None else 1,
         new_source=impl.new_source,
         span=span,
     )
@@ -94,6 +107,7 @@ def tell(server: ProchemyServer, outcome: Implemented) -> None:
             message=(
                 f"Prochemy: {outcome.qualname} written with the {outcome.prompt} prompt; "
                 f"related tests {outcome.tests}"
+                + (f" (best of {outcome.candidates} candidates)" if outcome.candidates > 1 else "")
             ),
         )
     )
@@ -105,12 +119,25 @@ def warn(server: ProchemyServer, problem: Exception) -> None:
     )
 
 
-async def implement_and_apply(server: ProchemyServer, uri: str, line: int, check: bool) -> dict:
-    """The generate command: implement with progress, apply the edit, tell the verdict."""
-    reporter = ProgressReporter(server, "Prochemy: implementing")
+async def implement_and_apply(
+    server: ProchemyServer, uri: str, line: int, check: bool, apply_failing: bool = False
+) -> dict:
+    """The generate command: implement with progress (one report per candidate,
+    cancellable), apply the edit only on a verified pass (or when no tests could run, or
+    when asked to keep the best failing version), tell the verdict."""
+    job = asyncio.current_task()
+    reporter = ProgressReporter(server, "Prochemy: implementing", on_cancel=job.cancel if job else None)
     await reporter.begin(f"line {line + 1}")
     try:
-        outcome = await implement_at(server, uri, line, check=check)
+        most = server.settings(server.root_for(uri)).generate.candidates if check else 1
+        outcome = await implement_at(
+            server, uri, line, check=check, on_attempt=lambda a: reporter.report(describe_attempt(a, most))
+        )
+    except asyncio.CancelledError:
+        if job is not None:
+            job.uncancel()
+        reporter.end("cancelled")
+        return {"applied": False, "error": "cancelled"}
     except UserError as e:
         reporter.end(str(e))
         warn(server, e)
@@ -119,6 +146,24 @@ async def implement_and_apply(server: ProchemyServer, uri: str, line: int, check
         reporter.end(f"failed: {e}")
         server.failures.report(e)
         return {"applied": False, "error": str(e)}
+    result = {
+        "qualname": outcome.qualname,
+        "tests": outcome.tests,
+        "passed": outcome.passed,
+        "prompt": outcome.prompt,
+        "candidates": outcome.candidates,
+    }
+    if outcome.passed is False and not apply_failing:
+        reporter.end(f"not applied: no candidate passed ({outcome.tests})")
+        warn(
+            server,
+            UserError(
+                f"{outcome.qualname} not changed: none of {outcome.candidates} candidates passed its "
+                f"related tests ({outcome.tests}); run prochemy.generate with applyFailing to take "
+                "the best failing version"
+            ),
+        )
+        return {**result, "applied": False}
     applied = await server.workspace_apply_edit_async(
         types.ApplyWorkspaceEditParams(
             edit=whole_document_edit(server, uri, outcome.new_source), label=f"Implement {outcome.qualname}"
@@ -126,10 +171,4 @@ async def implement_and_apply(server: ProchemyServer, uri: str, line: int, check
     )
     reporter.end(f"related tests {outcome.tests}")
     tell(server, outcome)
-    return {
-        "applied": applied.applied,
-        "qualname": outcome.qualname,
-        "tests": outcome.tests,
-        "passed": outcome.passed,
-        "prompt": outcome.prompt,
-    }
+    return {**result, "applied": applied.applied}

@@ -292,16 +292,44 @@ async def test_code_action_resolves_to_an_edit(client: LanguageClient, repo: Pat
     assert not implemented  # mul is implemented already: no action
 
 
-async def test_generate_command_applies_the_edit_and_says_if_tests_passed(
+async def test_generate_applies_only_a_verified_pass_unless_asked_for_the_failing_version(
     client: LanguageClient, repo: Path
 ) -> None:
     uri = open_doc(client, repo / "ops.py", STUB_OPS)
     line = STUB_OPS.splitlines().index("def mul(a, b):")
+    # the seed prompt gets mul wrong every time (see the stub): the samples (one wave of 4, the
+    # endpoint's concurrency) repeat the greedy answer, so the search stops there and the
+    # buffer is left alone
     result = await command(client, "prochemy.generate", {"uri": uri, "line": line})
-    assert result["applied"] is True and result["qualname"] == "mul"
-    assert result["passed"] is False  # the seed prompt gets mul wrong (see the stub)
+    assert result["applied"] is False and result["qualname"] == "mul" and result["passed"] is False
+    assert result["candidates"] == 5 and not client.applied
+    assert any("none of 5 candidates passed" in m.message for m in client.messages)
+    result = await command(client, "prochemy.generate", {"uri": uri, "line": line, "applyFailing": True})
+    assert result["applied"] is True and result["passed"] is False
     assert "return None" in client.applied[-1].edit.changes[uri][0].new_text
     assert any("related tests failed" in m.message for m in client.messages)
+
+
+async def test_generate_draws_candidates_until_the_related_tests_pass(
+    client: LanguageClient, llm: StubLLM, repo: Path
+) -> None:
+    def sampled_right(payload: dict) -> str:  # greedy answers are wrong, sampled ones right
+        if payload.get("temperature", 0) > 0 and "Implement `mul`" in payload["messages"][-1]["content"]:
+            return "```python\ndef mul(a, b):\n    return a * b\n```"
+        return responder(payload["messages"])
+
+    llm.request_responder = sampled_right
+    uri = open_doc(client, repo / "ops.py", STUB_OPS)
+    line = STUB_OPS.splitlines().index("def mul(a, b):")
+    result = await command(client, "prochemy.generate", {"uri": uri, "line": line})
+    assert result["applied"] is True and result["passed"] is True and result["candidates"] == 2
+    assert "return a * b" in client.applied[-1].edit.changes[uri][0].new_text
+    assert any("best of 2 candidates" in m.message for m in client.messages)
+    reports = [getattr(r, "message", "") or "" for rs in client.progress_reports.values() for r in rs]
+    logs = [m.message for m in client.log_messages]
+    seen = reports if client.progress_reports else logs  # progress UI, or log messages without one
+    assert any("candidate 1/8 (greedy): failed" in m for m in seen)
+    assert any("candidate 2/8 (sample): tests passed" in m for m in seen)
 
 
 async def test_inline_completion_only_when_invoked(client: LanguageClient, repo: Path) -> None:

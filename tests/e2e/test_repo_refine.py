@@ -151,6 +151,35 @@ def test_cli_generate_function_and_errors(llm: StubLLM, tmp_path: Path, capsys, 
     assert "tasks mined: 4" in capsys.readouterr().out
 
 
+def test_cli_generate_tries_candidates_and_applies_only_a_pass(
+    llm: StubLLM, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    repo = write_repo(tmp_path / "repo", REPO)
+    monkeypatch.setenv("PROCHEMY_TEST__PYTHON", sys.executable)
+    base = ["--endpoint", llm.url, "--model-name", "stub-model", "--cache-dir", str(tmp_path / "c")]
+    # the seed's greedy answer for mul is wrong and repeats: 1 + one wave of 2, then it stops
+    monkeypatch.setenv("PROCHEMY_GENERATE__PARALLEL", "2")
+    before = (repo / "ops.py").read_text()
+    assert cli(["generate", str(repo), "--function", "ops:mul", "--apply", *base]) == 1
+    err = capsys.readouterr().err
+    assert "# candidate 1/8 (greedy): failed" in err
+    assert "# candidate 3/8 (sample): the same code as candidate 1" in err
+    assert "not applied" in err and (repo / "ops.py").read_text() == before
+
+    def sampled_right(payload: dict) -> str:
+        if payload.get("temperature", 0) > 0 and payload.get("seed") == 2:  # the second sample
+            return "```python\ndef mul(a, b):\n    return a * b\n```"
+        return responder(payload["messages"])
+
+    llm.request_responder = sampled_right
+    monkeypatch.setenv("PROCHEMY_GENERATE__PARALLEL", "1")
+    base[-1] = str(tmp_path / "c2")  # no answers cached from the first run
+    assert cli(["generate", str(repo), "--function", "ops:mul", "--apply", *base]) == 0
+    err = capsys.readouterr().err
+    assert "# candidate 3/8 (sample): tests passed" in err and "offered candidate 3 of 3" in err
+    assert "return a * b" in (repo / "ops.py").read_text()
+
+
 def test_cli_refine_repo_prints_the_report_and_stores_the_prompt(
     llm: StubLLM, tmp_path: Path, capsys, monkeypatch
 ) -> None:

@@ -1,0 +1,127 @@
+"""Test-guided generation (optimizer/guided.py): greedy first, further candidates only when
+the tests fail it, checked in order, repeats not run twice, budgets and repair turns."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from prochemy.optimizer.config import GuidedGeneration, Settings
+from prochemy.optimizer.guided import describe_attempt, guided_generate
+from prochemy.optimizer.llm.gateway import ChatRequest, ChatResult
+from prochemy.optimizer.tasks import FunctionTask
+from prochemy.sandbox.models import RunOutcome, RunResult
+
+TASK = FunctionTask(id="t/0", statement="def f(x):\n    '''x + 1'''\n", entry_point="f", test="")
+RIGHT = "def f(x):\n    return x + 1\n"
+
+
+def wrong(n: int) -> str:
+    return f"def f(x):\n    return x + {n + 2}\n"
+
+
+class FakeGateway:
+    """Answers with `answers(request)`; records every request."""
+
+    def __init__(self, answers, tokens: int = 10, concurrency: int = 4) -> None:
+        self.answers = answers
+        self.tokens = tokens
+        self.requests: list[ChatRequest] = []
+        self.settings = Settings(concurrency=concurrency)
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        self.requests.append(request)
+        await asyncio.sleep(0.01 * (5 - request.sample % 5))  # later samples may finish first
+        text = f"```python\n{self.answers(request)}```"
+        return ChatResult(text=text, prompt_tokens=5, completion_tokens=self.tokens, model="fake")
+
+
+class Checker:
+    """The check: passes RIGHT; counts the runs."""
+
+    def __init__(self, error_for: str | None = None) -> None:
+        self.runs: list[str] = []
+        self.error_for = error_for
+
+    async def __call__(self, code: str) -> RunResult:
+        self.runs.append(code)
+        if code == RIGHT:
+            return RunResult(outcome=RunOutcome.PASSED)
+        if code == self.error_for:
+            return RunResult(outcome=RunOutcome.ERROR, detail="NameError: y")
+        return RunResult(outcome=RunOutcome.FAILED, detail="assert f(1) == 2")
+
+
+def plan(**kw) -> GuidedGeneration:
+    return GuidedGeneration(**{"parallel": 1, **kw})
+
+
+async def test_a_greedy_pass_costs_one_generation_and_one_run() -> None:
+    gw, tests = FakeGateway(lambda r: RIGHT), Checker()
+    got = await guided_generate(gw, "P", TASK, tests, plan())  # type: ignore[arg-type]
+    assert [a.how for a in got.attempts] == ["greedy"] and got.passed and got.stop == "passed"
+    assert len(gw.requests) == 1 and gw.requests[0].temperature == 0 and len(tests.runs) == 1
+
+
+async def test_samples_until_one_passes_each_with_its_own_seed() -> None:
+    gw, tests = FakeGateway(lambda r: RIGHT if r.sample == 2 else wrong(r.sample)), Checker()
+    got = await guided_generate(gw, "P", TASK, tests, plan(temperature=0.7))  # type: ignore[arg-type]
+    assert [a.how for a in got.attempts] == ["greedy", "sample", "sample"]
+    assert got.passed and got.best.number == 3 and got.best.generation.code == RIGHT
+    samples = gw.requests[1:]
+    assert [(r.temperature, r.sample, r.seed) for r in samples] == [(0.7, 1, 1), (0.7, 2, 2)]
+    assert got.completion_tokens == 30
+
+
+async def test_in_a_parallel_wave_the_first_pass_in_order_wins_whatever_finishes_first() -> None:
+    right_from = {3, 4}  # samples 3 and 4 pass; 4 finishes first
+    gw = FakeGateway(lambda r: RIGHT if r.sample in right_from else wrong(r.sample))
+    tests = Checker()
+    got = await guided_generate(gw, "P", TASK, tests, plan(parallel=4))  # type: ignore[arg-type]
+    assert got.best.number == 4 and got.best.generation.code == RIGHT  # sample 3 = attempt 4
+    assert len(gw.requests) == 5  # greedy + one wave of 4
+    assert len(got.attempts) == 4 and got.completion_tokens == 50  # the unchecked one is counted
+    assert tests.runs.count(RIGHT) == 1
+
+
+async def test_repeated_code_is_not_run_again_and_stops_the_search() -> None:
+    gw, tests = FakeGateway(lambda r: wrong(0)), Checker()
+    got = await guided_generate(gw, "P", TASK, tests, plan(max_repeats=2))  # type: ignore[arg-type]
+    assert [a.repeat_of for a in got.attempts] == [None, 1, 1]
+    assert len(tests.runs) == 1 and not got.passed
+    assert got.stop == "2 candidates in a row repeated earlier code"
+    assert describe_attempt(got.attempts[1], 8) == "candidate 2/8 (sample): the same code as candidate 1"
+
+
+async def test_the_token_budget_and_the_candidate_count_bound_the_search() -> None:
+    gw = FakeGateway(lambda r: wrong(r.sample), tokens=100)
+    got = await guided_generate(gw, "P", TASK, Checker(), plan(max_tokens=250))  # type: ignore[arg-type]
+    assert len(got.attempts) == 3 and got.stop == "token budget of 250 spent"
+    gw = FakeGateway(lambda r: wrong(r.sample))
+    got = await guided_generate(gw, "P", TASK, Checker(), plan(candidates=3))  # type: ignore[arg-type]
+    assert len(got.attempts) == 3 and got.stop == "3 candidates, none passed"
+    got = await guided_generate(gw, "P", TASK, Checker(), plan(candidates=1))  # type: ignore[arg-type]
+    assert len(got.attempts) == 1 and "generate.candidates = 1" in got.stop
+
+
+async def test_without_a_pass_the_least_bad_candidate_is_offered() -> None:
+    gw = FakeGateway(lambda r: wrong(r.sample))
+    tests = Checker(error_for=wrong(0))  # the greedy answer raises, the samples fail an assert
+    got = await guided_generate(gw, "P", TASK, tests, plan(candidates=3))  # type: ignore[arg-type]
+    assert not got.passed and got.best.number == 2 and got.best.result.outcome is RunOutcome.FAILED
+    assert describe_attempt(got.attempts[0], 3) == "candidate 1/3 (greedy): error: NameError: y"
+
+
+async def test_repair_shows_the_failing_answer_and_its_test() -> None:
+    gw = FakeGateway(lambda r: RIGHT if len(r.messages) > 2 else wrong(0))
+    got = await guided_generate(gw, "P", TASK, Checker(), plan(feedback=True))  # type: ignore[arg-type]
+    assert [a.how for a in got.attempts] == ["greedy", "repair"] and got.passed
+    follow = gw.requests[1].messages[2:]
+    assert follow[0]["role"] == "assistant" and wrong(0) in follow[0]["content"]
+    assert follow[1]["role"] == "user" and "assert f(1) == 2" in follow[1]["content"]
+
+
+@pytest.mark.parametrize("bad", [{"candidates": 0}, {"temperature": 0}, {"max_tokens": 1}])
+def test_out_of_range_settings_are_refused(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        GuidedGeneration(**bad)
