@@ -1,14 +1,18 @@
-"""Does test-guided generation make the model pass hidden tests more often? HumanEval+.
+"""Does test-guided generation make the model pass hidden tests more often?
 
-Each task's visible tests are the first 3 asserts of HumanEval's check() (what a user's
-tests would say); its hidden tests are the whole check() plus HumanEval+'s inputs. The
-strategy (optimizer/guided.py, the product's) sees only the visible tests: the greedy answer
-first, then candidates at a temperature (or repaired with the failing test shown) until one
-passes them. Every distinct candidate is judged on the hidden tests too, so one run gives
-the hidden-test pass after 1, 2, 4 and 8 generations.
+The strategy (optimizer/guided.py, the product's) sees only a task's visible tests: the
+greedy answer first, then candidates at a temperature (or repaired with the failing test
+shown) until one passes them. Every distinct candidate is also judged on hidden tests, so
+one run gives the hidden-test pass after 1, 2, 4 and 8 generations.
+
+- HumanEval+ (default): visible = the first 3 asserts of HumanEval's check(); hidden = the
+  whole check() plus HumanEval+'s inputs.
+- Repositories (`--repo PATH`, repeatable): the held-out mined tasks (the split refinement
+  uses); a task's related tests alternate between visible (1st, 3rd, ...) and hidden (2nd,
+  4th, ...); tasks with a single related test are reported apart (visible = hidden).
 
     .venv/bin/python benchmarks/repair.py [--tasks 0-163] [--small] [--candidates 8]
-        [--temperature 0.8] [--feedback] [--name repair-humanevalplus-1.5b]
+        [--temperature 0.8] [--feedback] [--repo PATH ...] [--name NAME]
 """
 
 from __future__ import annotations
@@ -18,15 +22,18 @@ import ast
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.generation import SEED_PROMPT
-from prochemy.optimizer.guided import RANK, Guided, guided_generate
+from prochemy.optimizer.guided import RANK, Check, Guided, guided_generate
 from prochemy.optimizer.judging import Judges
+from prochemy.optimizer.loop.refine import RefineConfig
+from prochemy.optimizer.repo_models import split
 from prochemy.optimizer.session import Session
-from prochemy.optimizer.tasks import FunctionTask
+from prochemy.optimizer.tasks import FunctionTask, RepoTask, Task
 from prochemy.optimizer.tasks.datasets import load_humaneval_plus, select_tasks
 from prochemy.sandbox.models import RunOutcome, RunResult
 
@@ -55,12 +62,33 @@ def hidden_pass(verdict_result: RunResult, plus: RunResult | None) -> bool:
     return verdict_result.passed and (plus is None or plus.passed)
 
 
-async def one_task(session: Session, judges: Judges, task: FunctionTask, args: argparse.Namespace) -> dict:
-    visible = visible_task(task)
+def with_tests(task: RepoTask, node_ids: list[str]) -> RepoTask:
+    return task.model_copy(update={"repo": task.repo.model_copy(update={"node_ids": node_ids})})
+
+
+def checks(judges: Judges, task: Task) -> tuple[Check, Callable[[str], Awaitable[bool]], str]:
+    """(visible check, hidden judge, group) for a task."""
+    if isinstance(task, RepoTask):
+        ids = task.repo.node_ids
+        group = "one related test" if len(ids) < 2 else "split tests"
+        visible, hidden = (
+            (task, task) if len(ids) < 2 else (with_tests(task, ids[0::2]), with_tests(task, ids[1::2]))
+        )
+    else:
+        visible, hidden, group = visible_task(task), task, "humaneval+"
 
     async def check(code: str) -> RunResult:
         return (await judges.judge(visible, code)).result
 
+    async def judge_hidden(code: str) -> bool:
+        v = await judges.judge(hidden, code, with_plus=True)
+        return hidden_pass(v.result, v.plus)
+
+    return check, judge_hidden, group
+
+
+async def one_task(session: Session, judges: Judges, task: Task, args: argparse.Namespace) -> dict:
+    check, judge_hidden, group = checks(judges, task)
     plan = session.settings.generate.model_copy(
         update={"candidates": args.candidates, "temperature": args.temperature, "feedback": args.feedback}
     )
@@ -71,8 +99,7 @@ async def one_task(session: Session, judges: Judges, task: FunctionTask, args: a
     rows = []
     for a in guided.attempts:
         if a.generation.code not in hidden:
-            v = await judges.judge(task, a.generation.code, with_plus=True)
-            hidden[a.generation.code] = hidden_pass(v.result, v.plus)
+            hidden[a.generation.code] = await judge_hidden(a.generation.code)
         rows.append(
             {
                 "how": a.how,
@@ -89,6 +116,7 @@ async def one_task(session: Session, judges: Judges, task: FunctionTask, args: a
         after[k] = offered["hidden"]
     return {
         "id": task.id,
+        "group": group,
         "attempts": rows,
         "chosen": guided.chosen + 1,
         "stop": guided.stop,
@@ -100,34 +128,90 @@ async def one_task(session: Session, judges: Judges, task: FunctionTask, args: a
     }
 
 
+def summary(rows: list[dict]) -> dict:
+    n = len(rows)
+    gained = [r for r in rows if r["repaired_passed"] and not r["first_attempt_passed"]]
+    return {
+        "tasks": n,
+        "first_attempt_passed": sum(r["first_attempt_passed"] for r in rows),
+        "repaired_passed": sum(r["repaired_passed"] for r in rows),
+        "gained": [r["id"] for r in gained],
+        "lost": [r["id"] for r in rows if r["first_attempt_passed"] and not r["repaired_passed"]],
+        "hidden_pass_after_generations": {k: sum(r["hidden_after"][k] for r in rows) for k in BUDGETS},
+        "visible_passed_but_hidden_failed": sum(
+            r["attempts"][r["chosen"] - 1]["visible"] == "passed" and not r["repaired_passed"] for r in rows
+        ),
+        "generations": sum(len(r["attempts"]) for r in rows),
+        "completion_tokens": sum(r["completion_tokens"] for r in rows),
+        # the strategy's extra tokens (beyond the greedy answers) per task it turned into a pass
+        "extra_tokens_per_gained_task": round(
+            sum(r["completion_tokens"] - r["attempts"][0]["tokens"] for r in rows) / max(1, len(gained))
+        ),
+        "extra_wall_s_per_gained_task": round(
+            sum(r["wall_s"] for r in rows if len(r["attempts"]) > 1) / max(1, len(gained)), 1
+        ),
+    }
+
+
+def say(model: str, label: str, s: dict) -> None:
+    n = max(1, s["tasks"])
+    print(
+        f"{model} {label}: hidden-test pass first attempt {s['first_attempt_passed']}/{s['tasks']} "
+        f"({100 * s['first_attempt_passed'] / n:.1f}%), "
+        f"after the strategy {s['repaired_passed']}/{s['tasks']} "
+        f"({100 * s['repaired_passed'] / n:.1f}%); after 1/2/4/8 generations "
+        f"{list(s['hidden_pass_after_generations'].values())}; {s['generations']} generations, "
+        f"{s['completion_tokens']} tokens",
+        flush=True,
+    )
+
+
+async def held_out_tasks(session: Session, root: Path) -> list[Task]:
+    report = await session.mine(root)
+    return list(split(report.tasks, session.settings.test.held_out_fraction, 10, RefineConfig().seed)[1])
+
+
 async def main(args: argparse.Namespace) -> None:
     settings = load_settings(overrides={"model.choice": "small" if args.small else None}).settings
-    tasks = select_tasks(load_humaneval_plus(), args.tasks)
     t0 = time.monotonic()
+    groups: dict[str, list[Task]] = {}
     async with Session(settings) as session:
-        judges = await session.judges()
+        if args.repo:
+            for root in args.repo:
+                groups[root.resolve().name] = await held_out_tasks(session, root.resolve())
+        else:
+            groups["humanevalplus"] = list(select_tasks(load_humaneval_plus(), args.tasks))
         model = (await session.gateway.describe())["model"]
-        done = 0
+        done, total = 0, sum(len(ts) for ts in groups.values())
 
-        async def run(task: FunctionTask) -> dict:
+        async def run(judges: Judges, task: Task) -> dict:
             nonlocal done
             row = await one_task(session, judges, task, args)
             done += 1
             print(
-                f"[{done}/{len(tasks)}] {task.id}: {len(row['attempts'])} candidate(s), "
+                f"[{done}/{total}] {task.id}: {len(row['attempts'])} candidate(s), "
                 f"first {'pass' if row['first_attempt_passed'] else 'fail'}, "
                 f"offered {'pass' if row['repaired_passed'] else 'fail'} ({row['stop']})",
                 flush=True,
             )
             return row
 
-        rows = await asyncio.gather(*(run(t) for t in tasks))
+        results: dict[str, dict] = {}
+        for name, tasks in groups.items():
+            report = (
+                await session.mine(Path(tasks[0].repo.root))
+                if tasks and isinstance(tasks[0], RepoTask)
+                else None
+            )
+            judges = await session.judges(report)
+            rows = await asyncio.gather(*(run(judges, t) for t in tasks))
+            by_group = {
+                g: summary([r for r in rows if r["group"] == g]) for g in sorted({r["group"] for r in rows})
+            }
+            for g, s in by_group.items():
+                say(model, f"{name} ({g})", s)
+            results[name] = {"summary": by_group, "per_task": rows}
         usage = session.gateway.total_usage()
-    n = len(rows)
-    first = sum(r["first_attempt_passed"] for r in rows)
-    repaired = sum(r["repaired_passed"] for r in rows)
-    after = {k: sum(r["hidden_after"][k] for r in rows) for k in BUDGETS}
-    gained = [r for r in rows if r["repaired_passed"] and not r["first_attempt_passed"]]
     record = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": model,
@@ -135,38 +219,19 @@ async def main(args: argparse.Namespace) -> None:
             "candidates": args.candidates,
             "temperature": args.temperature,
             "feedback": args.feedback,
-            "visible": "first 3 asserts of check()",
-            "hidden": "check() + HumanEval+ inputs",
+            "parallel": settings.generate.parallel or settings.concurrency,
         },
-        "tasks": n,
-        "first_attempt_passed": first,
-        "repaired_passed": repaired,
-        "lost": [r["id"] for r in rows if r["first_attempt_passed"] and not r["repaired_passed"]],
-        "hidden_pass_after_generations": after,
-        "visible_passed_but_hidden_failed": sum(
-            r["attempts"][r["chosen"] - 1]["visible"] == "passed" and not r["repaired_passed"] for r in rows
-        ),
-        "generations": sum(len(r["attempts"]) for r in rows),
-        "completion_tokens": sum(r["completion_tokens"] for r in rows),
-        "tokens_per_gained_task": round(
-            sum(r["completion_tokens"] - r["attempts"][0]["tokens"] for r in rows) / max(1, len(gained))
-        ),
         "paid_calls": usage.calls,
         "cache_hits": usage.cache_hits,
         "wall_s": round(time.monotonic() - t0, 1),
-        "per_task": rows,
+        "results": results,
     }
-    print(
-        f"{model}: hidden-test pass first attempt {first}/{n} ({100 * first / n:.1f}%), "
-        f"after the strategy {repaired}/{n} ({100 * repaired / n:.1f}%); "
-        f"after 1/2/4/8 generations {[after[k] for k in BUDGETS]}; "
-        f"{record['generations']} generations, {record['completion_tokens']} tokens, {record['wall_s']} s"
-    )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = args.name or f"repair-humanevalplus-{'0.5b' if args.small else '1.5b'}"
+    kind = "repos" if args.repo else "humanevalplus"
+    name = args.name or f"repair-{kind}-{'0.5b' if args.small else '1.5b'}"
     out = RESULTS / f"{name}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"written {out}")
+    print(f"written {out} ({record['wall_s']} s)")
 
 
 if __name__ == "__main__":
@@ -176,5 +241,6 @@ if __name__ == "__main__":
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--feedback", action="store_true")
+    parser.add_argument("--repo", type=Path, action="append", help="a repository (repeatable)")
     parser.add_argument("--name", default=None)
     asyncio.run(main(parser.parse_args()))

@@ -25,6 +25,10 @@ class RawClient:
             start_new_session=True,
         )
         self.ids = iter(range(1, 10**9))
+        # answers to the server's own requests by method (default null), and every message
+        # of the server's seen while waiting, with the time it arrived
+        self.answers: dict[str, Any] = {}
+        self.seen: list[tuple[float, dict]] = []
         dead_endpoint = f"http://127.0.0.1:{free_port()}/v1"
         reply = self.request(
             "initialize",
@@ -62,12 +66,14 @@ class RawClient:
             message = self._read()
             if message.get("id") == ident and "method" not in message:
                 return message
-            if "method" in message and "id" in message:  # a request of the server's: decline
-                self._answer(message["id"])
+            if "method" in message:
+                self.seen.append((time.monotonic(), message))
+            if "method" in message and "id" in message:  # a request of the server's
+                self._answer(message["id"], self.answers.get(message["method"]))
         raise AssertionError(f"no answer to {method} within {timeout}s")
 
-    def _answer(self, ident: Any) -> None:
-        body = json.dumps({"jsonrpc": "2.0", "id": ident, "result": None}).encode()
+    def _answer(self, ident: Any, result: Any = None) -> None:
+        body = json.dumps({"jsonrpc": "2.0", "id": ident, "result": result}).encode()
         self.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
     def _read(self) -> dict:

@@ -332,6 +332,41 @@ async def test_generate_draws_candidates_until_the_related_tests_pass(
     assert any("candidate 2/8 (sample): tests passed" in m for m in seen)
 
 
+async def test_generate_is_cancelled_between_candidates_from_the_progress_ui(
+    client: LanguageClient, llm: StubLLM, repo: Path
+) -> None:
+    def slow_and_wrong(payload: dict) -> str:  # every candidate different and wrong
+        time.sleep(0.5)
+        return f"```python\ndef mul(a, b):\n    return a - b + {payload.get('seed') or 0}\n```"
+
+    llm.request_responder = slow_and_wrong
+    uri = open_doc(client, repo / "ops.py", STUB_OPS)
+    line = STUB_OPS.splitlines().index("def mul(a, b):")
+    running = asyncio.create_task(command(client, "prochemy.generate", {"uri": uri, "line": line}))
+
+    def first_verdict() -> str | None:
+        for token, reports in client.progress_reports.items():
+            if any("candidate 1/8" in (getattr(r, "message", "") or "") for r in reports):
+                return str(token)
+        return None
+
+    for _ in range(300):
+        if first_verdict() or running.done():
+            break
+        await asyncio.sleep(0.1)
+    token = first_verdict()
+    if token is None:  # a client without progress UI has nothing to cancel from: it ends alone
+        assert not client.progress_reports
+        result = await asyncio.wait_for(running, 120)
+        assert result["applied"] is False and result["candidates"] == 8 and not client.applied
+        return
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    result = await asyncio.wait_for(running, 30)
+    assert result == {"applied": False, "error": "cancelled"} and not client.applied
+    assert client.progress_reports[token][-1].kind == "end"
+    assert len(llm.completions) < 8  # the remaining candidates were never asked for
+
+
 async def test_inline_completion_only_when_invoked(client: LanguageClient, repo: Path) -> None:
     uri = open_doc(client, repo / "ops.py", STUB_OPS)
     line = STUB_OPS.splitlines().index("def add(a, b):")

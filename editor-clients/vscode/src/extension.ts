@@ -67,7 +67,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   register("prochemy.generateHere", async () => {
     const editor = vscode.window.activeTextEditor;
     if (!editor) return;
-    await execute("prochemy.generate", { uri: editor.document.uri.toString(), line: editor.selection.active.line });
+    const position = { uri: editor.document.uri.toString(), line: editor.selection.active.line };
+    const result = await execute("prochemy.generate", position);
+    // only a verified pass changes the buffer; the best failing version only when asked
+    if (result?.applied === false && result?.passed === false) {
+      const keep = "Apply the best failing version";
+      const choice = await vscode.window.showWarningMessage(
+        `Prochemy: none of ${result.candidates} candidates passed the related tests of ${result.qualname}.`,
+        keep,
+      );
+      if (choice === keep) await execute("prochemy.generate", { ...position, applyFailing: true });
+    }
   });
   register("prochemy.showPromptForRepo", () => execute("prochemy.showPrompt", rootArg()));
   register("prochemy.cancelJobs", () => execute("prochemy.cancel"));

@@ -47,13 +47,21 @@ function M.refine()
   end)
 end
 
-function M.generate()
+-- opts.apply_failing: keep the best failing candidate when none passes the related tests
+-- (`:ProchemyGenerate!`); by default only a verified pass changes the buffer
+function M.generate(opts)
+  opts = opts or {}
   local line = vim.api.nvim_win_get_cursor(0)[1] - 1
-  local args = { { uri = vim.uri_from_bufnr(0), line = line } }
+  local args = { { uri = vim.uri_from_bufnr(0), line = line, applyFailing = opts.apply_failing or false } }
   M.execute("prochemy.generate", args, function(result)
     vim.g.prochemy_last_generate = result
     if result.error then
       vim.notify("Prochemy: " .. result.error, vim.log.levels.WARN)
+    elseif result.applied == false and result.passed == false then
+      vim.notify(
+        "Prochemy: no candidate passed the related tests; :ProchemyGenerate! applies the best failing one",
+        vim.log.levels.WARN
+      )
     end
   end)
 end
@@ -90,13 +98,17 @@ function M.setup(opts)
   vim.lsp.enable("prochemy")
   local commands = {
     ProchemyRefine = { M.refine, "Refine the code-generation prompt for this repository" },
-    ProchemyGenerate = { M.generate, "Implement the function under the cursor with the refined prompt" },
+    ProchemyGenerate = {
+      function(cmd) M.generate({ apply_failing = cmd.bang }) end,
+      "Implement the function under the cursor with the refined prompt (! keeps a failing version)",
+      { bang = true },
+    },
     ProchemyPrompt = { M.show_prompt, "Show the stored prompt, its scores and history" },
     ProchemyCancel = { M.cancel, "Cancel running Prochemy jobs" },
     ProchemyDoctor = { M.doctor, "Configuration, backend, sandbox and test interpreter" },
   }
   for name, spec in pairs(commands) do
-    vim.api.nvim_create_user_command(name, spec[1], { desc = spec[2] })
+    vim.api.nvim_create_user_command(name, spec[1], vim.tbl_extend("force", { desc = spec[2] }, spec[3] or {}))
   end
   if opts.echo_progress then
     vim.api.nvim_create_autocmd("LspProgress", {

@@ -1,0 +1,149 @@
+"""How long does "implement this function" take in an editor? The language server over
+stdio (a raw JSON-RPC client), the embedded model, a copy of examples/shelfkit.
+
+For each of N mined functions, in two modes: `generate.candidates = 1` (the greedy answer
+and its related tests only) and the default test-guided strategy. Every run starts a fresh
+server on a fresh cache holding only the mining results (so every answer is generated, not
+replayed), warms the model up with `prochemy.doctor`, opens the module with the function's
+body replaced by `...`, and times `prochemy.generate` from the request to the server's
+`workspace/applyEdit` (or to its answer, when nothing is applied).
+
+    .venv/bin/python benchmarks/editor_latency.py [--functions 10] [--small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from prochemy.optimizer.config import load_settings  # noqa: E402
+from prochemy.optimizer.llm.local_model import require_model_file  # noqa: E402
+from prochemy.optimizer.session import Session  # noqa: E402
+from prochemy.sandbox.splice import find_function, stub_body  # noqa: E402
+from tests.lsp_client import RawClient  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def one_run(repo: Path, base_cache: Path, model: Path, task_id: str, candidates: int) -> dict:
+    rel, qualname = task_id.split("::")
+    module = repo / rel
+    source = module.read_text()
+    stubbed = stub_body(source, qualname)
+    line = find_function(ast.parse(stubbed), qualname)[0].lineno - 1
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "cache"
+        shutil.copytree(base_cache / "mining", cache / "mining")
+        options = {
+            "cache_dir": str(cache),
+            "model": {"path": str(model)},
+            "generate": {"candidates": candidates},
+            "editor": {"background_refine": False},
+        }
+        client = RawClient(repo, cache, options)
+        client.answers["workspace/applyEdit"] = {"applied": True}
+        try:
+            t0 = time.monotonic()
+            client.request("workspace/executeCommand", {"command": "prochemy.doctor", "arguments": []}, 300)
+            warm = time.monotonic() - t0
+            uri = module.as_uri()
+            client.notify(
+                "textDocument/didOpen",
+                {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": stubbed}},
+            )
+            client.seen.clear()
+            t0 = time.monotonic()
+            reply = client.request(
+                "workspace/executeCommand",
+                {"command": "prochemy.generate", "arguments": [{"uri": uri, "line": line}]},
+                1800,
+            )
+            answered = time.monotonic() - t0
+        finally:
+            client.close()
+    result = reply.get("result") or {}
+    edits = [t for t, m in client.seen if m["method"] == "workspace/applyEdit"]
+    logs = [(t, m["params"]["message"]) for t, m in client.seen if m["method"] == "window/logMessage"]
+    first = next((t for t, msg in logs if "candidate 1/" in msg), None)
+    return {
+        "function": task_id,
+        "candidates_setting": candidates,
+        "applied": bool(edits),
+        "passed": result.get("passed"),
+        "candidates": result.get("candidates"),
+        "to_edit_or_answer_s": round((edits[0] if edits else t0 + answered) - t0, 1),
+        "to_first_verdict_s": round(first - t0, 1) if first is not None else None,
+        "server_warm_up_s": round(warm, 1),
+    }
+
+
+async def mined(settings, repo: Path) -> list[str]:
+    async with Session(settings) as session:
+        report = await session.mine(repo)
+    return sorted(t.id for t in report.tasks)
+
+
+def main(args: argparse.Namespace) -> None:
+    settings = load_settings(overrides={"model.choice": "small" if args.small else None}).settings
+    model = require_model_file(settings)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "shelfkit"
+        shutil.copytree(ROOT / "examples" / "shelfkit", repo)
+        base = Path(tmp) / "base-cache"
+        mine_settings = settings.model_copy(update={"cache_dir": base})
+        ids = asyncio.run(mined(mine_settings, repo))
+        chosen = sorted(random.Random(args.seed).sample(ids, min(args.functions, len(ids))))
+        for task_id in chosen:
+            for candidates in (1, settings.generate.candidates):
+                row = one_run(repo, base, model, task_id, candidates)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    modes = {}
+    for candidates in (1, settings.generate.candidates):
+        times = [r["to_edit_or_answer_s"] for r in rows if r["candidates_setting"] == candidates]
+        modes[f"candidates={candidates}"] = {
+            "p50_s": percentile(times, 0.5),
+            "p90_s": percentile(times, 0.9),
+            "mean_s": round(statistics.mean(times), 1),
+            "applied": sum(r["applied"] for r in rows if r["candidates_setting"] == candidates),
+            "passed": sum(bool(r["passed"]) for r in rows if r["candidates_setting"] == candidates),
+        }
+    record = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": model.name,
+        "functions": len(rows) // 2,
+        "modes": modes,
+        "runs": rows,
+    }
+    print(json.dumps(modes, indent=1))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"editor-latency-{'0.5b' if args.small else '1.5b'}.json"
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--functions", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--small", action="store_true")
+    main(parser.parse_args())
