@@ -227,6 +227,7 @@ async def test_language_server_generates_with_the_real_model_and_stops_it_on_shu
                 "model": {"path": str(gguf)},
                 "cache_dir": str(tmp_path / "cache"),
                 "test": {"python": sys.executable},
+                "generate": {"candidates": 3},
             },
             workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(repo)), name="shelfkit")],
         )
@@ -240,11 +241,20 @@ async def test_language_server_generates_with_the_real_model_and_stops_it_on_shu
         )
     )
     line = text.splitlines().index('def format_cents(cents: int, symbol: str = "$") -> str:')
+    position = {"uri": uri, "line": line}
     result = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="prochemy.generate", arguments=[{"uri": uri, "line": line}])
+        types.ExecuteCommandParams(command="prochemy.generate", arguments=[position])
     )
-    assert result["applied"] is True and result["qualname"] == "format_cents", result
-    assert result["prompt"].startswith("seed") and result["passed"] in (True, False)
+    assert result["qualname"] == "format_cents" and result["prompt"].startswith("seed"), result
+    assert 1 <= result["candidates"] <= 3
+    if not result["passed"]:  # only a verified pass is applied unless the user asks
+        assert result["applied"] is False and not applied and result["candidates"] > 1
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="prochemy.generate", arguments=[{**position, "applyFailing": True}]
+            )
+        )
+    assert result["applied"] is True, result
     assert "def format_cents" in applied[-1].edit.changes[uri][0].new_text
     server_pid = client._server.pid
     llama = [
