@@ -60,6 +60,9 @@ PARENT = textwrap.dedent("""
     from prochemy.optimizer.llm.llama_server import shared_server
     import signal
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Ctrl-C as in a terminal, even when started from a shell that ignores SIGINT in
+    # background jobs (Python leaves an inherited SIG_IGN alone)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     async def start():
         return await shared_server(Path(sys.argv[1]), Path(sys.argv[2]), 1, 512, 1, 120)
