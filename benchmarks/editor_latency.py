@@ -32,6 +32,7 @@ from prochemy.optimizer.config import load_settings  # noqa: E402
 from prochemy.optimizer.llm.local_model import require_model_file  # noqa: E402
 from prochemy.optimizer.session import Session  # noqa: E402
 from prochemy.sandbox.splice import find_function, stub_body  # noqa: E402
+
 from tests.lsp_client import RawClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
