@@ -13,7 +13,15 @@ from lsprotocol import types
 from prochemy.optimizer.tasks.functions import function_at
 
 from .app import ProchemyServer
-from .implementing import UserError, function_text, implement_at, tell, warn, whole_document_edit
+from .implementing import (
+    UserError,
+    function_text,
+    implement_at,
+    tell,
+    warn,
+    warn_not_applied,
+    whole_document_edit,
+)
 from .workspace import OutsideWorkspace
 
 try:
@@ -84,13 +92,7 @@ def register(server: ProchemyServer) -> None:
             ls.failures.report(e)
             return action
         if outcome.passed is False:  # only a verified pass edits the buffer from a code action
-            warn(
-                ls,
-                UserError(
-                    f"{outcome.qualname} not changed: none of {outcome.candidates} candidates passed "
-                    f"its related tests ({outcome.tests})"
-                ),
-            )
+            warn_not_applied(ls, outcome)
             return action
         action.edit = whole_document_edit(ls, data["uri"], outcome.new_source)
         tell(ls, outcome)

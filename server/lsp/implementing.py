@@ -113,6 +113,17 @@ def tell(server: ProchemyServer, outcome: Implemented) -> None:
     )
 
 
+def warn_not_applied(server: ProchemyServer, outcome: Implemented, hint: str = "") -> None:
+    """No candidate passed: the buffer stays as it was, and the user hears why."""
+    warn(
+        server,
+        UserError(
+            f"{outcome.qualname} not changed: none of {outcome.candidates} candidates passed its "
+            f"related tests ({outcome.tests}){hint}"
+        ),
+    )
+
+
 def warn(server: ProchemyServer, problem: Exception) -> None:
     server.window_show_message(
         types.ShowMessageParams(type=types.MessageType.Warning, message=f"Prochemy: {problem}")
@@ -155,13 +166,8 @@ async def implement_and_apply(
     }
     if outcome.passed is False and not apply_failing:
         reporter.end(f"not applied: no candidate passed ({outcome.tests})")
-        warn(
-            server,
-            UserError(
-                f"{outcome.qualname} not changed: none of {outcome.candidates} candidates passed its "
-                f"related tests ({outcome.tests}); run prochemy.generate with applyFailing to take "
-                "the best failing version"
-            ),
+        warn_not_applied(
+            server, outcome, "; run prochemy.generate with applyFailing to take the best failing version"
         )
         return {**result, "applied": False}
     applied = await server.workspace_apply_edit_async(
