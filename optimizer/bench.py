@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from .generation import Judged, generate, judge
 from .judging import Judges
 from .llm.gateway import LLMGateway
+from .loop.failures import Failure, classify, profile
 from .tasks import Task
 
 
@@ -26,6 +27,7 @@ class BenchTaskResult(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cached: bool
+    failure: Failure | None = None  # of the deciding verdict (plus inputs once the base passes)
 
 
 class BenchReport(BaseModel):
@@ -48,6 +50,7 @@ class BenchReport(BaseModel):
     llm_calls: int
     cache_hits: int
     wall_s: float
+    failures: dict[str, int] = {}  # failure class -> tasks (see loop/failures.py)
     results: list[BenchTaskResult]
 
 
@@ -84,8 +87,15 @@ async def run_bench(
             prompt_tokens=j.generation.prompt_tokens,
             completion_tokens=j.generation.completion_tokens,
             cached=j.generation.cached,
+            failure=classify(
+                decisive.outcome.value,
+                decisive.detail,
+                j.generation.code,
+                truncated=j.generation.finish_reason == "length",
+            ),
         )
         for j in judged
+        for decisive in [j.plus if j.plus is not None and j.result.passed else j.result]
     ]
     passed = sum(r.outcome == "passed" for r in results)
     # EvalPlus: "plus" counts only if the base tests pass too
@@ -112,5 +122,6 @@ async def run_bench(
         llm_calls=usage.calls - calls_before.calls,
         cache_hits=usage.cache_hits - calls_before.cache_hits,
         wall_s=round(wall, 1),
+        failures=profile(r.failure for r in results),
         results=results,
     )

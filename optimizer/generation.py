@@ -24,6 +24,7 @@ class Generation(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cached: bool
+    finish_reason: str = ""  # "length": cut at max_tokens
 
 
 class Judged(BaseModel):
@@ -70,6 +71,7 @@ async def generate(
         prompt_tokens=reply.prompt_tokens,
         completion_tokens=reply.completion_tokens,
         cached=reply.cached,
+        finish_reason=reply.finish_reason or "",
     )
 
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from prochemy.sandbox.models import OutcomeName
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from ..aio import gather_or_cancel
 from ..config import Settings
@@ -21,6 +21,9 @@ from ..judging import Judges
 from ..llm.gateway import LLMGateway, endpoint_identity
 from ..store import RecordStore
 from ..tasks import FunctionTask, Task
+from .failures import Failure, classify
+
+CODE_KEPT = 4000  # characters of an answer's code kept with its outcome
 
 
 class TaskOutcome(BaseModel):
@@ -29,6 +32,15 @@ class TaskOutcome(BaseModel):
     outcome: OutcomeName
     detail: str
     completion_tokens: int
+    failure: Failure | None = None  # why it failed (see failures.py); None for a pass
+    code: str = ""  # the extracted code (clipped), shown to reflective mutation
+
+    @model_validator(mode="after")
+    def _classified(self) -> TaskOutcome:
+        # outcomes stored before failures were classified: from the verdict alone
+        if self.failure is None and not self.passed:
+            self.failure = classify(self.outcome, self.detail)
+        return self
 
 
 # Bump when extraction or the harness changes what a stored outcome would be.
@@ -94,6 +106,13 @@ class Evaluator:
             outcome=verdict.outcome.value,
             detail=verdict.detail,
             completion_tokens=generation.completion_tokens,
+            code=generation.code[:CODE_KEPT],
+            failure=classify(
+                verdict.outcome.value,
+                verdict.detail,
+                generation.code,
+                truncated=generation.finish_reason == "length",
+            ),
         )
         self.store.put(key, result)
         return result

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from pydantic import BaseModel
@@ -163,13 +163,41 @@ async def mutate(
     max_tokens: int = 400,
 ) -> Variant:
     """One variant of `parent`; `sample` numbers it so reruns replay the same answers."""
+    return await ask_variant(
+        gateway,
+        parent,
+        mutation_messages(parent, recipe),
+        recipe=recipe,
+        sample=sample,
+        forbidden=forbidden,
+        known=known,
+        max_attempts=max_attempts,
+        max_tokens=max_tokens,
+    )
+
+
+async def ask_variant(
+    gateway: LLMGateway,
+    parent: str,
+    messages: list[dict[str, str]],
+    *,
+    recipe: Recipe,
+    sample: int,
+    forbidden: Iterable[str],
+    known: set[str],
+    max_attempts: int,
+    max_tokens: int,
+    extra_check: Callable[[str], str | None] | None = None,
+) -> Variant:
+    """Ask the mutator (at temperature 1) until a usable variant comes back or the attempts
+    run out; `extra_check` may reject a parsed variant for an operator's own reason."""
     forbidden_set = {f for f in forbidden if len(f) > 3}
     reasons: list[str] = []
     for attempt in range(max_attempts):
         reply = await gateway.chat(
             ChatRequest(
                 role="mutation",
-                messages=mutation_messages(parent, recipe),
+                messages=messages,
                 temperature=1.0,
                 max_tokens=max_tokens,
                 sample=sample * max_attempts + attempt,
@@ -178,6 +206,8 @@ async def mutate(
         )
         candidate = parse_variant(reply.text, recipe)
         reason = "unparseable" if candidate is None else rejection(candidate, forbidden_set, known)
+        if reason is None and candidate is not None and extra_check is not None:
+            reason = extra_check(candidate)
         if reason is None:
             assert candidate is not None
             return Variant(text=candidate, parent=parent, attempts=attempt + 1, rejected=reasons)

@@ -20,10 +20,13 @@ from pydantic import BaseModel, Field
 
 from ..aio import gather_or_cancel
 from ..llm.gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
-from ..tasks import FunctionTask, SynthesisReport, TaskSet, TaskSuite
-from .evaluation import Evaluator
-from .mutation import Recipe, mutate, normalise
+from ..tasks import FunctionTask, SynthesisReport, Task, TaskSet, TaskSuite
+from .evaluation import Evaluator, TaskOutcome
+from .failures import profile
+from .mutation import Recipe, Variant, mutate, normalise
+from .reflection import FailureCase, reflect
 from .scoring import plain_scores, top_indices, weighted_scores
+from .stats import paired_difference_ci, sign_test_p
 
 
 class RefineConfig(BaseModel):
@@ -39,6 +42,14 @@ class RefineConfig(BaseModel):
     )
     max_tokens_total: int | None = Field(None, ge=0)
     mutation_attempts: int = Field(3, ge=1, description="retries of an unusable variant")
+    reflect: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of new variants made by reflective mutation (the parent's failing "
+        "training cases shown to the mutator); the rest by the recipe",
+    )
+    reflect_cases: int = Field(3, ge=1, le=8, description="failing cases shown per reflection")
     held_out_serial: bool = Field(
         True,
         description="held-out answers one request at a time, "
@@ -62,6 +73,9 @@ class IterationRecord(BaseModel):
     k: int
     prompts: list[str]
     parents: list[int | None]  # index in the previous pool, None for survivors and the seed
+    # how each prompt was made: "recipe" or "reflect" for this iteration's variants, None
+    # for survivors and the seed
+    operators: list[str | None] = []
     outcomes: list[list[bool]]
     weighted: list[float]
     plain: list[float]
@@ -84,6 +98,18 @@ class HeldOutComparison(BaseModel):
     best_base_passed: int
     only_best: list[str]
     only_seed: list[str]
+    # why each prompt's failing held-out tasks failed (failures.Failure value -> count)
+    seed_failures: dict[str, int] = {}
+    best_failures: dict[str, int] = {}
+
+    @property
+    def sign_test_p(self) -> float:
+        return sign_test_p(len(self.only_best), len(self.only_seed))
+
+    @property
+    def difference_ci(self) -> tuple[float, float]:
+        """95% interval of P*'s pass rate minus the seed's on these tasks."""
+        return paired_difference_ci(len(self.only_best), len(self.only_seed), self.tasks)
 
 
 class RefineResult(BaseModel):
@@ -99,8 +125,19 @@ class RefineResult(BaseModel):
     adopted: str  # "refined" or "seed"
     adopted_prompt: str
     synthesis: SynthesisReport | None = None  # how the synthetic training tasks were made
+    train_seed_failures: dict[str, int] = {}  # the seed's failure profile on the training tasks
     usage: dict[str, RoleUsage]
     wall_s: float
+
+    def made_by(self, prompt: str) -> tuple[str, int] | None:
+        """(operator, iteration) that first produced `prompt`; None for the seed and warm
+        starts. Runs stored before operators were recorded say "recipe"."""
+        for it in self.iterations:
+            for i, p in enumerate(it.prompts):
+                if p == prompt and it.parents[i] is not None:
+                    op = it.operators[i] if i < len(it.operators) else None
+                    return (op or "recipe", it.k)
+        return None
 
     def best_train_pass(self) -> float | None:
         """P*'s pass@1 on the training tasks (None when no iteration ran)."""
@@ -148,13 +185,56 @@ class Refiner:
         self.evaluator = evaluator
         self.config = config
         self.report = on_progress or (lambda p: None)
+        # each evaluated prompt's outcomes on the training tasks, for reflection
+        self._seen: dict[str, list[tuple[Task, TaskOutcome]]] = {}
+
+    def _cases(self, parent: str, rng: random.Random) -> list[FailureCase]:
+        failing = [(t, o) for t, o in self._seen.get(parent, []) if o.failure is not None]
+        chosen = rng.sample(failing, min(self.config.reflect_cases, len(failing)))
+        return [
+            FailureCase(statement=t.statement, code=o.code, failure=o.failure, detail=o.detail)
+            for t, o in chosen
+            if o.failure is not None
+        ]
+
+    async def _one_variant(
+        self,
+        parent: str,
+        operator: str,
+        cases: list[FailureCase],
+        sample: int,
+        forbidden: set[str],
+        known: set[str],
+    ) -> Variant:
+        if operator == "reflect":
+            return await reflect(
+                self.gateway,
+                parent,
+                cases,
+                sample=sample,
+                forbidden=forbidden,
+                known=known,
+                max_attempts=self.config.mutation_attempts,
+            )
+        return await mutate(
+            self.gateway,
+            parent,
+            recipe=self.config.recipe,
+            sample=sample,
+            forbidden=forbidden,
+            known=known,
+            max_attempts=self.config.mutation_attempts,
+        )
 
     async def _variants(
         self, parents: list[str], needed: int, k: int, forbidden: set[str], known: set[str]
-    ) -> tuple[list[tuple[str, int]], int, Counter[str]]:
-        """`needed` new, distinct, valid variants of random parents (parent index kept)."""
+    ) -> tuple[list[tuple[str, int, str]], int, Counter[str]]:
+        """`needed` new, distinct, valid variants of random parents (parent index and the
+        operator that made each kept). A parent with no failing case is mutated blind."""
         rng = random.Random(f"{self.config.seed}-{k}")
-        found: list[tuple[str, int]] = []
+        # operators and cases from their own stream: parents are drawn as without reflection
+        op_rng = random.Random(f"{self.config.seed}-{k}-reflect")
+        found: list[tuple[str, int, str]] = []
         rejections: Counter[str] = Counter()
         attempted = 0
         slot = 0
@@ -162,23 +242,19 @@ class Refiner:
             batch = []
             for _ in range(needed - len(found)):
                 parent = rng.randrange(len(parents))
-                batch.append((parent, slot))
+                wants_reflection = op_rng.random() < self.config.reflect
+                cases = self._cases(parents[parent], op_rng) if wants_reflection else []
+                batch.append((parent, slot, "reflect" if cases else "recipe", cases))
                 slot += 1
             variants = await gather_or_cancel(
                 *(
-                    mutate(
-                        self.gateway,
-                        parents[p],
-                        recipe=self.config.recipe,
-                        sample=(self.config.seed * 1000 + k) * 1000 + s,
-                        forbidden=forbidden,
-                        known=known,
-                        max_attempts=self.config.mutation_attempts,
+                    self._one_variant(
+                        parents[p], op, cases, (self.config.seed * 1000 + k) * 1000 + s, forbidden, known
                     )
-                    for p, s in batch
+                    for p, s, op, cases in batch
                 )
             )
-            for (parent, _), variant in zip(batch, variants):
+            for (parent, _, operator, _), variant in zip(batch, variants):
                 attempted += variant.attempts
                 rejections.update(r.split(" (")[0] for r in variant.rejected)
                 if variant.text is None:
@@ -187,7 +263,7 @@ class Refiner:
                     rejections["duplicate"] += 1
                     continue
                 known.add(normalise(variant.text))
-                found.append((variant.text, parent))
+                found.append((variant.text, parent, operator))
         return found, attempted, rejections
 
     async def run(
@@ -204,6 +280,7 @@ class Refiner:
         known = {normalise(p) for p in pool}
         iterations: list[IterationRecord] = []
         best_history: list[float] = []
+        train_seed_failures: dict[str, int] = {}
         stop_reason = "k_max"
         if self.gateway.budget is None:  # a caller's budget also covers synthesis: keep it
             self.gateway.budget = cfg.budget()
@@ -220,11 +297,21 @@ class Refiner:
                         message="mutating",
                     )
                 )
+                if k > 1 and len(pool) >= cfg.n and cfg.recipe != "paper":
+                    # every prompt tied at the top: a full pool would make no variant and
+                    # the search would stop by patience, not by convergence; the older half
+                    # stays (the seed first), the rest of the pool is new
+                    pool = pool[: max(1, cfg.n // 2)]
                 needed = max(cfg.n - len(pool), 0)
+                if cfg.reflect > 0:  # reflection needs the parents' outcomes (the seed's at k=1)
+                    unseen = [p for p in pool if p not in self._seen]
+                    for prompt, row in zip(unseen, await self.evaluator.matrix(unseen, train.tasks)):
+                        self._seen[prompt] = list(zip(train.tasks, row))
                 new, attempted, rejections = await self._variants(pool, needed, k, forbidden, known)
                 survivors = len(pool)
-                pool = pool + [text for text, _ in new]
-                parents = [None] * survivors + [p for _, p in new]
+                pool = pool + [text for text, _, _ in new]
+                parents = [None] * survivors + [p for _, p, _ in new]
+                operators: list[str | None] = [None] * survivors + [op for _, _, op in new]
                 self.report(
                     Progress(
                         phase="iteration",
@@ -237,6 +324,10 @@ class Refiner:
                 )
                 cells = await self.evaluator.matrix(pool, train.tasks)
                 matrix = [[c.passed for c in row] for row in cells]
+                if k == 1:  # the seed heads the first pool
+                    train_seed_failures = profile(c.failure for c in cells[0])
+                for prompt, row in zip(pool, cells):
+                    self._seen[prompt] = list(zip(train.tasks, row))
                 weighted = weighted_scores(matrix)
                 plain = plain_scores(matrix)
                 selected = top_indices(weighted)
@@ -248,6 +339,7 @@ class Refiner:
                         k=k,
                         prompts=pool,
                         parents=parents,
+                        operators=operators,
                         outcomes=matrix,
                         weighted=weighted,
                         plain=plain,
@@ -306,6 +398,7 @@ class Refiner:
             adopted=adopted,
             adopted_prompt=best_prompt if adopted == "refined" else seed_prompt,
             synthesis=suite.synthesis,
+            train_seed_failures=train_seed_failures,
             usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
             wall_s=round(time.monotonic() - t0, 1),
         )
@@ -349,4 +442,6 @@ class Refiner:
             best_base_passed=sum(c.base_passed for c in best_cells),
             only_best=[i for i, s, b in zip(ids, seed_row, best_row) if b and not s],
             only_seed=[i for i, s, b in zip(ids, seed_row, best_row) if s and not b],
+            seed_failures=profile(c.failure for c in seed_cells),
+            best_failures=profile(c.failure for c in best_cells),
         )

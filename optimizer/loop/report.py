@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import textwrap
 
+from .failures import render_profile
 from .refine import RefineResult, best_so_far
 
 
@@ -41,6 +42,16 @@ def render(result: RefineResult) -> str:
             lines.append(
                 "      rejected variants: " + ", ".join(f"{k} {v}" for k, v in sorted(it.rejections.items()))
             )
+    if result.best_prompt != result.seed_prompt:
+        made = result.made_by(result.best_prompt)
+        how = (
+            {"reflect": "reflective mutation"}.get(made[0], f"the {result.config.recipe} recipe")
+            if made
+            else ""
+        )
+        lines.append(f"P* was made by {how} in iteration {made[1]}" if made else "P* was given (warm start)")
+    if result.train_seed_failures:
+        lines.append(f"seed on the training tasks: {render_profile(result.train_seed_failures)}")
     c = result.held_out_comparison
     if c is None:
         lines.append("held-out: none (no held-out tasks)")
@@ -59,6 +70,14 @@ def render(result: RefineResult) -> str:
             f"{100 * c.best_passed / c.tasks:.1f}% ({delta:+d}); only P* solves "
             f"{len(c.only_best)}, only the seed solves {len(c.only_seed)}"
         )
+        low, high = c.difference_ci
+        lines.append(
+            f"  paired: sign test p = {c.sign_test_p:.3f}; 95% interval of P* - seed: "
+            f"{100 * low:+.1f} to {100 * high:+.1f} points"
+        )
+        if c.seed_failures:
+            lines.append(f"  seed on held-out: {render_profile(c.seed_failures)}")
+            lines.append(f"  P* on held-out: {render_profile(c.best_failures)}")
     verdict = (
         "P* adopted (it does not lose to the seed on the held-out tasks)"
         if result.adopted == "refined"

@@ -17,6 +17,7 @@ from prochemy.optimizer.generation import Judged
 from prochemy.optimizer.llm.gateway import GatewayError
 from prochemy.optimizer.llm.llama_server import ServerError, build_server
 from prochemy.optimizer.llm.local_model import ModelMissing, fetch_model, model_file
+from prochemy.optimizer.loop.failures import render_profile
 from prochemy.optimizer.loop.report import render
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import TASK, Task
@@ -263,6 +264,7 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         f"{name}: pass@1 {report.passed}/{report.tasks} = {100 * report.pass_at_1:.1f}%{plus}; "
         f"{report.completion_tokens_per_task} completion tokens/task, {report.llm_calls} calls "
         f"({report.cache_hits} cached), {report.wall_s}s [{report.sandbox_tier} sandbox]\n"
+        f"why tasks failed: {render_profile(report.failures)}\n"
         f"written to {out}"
     )
     return 0

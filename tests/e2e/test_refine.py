@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from prochemy.optimizer.loop.evaluation import Evaluator, OutcomeStore
 from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.loop.plot import plot
 from prochemy.optimizer.loop.refine import IterationRecord, Progress, RefineConfig, Refiner, _converged
+from prochemy.optimizer.loop.reflection import REFLECT_SYSTEM
 from prochemy.optimizer.loop.report import render
 from prochemy.optimizer.loop.runs import RunStore
 from prochemy.optimizer.tasks import FunctionTask, TaskSet, TaskSuite
@@ -367,3 +369,70 @@ async def test_plus_tasks_need_the_plus_inputs_too(tmp_path: Path) -> None:
         await gateway.aclose()
         stub.stop()
     assert outcome.base_passed and not outcome.passed and outcome.outcome == "failed"
+
+
+def reflecting_responder(rewrite: Callable[[str], str], skilled: Callable[[str], bool]):
+    """Like make_responder, and a reflection's answer is `rewrite(its user message)`."""
+    plain = make_responder(varied, skilled)
+
+    def respond(messages: list[dict]) -> str:
+        if messages[0]["content"] == REFLECT_SYSTEM:
+            return json.dumps({"prompt": rewrite(messages[-1]["content"])})
+        return plain(messages)
+
+    return respond
+
+
+async def test_reflection_shows_failing_cases_and_its_variant_wins(parts) -> None:
+    seen: list[str] = []
+
+    def rewrite(user: str) -> str:
+        seen.append(user)
+        return "You write Python functions. Check edge cases against the task before answering."
+
+    stub, refiner, _, _ = await parts(
+        reflecting_responder(rewrite, lambda s: "edge" in s),
+        RefineConfig(n=3, k_max=2, patience=5, reflect=1.0, reflect_cases=2),
+    )
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
+    first = seen[0]
+    assert first.startswith(f"Current prompt: [{SEED}]")
+    assert first.count("### Case") == 2  # the seed fails the 2 odd tasks, both shown
+    assert "wrong value" in first and "return None" in first and "assert" in first
+    it = result.iterations[0]
+    assert it.operators[0] is None and "reflect" in it.operators[1:]
+    assert "edge" in result.best_prompt and result.made_by(result.best_prompt) == ("reflect", 1)
+    text = render(result)
+    assert "P* was made by reflective mutation in iteration 1" in text
+    assert "seed on the training tasks: 2 failing: wrong value 2" in text
+    assert "paired: sign test p = 0.500" in text  # +2 of 4 held out: no evidence either way
+
+
+async def test_a_reflection_that_quotes_a_test_value_is_rejected(parts) -> None:
+    quoted: list[str] = []
+
+    def rewrite(user: str) -> str:
+        # the first failing assertion's first quoted literal, as a rule would not
+        literal = next(m for m in re.findall(r"'[^'\n]{2,}'|\b\d{2,}\b", user.split("Test result:")[1]))
+        quoted.append(literal)
+        return f"You write Python code. Remember the answer {literal} and handle edge cases."
+
+    stub, refiner, _, _ = await parts(
+        reflecting_responder(rewrite, lambda s: False),
+        RefineConfig(n=2, k_max=1, reflect=1.0, mutation_attempts=2),
+    )
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
+    assert quoted  # the stub did quote
+    it = result.iterations[0]
+    assert it.variants_valid == 0
+    assert it.rejections.get("task-specific", 0) >= 1
+
+
+async def test_a_full_pool_of_tied_prompts_still_gets_new_variants(parts) -> None:
+    stub, refiner, _, _ = await parts(
+        make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=2, patience=5)
+    )
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
+    first, second = result.iterations
+    assert first.selected == [0, 1, 2]  # all tied: all survive selection
+    assert second.variants_valid == 2 and second.prompts[0] == SEED  # the older half stays
