@@ -46,6 +46,7 @@ def refine_config(args: argparse.Namespace) -> RefineConfig:
         patience=args.patience,
         seed=args.seed,
         recipe=args.recipe,
+        reflect=args.reflect,
         max_calls=args.max_calls,
         max_tokens_total=args.max_tokens_total,
         held_out_serial=not args.batched_held_out,

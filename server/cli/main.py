@@ -52,6 +52,19 @@ def _at_least(low: int):
 POSITIVE, COUNT = _at_least(1), _at_least(0)
 
 
+def SHARE(text: str) -> float:  # noqa: N802 (an argparse type, named like the others)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (a share from 0 to 1)")
+    return value
+
+
+SHARE.__name__ = "share from 0 to 1"
+
+
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("configuration (highest layer; see `prochemy doctor`)")
@@ -147,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("--patience", type=POSITIVE, default=3)
     refine.add_argument("--seed", type=int, default=0)
     refine.add_argument("--recipe", choices=["robust", "paper"], default="robust")
+    refine.add_argument(
+        "--reflect",
+        type=SHARE,
+        default=0.0,
+        metavar="SHARE",
+        help="share (0-1) of new variants made by reflective mutation: the mutator sees the "
+        "parent's failing training cases (default 0: the recipe alone)",
+    )
     refine.add_argument("--max-calls", type=COUNT)
     refine.add_argument("--max-tokens-total", type=COUNT)
     refine.add_argument("--prompt", type=Path, metavar="FILE", help="seed prompt (default: the paper's)")

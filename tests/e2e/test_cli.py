@@ -107,6 +107,34 @@ def test_bench_writes_results_and_resumes_from_the_cache(canonical_stub: StubLLM
     assert len(canonical_stub.completions) == 5  # the second run paid for nothing
 
 
+def test_bench_says_why_tasks_failed(tmp_path: Path) -> None:
+    stub = StubLLM(responder=wrong_answer).start()
+    try:
+        out = tmp_path / "results"
+        done = prochemy(
+            stub, tmp_path, "bench", "humaneval", "--tasks", "0", "--name", "w", "--out", str(out)
+        )
+    finally:
+        stub.stop()
+    assert done.returncode == 0, done.stderr
+    assert "why tasks failed: 1 failing: wrong value 1" in done.stdout
+    report = json.loads((out / "w.json").read_text())
+    assert report["failures"]["wrong-value"] == 1 and report["results"][0]["failure"] == "wrong-value"
+
+
+@pytest.mark.parametrize(("value", "message"), [("1.5", "out of range"), ("lots", "is not a number")])
+def test_an_out_of_range_share_is_refused_before_anything_runs(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    stub = StubLLM().start()
+    try:
+        done = prochemy(stub, tmp_path, "refine", "--reflect", value, str(tmp_path))
+    finally:
+        stub.stop()
+    assert done.returncode == 2 and "argument --reflect" in done.stderr and message in done.stderr
+    assert "Traceback" not in done.stderr and not stub.completions
+
+
 def test_bad_endpoint_is_one_clear_error(tmp_path: Path) -> None:
     stub = StubLLM().start()
     stub.stop()  # nothing listens there any more
