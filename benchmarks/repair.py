@@ -31,10 +31,10 @@ from prochemy.optimizer.generation import SEED_PROMPT
 from prochemy.optimizer.guided import RANK, Check, Guided, guided_generate
 from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.loop.refine import RefineConfig
-from prochemy.optimizer.repo_models import split
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import FunctionTask, RepoTask, Task
 from prochemy.optimizer.tasks.datasets import load_humaneval_plus, select_tasks
+from prochemy.optimizer.tasks.sampling import split
 from prochemy.sandbox.models import RunOutcome, RunResult
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -1,10 +1,7 @@
-"""What the repository use cases take and return (optimizer/session.py), and two small rules
-they share: how a function is named on the command line, how tasks are split."""
+"""What the repository use cases take and return (optimizer/session.py), and how a function
+is named on the command line."""
 
 from __future__ import annotations
-
-import random
-from typing import TypeVar
 
 from prochemy.sandbox.models import RunResult
 from pydantic import BaseModel
@@ -12,10 +9,8 @@ from pydantic import BaseModel
 from .generation import Generation
 from .guided import Guided
 from .project_store import ProjectRecord
-from .tasks import RepoTask, Task
+from .tasks import RepoTask
 from .tasks.repo_env import RepoError
-
-T = TypeVar("T", bound=Task)
 
 
 class NotConfirmed(RepoError):
@@ -57,12 +52,3 @@ def parse_function_ref(ref: str) -> tuple[str, str]:
             "or shelfkit/text.py:Inventory.add"
         )
     return module, qualname
-
-
-def split(tasks: list[T], held_out_fraction: float, k_real: int, seed: int) -> tuple[list[T], list[T]]:
-    """Training (at most k_real) and held-out tasks; both non-empty when there are 2+ tasks."""
-    shuffled = sorted(tasks, key=lambda t: t.id)
-    random.Random(seed).shuffle(shuffled)
-    held = round(len(shuffled) * held_out_fraction)
-    held = min(max(held, 1 if len(shuffled) >= 2 else 0), len(shuffled) - 1)
-    return shuffled[held:][:k_real], sorted(shuffled[:held], key=lambda t: t.id)

@@ -40,7 +40,6 @@ from .repo_models import (
     NotConfirmed,
     ProjectState,
     parse_function_ref,
-    split,
 )
 from .store import RecordStore
 from .tasks import RepoTarget, RepoTask, SynthesisReport, Task, TaskSet, TaskSuite
@@ -48,6 +47,7 @@ from .tasks.mining import MINING_VERSION, MiningReport, mine, repo_runner
 from .tasks.repo_env import Project, RepoError, module_map, python_files, tree_fingerprint
 from .tasks.repo_statement import build_statement
 from .tasks.repo_synthesis import synthesize_repo_tasks
+from .tasks.sampling import split, spread_sample
 from .tasks.training import TrainingConfig, benchmark_sets
 
 
@@ -265,7 +265,7 @@ class Session:
                     f"{report.skip_counts or 'nothing'}"
                 )
             real, held = split(report.tasks, self.settings.test.held_out_fraction, k_real, config.seed)
-            held = held[:held_out_limit] if held_out_limit is not None else held
+            held = spread_sample(held, held_out_limit, config.seed)
             modules = module_map(Path(report.root), python_files(Path(report.root)))
             with self._budget(config.budget()):  # synthesis and the held-out check count too
                 runner = await self.runner(report)

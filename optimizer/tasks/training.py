@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from ..llm.gateway import LLMGateway
 from .datasets import load_humaneval, load_humaneval_plus, load_mbpp
 from .model import TaskSet, TaskSuite
+from .sampling import spread_sample
 from .synthesis import synthesize
 
 
@@ -23,7 +24,7 @@ class TrainingConfig(BaseModel):
     train_from: Literal["mbpp", "humaneval"] = "mbpp"
     k_real: int = Field(10, ge=1)
     k_synthetic: int = Field(10, ge=0)
-    held_out_limit: int | None = Field(None, description="measure on the first N held-out tasks")
+    held_out_limit: int | None = Field(None, description="measure on N held-out tasks drawn at random")
     plus: bool = Field(False, description="held-out tasks judged on HumanEval+ inputs too")
     seed: int = 0
 
@@ -41,8 +42,7 @@ async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox, cfg: TrainingCon
             shuffled[: cfg.k_real],
             sorted(shuffled[cfg.k_real :], key=lambda t: int(t.id.split("/")[1])),
         )
-    if cfg.held_out_limit is not None:
-        held = held[: cfg.held_out_limit]
+    held = spread_sample(held, cfg.held_out_limit, cfg.seed)
     synthetic, report = await synthesize(gateway, sandbox, real, real + held, cfg.k_synthetic, cfg.seed)
     return TaskSuite(
         train=TaskSet(name=f"{cfg.train_from}-train", tasks=real + synthetic),

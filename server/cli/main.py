@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     refine.add_argument("--k-real", type=POSITIVE, default=10, help="real training tasks")
     refine.add_argument("--k-synthetic", type=COUNT, default=10)
-    refine.add_argument("--held-out", type=COUNT, metavar="N", help="measure on the first N held-out tasks")
+    refine.add_argument("--held-out", type=COUNT, metavar="N", help="measure on N held-out tasks drawn at random, spread over modules"
     refine.add_argument("--plus", action="store_true", help="judge held-out tasks on HumanEval+ too")
     refine.add_argument(
         "--batched-held-out",

@@ -9,10 +9,11 @@ from pathlib import Path
 from prochemy.optimizer.config import LoadedSettings
 from prochemy.optimizer.guided import Attempt, describe_attempt
 from prochemy.optimizer.loop.report import render
-from prochemy.optimizer.repo_models import NotConfirmed, split
+from prochemy.optimizer.repo_models import NotConfirmed
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import RepoTask
 from prochemy.optimizer.tasks.mining import MiningReport
+from prochemy.optimizer.tasks.sampling import split
 
 from .common import estimate, plot_line, read_prompt, refine_bar, refine_config
 

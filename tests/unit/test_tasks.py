@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 
 from prochemy.optimizer.tasks import TASK, FunctionTask, RepoTarget, RepoTask, TaskSet
+from prochemy.optimizer.tasks.sampling import split, spread_sample
 
 TARGET = {"root": "/r", "module": "m.py", "qualname": "f", "node_ids": ["t.py::test_f"], "tree": "x"}
 
@@ -49,3 +51,27 @@ def test_a_test_lost_to_a_sandbox_limit_says_which_limit_and_what_to_change() ->
     assert "sandbox.max_procs (32)" in threads
     assert "read-only" in exclusion_hint("error", "OSError: [Errno 30] Read-only file system: 'x'", cfg, box)
     assert exclusion_hint("failed", "AssertionError: 1 != 2", cfg, box) == ""  # a real failure: no excuse
+
+
+def _in(module: str, name: str) -> RepoTask:
+    target = RepoTarget(**{**TARGET, "module": module, "qualname": name})
+    return RepoTask(id=f"{module}:{name}", statement="s", entry_point=name, repo=target)
+
+
+def test_a_held_out_sample_is_spread_over_modules_not_the_first_by_name() -> None:
+    # 3 modules: "a.py" alone would fill a first-N-by-name sample of 6
+    tasks = [_in(m, f"f{i}") for m, count in (("a.py", 8), ("b.py", 3), ("c.py", 3)) for i in range(count)]
+    sample = spread_sample(tasks, 6, seed=0)
+    assert len(sample) == 6 and len({t.id for t in sample}) == 6
+    per_module = Counter(t.repo.module for t in sample)
+    assert per_module == {"a.py": 2, "b.py": 2, "c.py": 2}
+    assert sample == [t for t in tasks if t in sample]  # the given order is kept
+    assert spread_sample(tasks, 6, seed=0) == sample  # reproducible
+    assert spread_sample(tasks, 6, seed=1) != sample  # and a draw, not a rule
+    assert spread_sample(tasks, None, seed=0) == tasks and spread_sample(tasks, 99, seed=0) == tasks
+
+
+def test_split_keeps_training_and_held_out_apart() -> None:
+    tasks = [_in("a.py", f"f{i}") for i in range(10)]
+    train, held = split(tasks, 0.5, k_real=3, seed=0)
+    assert len(train) == 3 and len(held) == 5 and not {t.id for t in train} & {t.id for t in held}
