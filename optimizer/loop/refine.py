@@ -50,6 +50,13 @@ class RefineConfig(BaseModel):
         "training cases shown to the mutator); the rest by the recipe",
     )
     reflect_cases: int = Field(3, ge=1, le=8, description="failing cases shown per reflection")
+    accept_p: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description="P* must beat the seed on the training tasks with a paired sign-test p at most "
+        "this (None: the best training pass@1 wins, as in the paper)",
+    )
     held_out_serial: bool = Field(
         True,
         description="held-out answers one request at a time, "
@@ -120,7 +127,7 @@ class RefineResult(BaseModel):
     held_out: list[str]
     iterations: list[IterationRecord]
     best_prompt: str
-    stop_reason: str  # "patience", "k_max", "budget"
+    stop_reason: str  # "patience", "no-signal" (patience, every prompt tied), "k_max", "budget"
     held_out_comparison: HeldOutComparison | None = None
     adopted: str  # "refined" or "seed"
     adopted_prompt: str
@@ -166,6 +173,11 @@ def _converged(best_history: list[float], patience: int) -> bool:
     so this iteration's top prompt can solve fewer tasks than the last one's."""
     running = best_so_far(best_history)
     return len(running) >= patience and len(set(running[-patience:])) == 1
+
+
+def _no_signal(it: IterationRecord) -> bool:
+    """Every prompt of the pool solved exactly the same training tasks: nothing ranks them."""
+    return len({tuple(row) for row in it.outcomes}) <= 1
 
 
 def _tokens(gateway: LLMGateway) -> int:
@@ -354,11 +366,11 @@ class Refiner:
                 )
                 pool = [pool[i] for i in selected]
                 if _converged(best_history, cfg.patience):
-                    stop_reason = "patience"
+                    stop_reason = "no-signal" if all(_no_signal(it) for it in iterations) else "patience"
                     break
         except BudgetExhausted:
             stop_reason = "budget"  # the iteration in flight is dropped; the last one stands
-        best_prompt = self._best(iterations, seed_prompt)
+        best_prompt = self._best(iterations, seed_prompt, cfg.accept_p)
         comparison = None
         if held_out.tasks:
             self.report(
@@ -414,17 +426,42 @@ class Refiner:
         return result
 
     @staticmethod
-    def _best(iterations: list[IterationRecord], seed_prompt: str) -> str:
+    def _best(iterations: list[IterationRecord], seed_prompt: str, accept_p: float | None = None) -> str:
         """P*: of every iteration's top-tied prompts, the best on plain pass@1 (the training
         set is fixed, so these compare across iterations), then the latest, then the oldest
         in its pool. Weighted selection can drop a prompt that solves more tasks in favour of
-        one that solves a rare task, so the last pool alone may hold a worse one."""
+        one that solves a rare task, so the last pool alone may hold a worse one. With
+        `accept_p`, only a prompt whose paired advantage over the seed on the training tasks
+        clears that sign-test level can be P* (the best of many noisy candidates otherwise
+        wins by chance and loses on held-out tasks)."""
         if not iterations:
             return seed_prompt
-        k, i = max(
-            ((k, i) for k, it in enumerate(iterations) for i in it.selected),
-            key=lambda ki: (iterations[ki[0]].plain[ki[1]], ki[0], -ki[1]),
+        seed_row = next(
+            (
+                it.outcomes[i]
+                for it in iterations
+                for i, p in enumerate(it.prompts)
+                if p == seed_prompt and i < len(it.outcomes)
+            ),
+            None,
         )
+
+        def clears(row: list[bool]) -> bool:
+            if accept_p is None or seed_row is None:
+                return accept_p is None
+            wins = sum(b and not s for s, b in zip(seed_row, row))
+            losses = sum(s and not b for s, b in zip(seed_row, row))
+            return wins > losses and sign_test_p(wins, losses) <= accept_p
+
+        candidates = [
+            (k, i)
+            for k, it in enumerate(iterations)
+            for i in it.selected
+            if accept_p is None or it.prompts[i] == seed_prompt or clears(it.outcomes[i])
+        ]
+        if not candidates:
+            return seed_prompt
+        k, i = max(candidates, key=lambda ki: (iterations[ki[0]].plain[ki[1]], ki[0], -ki[1]))
         return iterations[k].prompts[i]
 
     async def _compare(self, seed_prompt: str, best_prompt: str, held_out: TaskSet) -> HeldOutComparison:

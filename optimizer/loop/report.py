@@ -42,6 +42,13 @@ def render(result: RefineResult) -> str:
             lines.append(
                 "      rejected variants: " + ", ".join(f"{k} {v}" for k, v in sorted(it.rejections.items()))
             )
+    if result.stop_reason == "no-signal":
+        solved = sum(result.iterations[0].outcomes[0]) if result.iterations else 0
+        lines.append(
+            f"no signal: every prompt solved the same {solved} of {len(result.train)} training tasks, "
+            "so nothing could rank them; train on more tasks (--k-real), above all tasks the seed "
+            "fails that a stronger prompt could solve"
+        )
     if result.best_prompt != result.seed_prompt:
         made = result.made_by(result.best_prompt)
         how = (

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +53,24 @@ def _at_least(low: int):
 POSITIVE, COUNT = _at_least(1), _at_least(0)
 
 
-def SHARE(text: str) -> float:  # noqa: N802 (an argparse type, named like the others)
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (a share from 0 to 1)")
-    return value
+def _fraction(low_open: bool) -> Callable[[str], float]:
+    """An argparse type for a number in [0, 1], or in (0, 1] when `low_open`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (0.0 < value if low_open else 0.0 <= value) or value > 1.0:
+            span = "above 0, at most 1" if low_open else "from 0 to 1"
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({span})")
+        return value
+
+    parse.__name__ = "number from 0 to 1"
+    return parse
 
 
-SHARE.__name__ = "share from 0 to 1"
+SHARE, LEVEL = _fraction(low_open=False), _fraction(low_open=True)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -148,7 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     refine.add_argument("--k-real", type=POSITIVE, default=10, help="real training tasks")
     refine.add_argument("--k-synthetic", type=COUNT, default=10)
-    refine.add_argument("--held-out", type=COUNT, metavar="N", help="measure on N held-out tasks drawn at random, spread over modules"
+    refine.add_argument(
+        "--held-out",
+        type=COUNT,
+        metavar="N",
+        help="measure on N held-out tasks drawn at random, spread over modules",
+    )
     refine.add_argument("--plus", action="store_true", help="judge held-out tasks on HumanEval+ too")
     refine.add_argument(
         "--batched-held-out",
@@ -167,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHARE",
         help="share (0-1) of new variants made by reflective mutation: the mutator sees the "
         "parent's failing training cases (default 0: the recipe alone)",
+    )
+    refine.add_argument(
+        "--accept-p",
+        type=LEVEL,
+        default=None,
+        metavar="P",
+        help="P* must beat the seed on the training tasks with a paired sign-test p at most P "
+        "(default: the best training pass@1 wins, as in the paper)",
     )
     refine.add_argument("--max-calls", type=COUNT)
     refine.add_argument("--max-tokens-total", type=COUNT)

@@ -122,16 +122,23 @@ def test_bench_says_why_tasks_failed(tmp_path: Path) -> None:
     assert report["failures"]["wrong-value"] == 1 and report["results"][0]["failure"] == "wrong-value"
 
 
-@pytest.mark.parametrize(("value", "message"), [("1.5", "out of range"), ("lots", "is not a number")])
-def test_an_out_of_range_share_is_refused_before_anything_runs(
-    tmp_path: Path, value: str, message: str
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--reflect", "1.5", "out of range (from 0 to 1)"),
+        ("--reflect", "lots", "is not a number"),
+        ("--accept-p", "0", "out of range (above 0, at most 1)"),
+    ],
+)
+def test_an_out_of_range_number_is_refused_before_anything_runs(
+    tmp_path: Path, option: str, value: str, message: str
 ) -> None:
     stub = StubLLM().start()
     try:
-        done = prochemy(stub, tmp_path, "refine", "--reflect", value, str(tmp_path))
+        done = prochemy(stub, tmp_path, "refine", option, value, str(tmp_path))
     finally:
         stub.stop()
-    assert done.returncode == 2 and "argument --reflect" in done.stderr and message in done.stderr
+    assert done.returncode == 2 and f"argument {option}" in done.stderr and message in done.stderr
     assert "Traceback" not in done.stderr and not stub.completions
 
 

@@ -132,7 +132,8 @@ async def test_stops_when_the_best_does_not_move(parts) -> None:
         make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=10, patience=3)
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
-    assert result.stop_reason == "patience" and len(result.iterations) == 3
+    # every prompt solves the same tasks: patience stops it, and the report says why
+    assert result.stop_reason == "no-signal" and len(result.iterations) == 3
     assert result.adopted == "seed"  # nothing beat the seed, so it stays
 
 
@@ -436,3 +437,26 @@ async def test_a_full_pool_of_tied_prompts_still_gets_new_variants(parts) -> Non
     first, second = result.iterations
     assert first.selected == [0, 1, 2]  # all tied: all survive selection
     assert second.variants_valid == 2 and second.prompts[0] == SEED  # the older half stays
+
+
+def test_significance_gate_keeps_the_seed_against_a_chance_winner() -> None:
+    seed_row = [True, False, False, False, True, False, False, False, True, False]
+    lucky = [True, True, False, False, True, False, False, False, True, False]  # +1 task
+    strong = [True, True, True, True, True, True, True, False, True, False]  # +5, no loss
+    first = _record(1, ["seed", "lucky"], [0.3, 0.4], [1])
+    first.outcomes = [seed_row, lucky]
+    assert Refiner._best([first], "seed") == "lucky"  # the paper's rule: best pass@1 wins
+    assert Refiner._best([first], "seed", accept_p=0.05) == "seed"  # p = 1.0
+    second = _record(2, ["lucky", "strong"], [0.4, 0.8], [1])
+    second.outcomes = [lucky, strong]
+    assert Refiner._best([first, second], "seed", accept_p=0.1) == "strong"  # 5-0: p = 0.0625
+    assert Refiner._best([first, second], "seed", accept_p=0.05) == "seed"
+
+
+async def test_no_signal_is_reported_as_such_not_as_convergence(parts) -> None:
+    stub, refiner, _, _ = await parts(
+        make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=5, patience=2)
+    )
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
+    assert result.stop_reason == "no-signal"
+    assert "no signal: every prompt solved the same 2 of 4 training tasks" in render(result)
