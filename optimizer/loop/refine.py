@@ -465,20 +465,29 @@ class Refiner:
         return iterations[k].prompts[i]
 
     async def _compare(self, seed_prompt: str, best_prompt: str, held_out: TaskSet) -> HeldOutComparison:
-        evaluator = self.evaluator.with_serial(self.config.held_out_serial)
-        seed_cells, best_cells = await evaluator.matrix([seed_prompt, best_prompt], held_out.tasks)
-        seed_row, best_row = [c.passed for c in seed_cells], [c.passed for c in best_cells]
-        ids = [t.id for t in held_out.tasks]
-        return HeldOutComparison(
-            tasks=len(ids),
-            serial=evaluator.serial,
-            seed_passed=sum(seed_row),
-            best_passed=sum(best_row),
-            plus=any(isinstance(t, FunctionTask) and t.plus for t in held_out.tasks),
-            seed_base_passed=sum(c.base_passed for c in seed_cells),
-            best_base_passed=sum(c.base_passed for c in best_cells),
-            only_best=[i for i, s, b in zip(ids, seed_row, best_row) if b and not s],
-            only_seed=[i for i, s, b in zip(ids, seed_row, best_row) if s and not b],
-            seed_failures=profile(c.failure for c in seed_cells),
-            best_failures=profile(c.failure for c in best_cells),
+        return await compare(
+            self.evaluator.with_serial(self.config.held_out_serial), seed_prompt, best_prompt, held_out
         )
+
+
+async def compare(
+    evaluator: Evaluator, seed_prompt: str, best_prompt: str, held_out: TaskSet
+) -> HeldOutComparison:
+    """Seed and P* on tasks the search never saw, paired task by task (also how a peer
+    method's prompt is measured, benchmarks/gepa_peer.py)."""
+    seed_cells, best_cells = await evaluator.matrix([seed_prompt, best_prompt], held_out.tasks)
+    seed_row, best_row = [c.passed for c in seed_cells], [c.passed for c in best_cells]
+    ids = [t.id for t in held_out.tasks]
+    return HeldOutComparison(
+        tasks=len(ids),
+        serial=evaluator.serial,
+        seed_passed=sum(seed_row),
+        best_passed=sum(best_row),
+        plus=any(isinstance(t, FunctionTask) and t.plus for t in held_out.tasks),
+        seed_base_passed=sum(c.base_passed for c in seed_cells),
+        best_base_passed=sum(c.base_passed for c in best_cells),
+        only_best=[i for i, s, b in zip(ids, seed_row, best_row) if b and not s],
+        only_seed=[i for i, s, b in zip(ids, seed_row, best_row) if s and not b],
+        seed_failures=profile(c.failure for c in seed_cells),
+        best_failures=profile(c.failure for c in best_cells),
+    )

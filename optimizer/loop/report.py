@@ -7,7 +7,7 @@ import difflib
 import textwrap
 
 from .failures import render_profile
-from .refine import RefineResult, best_so_far
+from .refine import HeldOutComparison, RefineResult, best_so_far
 
 
 def _wrap(prompt: str) -> list[str]:
@@ -60,31 +60,7 @@ def render(result: RefineResult) -> str:
     if result.train_seed_failures:
         lines.append(f"seed on the training tasks: {render_profile(result.train_seed_failures)}")
     c = result.held_out_comparison
-    if c is None:
-        lines.append("held-out: none (no held-out tasks)")
-    else:
-        delta = c.best_passed - c.seed_passed
-        if c.plus:
-            lines.append(
-                f"held-out base tests only: seed {c.seed_base_passed}/{c.tasks}, "
-                f"P* {c.best_base_passed}/{c.tasks}"
-            )
-        mode = "one request at a time" if c.serial else "batched"
-        kind = "HumanEval+ (base and plus inputs)" if c.plus else "tests"
-        lines.append(
-            f"held-out {kind}, {mode} ({c.tasks} tasks the loop never saw): seed {c.seed_passed}/{c.tasks} "
-            f"= {100 * c.seed_passed / c.tasks:.1f}%, P* {c.best_passed}/{c.tasks} = "
-            f"{100 * c.best_passed / c.tasks:.1f}% ({delta:+d}); only P* solves "
-            f"{len(c.only_best)}, only the seed solves {len(c.only_seed)}"
-        )
-        low, high = c.difference_ci
-        lines.append(
-            f"  paired: sign test p = {c.sign_test_p:.3f}; 95% interval of P* - seed: "
-            f"{100 * low:+.1f} to {100 * high:+.1f} points"
-        )
-        if c.seed_failures:
-            lines.append(f"  seed on held-out: {render_profile(c.seed_failures)}")
-            lines.append(f"  P* on held-out: {render_profile(c.best_failures)}")
+    lines += ["held-out: none (no held-out tasks)"] if c is None else render_comparison(c)
     verdict = (
         "P* adopted (it does not lose to the seed on the held-out tasks)"
         if result.adopted == "refined"
@@ -104,3 +80,31 @@ def render(result: RefineResult) -> str:
     )
     lines.extend("  " + d for d in diff)
     return "\n".join(lines)
+
+
+def render_comparison(c: HeldOutComparison) -> list[str]:
+    """The seed against P* on the held-out tasks: counts, the paired test, failure profiles."""
+    lines = []
+    delta = c.best_passed - c.seed_passed
+    if c.plus:
+        lines.append(
+            f"held-out base tests only: seed {c.seed_base_passed}/{c.tasks}, "
+            f"P* {c.best_base_passed}/{c.tasks}"
+        )
+    mode = "one request at a time" if c.serial else "batched"
+    kind = "HumanEval+ (base and plus inputs)" if c.plus else "tests"
+    lines.append(
+        f"held-out {kind}, {mode} ({c.tasks} tasks the loop never saw): seed {c.seed_passed}/{c.tasks} "
+        f"= {100 * c.seed_passed / c.tasks:.1f}%, P* {c.best_passed}/{c.tasks} = "
+        f"{100 * c.best_passed / c.tasks:.1f}% ({delta:+d}); only P* solves "
+        f"{len(c.only_best)}, only the seed solves {len(c.only_seed)}"
+    )
+    low, high = c.difference_ci
+    lines.append(
+        f"  paired: sign test p = {c.sign_test_p:.3f}; 95% interval of P* - seed: "
+        f"{100 * low:+.1f} to {100 * high:+.1f} points"
+    )
+    if c.seed_failures:
+        lines.append(f"  seed on held-out: {render_profile(c.seed_failures)}")
+        lines.append(f"  P* on held-out: {render_profile(c.best_failures)}")
+    return lines
