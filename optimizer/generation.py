@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from .extraction import extract_code
 from .judging import Judges
 from .llm.gateway import ChatRequest, LLMGateway
+from .prompts import PromptSpec
 from .tasks import RepoTask, Task
 
 # The paper's seed prompt S(0), verbatim.
@@ -34,7 +35,14 @@ class Judged(BaseModel):
 
 
 def messages_for(system_prompt: str, task: Task) -> list[dict[str, str]]:
-    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": task.statement}]
+    """The system prompt (its instruction and style), then as many of the task's worked
+    examples as the prompt asks for, as earlier turns of the conversation, then the task."""
+    spec = PromptSpec.parse(system_prompt)
+    messages = [{"role": "system", "content": spec.system_message()}]
+    for example in task.examples[: spec.examples]:
+        messages.append({"role": "user", "content": example.statement})
+        messages.append({"role": "assistant", "content": f"```python\n{example.code.strip()}\n```"})
+    return messages + [{"role": "user", "content": task.statement}]
 
 
 async def generate(

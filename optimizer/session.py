@@ -43,6 +43,7 @@ from .repo_models import (
 )
 from .store import RecordStore
 from .tasks import RepoTarget, RepoTask, SynthesisReport, Task, TaskSet, TaskSuite
+from .tasks.examples import repository_bank, with_examples
 from .tasks.mining import MINING_VERSION, MiningReport, mine, repo_runner
 from .tasks.repo_env import Project, RepoError, module_map, python_files, tree_fingerprint
 from .tasks.repo_statement import build_statement
@@ -276,9 +277,15 @@ class Session:
                 evaluator = Evaluator(self.gateway, await self.judges(report), self.outcomes)
                 known = self.projects.load(Path(report.root), identity)
                 warm = [known.current.best_prompt] if known is not None else None
+                # worked examples, for prompts that show some: the repository's own functions
+                bank, module_of = repository_bank(report.tasks)
                 suite = TaskSuite(
-                    train=TaskSet(name="repo-train", tasks=real + synthetic),
-                    held_out=TaskSet(name="repo-held-out", tasks=held),
+                    train=TaskSet(
+                        name="repo-train", tasks=with_examples(real, bank, modules=module_of) + synthetic
+                    ),
+                    held_out=TaskSet(
+                        name="repo-held-out", tasks=with_examples(held, bank, modules=module_of)
+                    ),
                     synthesis=synth,
                 )
                 result = await Refiner(self.gateway, evaluator, config, say).run(
@@ -448,11 +455,13 @@ def _function_task(root: Path, ref: str, report: MiningReport) -> RepoTask:
         raise RepoError(f"{rel} has no top-level function or method {qualname!r}") from None
     task_id = f"{rel}::{qualname}"
     known = next((t for t in report.tasks if t.id == task_id and isinstance(t, RepoTask)), None)
-    if known is not None:
-        return known
-    return RepoTask(
+    task = known or RepoTask(
         id=task_id,
         statement=build_statement(root, rel, qualname, by_name),
         entry_point=qualname.split(".")[-1],
         repo=RepoTarget(root=str(root), module=str(rel), qualname=qualname, node_ids=[], tree=report.tree),
     )
+    bank, module_of = repository_bank(report.tasks)  # for a prompt that shows examples
+    (with_bank,) = with_examples([task], bank, modules=module_of)
+    assert isinstance(with_bank, RepoTask)
+    return with_bank

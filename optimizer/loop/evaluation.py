@@ -19,6 +19,7 @@ from ..config import Settings
 from ..generation import generate, judge
 from ..judging import Judges
 from ..llm.gateway import LLMGateway, endpoint_identity
+from ..prompts import PromptSpec
 from ..store import RecordStore
 from ..tasks import FunctionTask, Task
 from .failures import Failure, classify
@@ -59,7 +60,10 @@ class OutcomeStore(RecordStore[TaskOutcome]):
 
     @staticmethod
     def key(model_identity: str, prompt: str, task: Task) -> str:
-        raw = json.dumps([JUDGE_VERSION, model_identity, prompt, task.fingerprint])
+        shown = [e.model_dump() for e in task.examples[: PromptSpec.parse(prompt).examples]]
+        raw = json.dumps(
+            [JUDGE_VERSION, model_identity, prompt, task.fingerprint] + ([shown] if shown else [])
+        )
         return hashlib.sha256(raw.encode()).hexdigest()
 
 

@@ -16,10 +16,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ..aio import gather_or_cancel
 from ..llm.gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
+from ..prompts import MAX_EXAMPLES, PromptSpec
 from ..tasks import FunctionTask, SynthesisReport, Task, TaskSet, TaskSuite
 from .evaluation import Evaluator, TaskOutcome
 from .failures import profile
@@ -50,6 +51,13 @@ class RefineConfig(BaseModel):
         "training cases shown to the mutator); the rest by the recipe",
     )
     reflect_cases: int = Field(3, ge=1, le=8, description="failing cases shown per reflection")
+    structure: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of new variants that change the prompt's structure instead of its "
+        "words: one worked example more or less, or the other answer style (no LLM call)",
+    )
     accept_p: float | None = Field(
         None,
         gt=0.0,
@@ -62,6 +70,12 @@ class RefineConfig(BaseModel):
         description="held-out answers one request at a time, "
         "so seed and P* are compared without batching noise",
     )
+
+    @model_validator(mode="after")
+    def _shares(self) -> RefineConfig:
+        if self.reflect + self.structure > 1.0:
+            raise ValueError(f"reflect ({self.reflect}) + structure ({self.structure}) is more than 1")
+        return self
 
     def budget(self) -> Budget:
         return Budget(max_calls=self.max_calls, max_tokens_total=self.max_tokens_total)
@@ -175,6 +189,20 @@ def _converged(best_history: list[float], patience: int) -> bool:
     return len(running) >= patience and len(set(running[-patience:])) == 1
 
 
+def restructure(parent: str, rng: random.Random, known: set[str]) -> Variant:
+    """The parent with one worked example more or less, or the other answer style."""
+    spec = PromptSpec.parse(parent)
+    moves = [
+        spec.model_copy(update={"examples": spec.examples + 1}) if spec.examples < MAX_EXAMPLES else None,
+        spec.model_copy(update={"examples": spec.examples - 1}) if spec.examples > 0 else None,
+        spec.model_copy(update={"style": "plan" if spec.style == "direct" else "direct"}),
+    ]
+    fresh = [m.text() for m in moves if m is not None and normalise(m.text()) not in known]
+    if not fresh:
+        return Variant(text=None, parent=parent, attempts=1, rejected=["duplicate"])
+    return Variant(text=rng.choice(fresh), parent=parent, attempts=1)
+
+
 def _no_signal(it: IterationRecord) -> bool:
     """Every prompt of the pool solved exactly the same training tasks: nothing ranks them."""
     return len({tuple(row) for row in it.outcomes}) <= 1
@@ -217,26 +245,35 @@ class Refiner:
         sample: int,
         forbidden: set[str],
         known: set[str],
+        rng: random.Random,
     ) -> Variant:
+        """A variant of the parent's instruction (the recipe or reflection: the mutator sees
+        the instruction alone) keeping its examples and style, or of its structure."""
+        spec = PromptSpec.parse(parent)
+        if operator == "structure":
+            return restructure(parent, rng, known)
         if operator == "reflect":
-            return await reflect(
+            variant = await reflect(
                 self.gateway,
-                parent,
+                spec.instruction,
                 cases,
                 sample=sample,
                 forbidden=forbidden,
                 known=known,
                 max_attempts=self.config.mutation_attempts,
             )
-        return await mutate(
-            self.gateway,
-            parent,
-            recipe=self.config.recipe,
-            sample=sample,
-            forbidden=forbidden,
-            known=known,
-            max_attempts=self.config.mutation_attempts,
-        )
+        else:
+            variant = await mutate(
+                self.gateway,
+                spec.instruction,
+                recipe=self.config.recipe,
+                sample=sample,
+                forbidden=forbidden,
+                known=known,
+                max_attempts=self.config.mutation_attempts,
+            )
+        text = None if variant.text is None else spec.with_instruction(variant.text).text()
+        return variant.model_copy(update={"text": text, "parent": parent})
 
     async def _variants(
         self, parents: list[str], needed: int, k: int, forbidden: set[str], known: set[str]
@@ -254,14 +291,27 @@ class Refiner:
             batch = []
             for _ in range(needed - len(found)):
                 parent = rng.randrange(len(parents))
-                wants_reflection = op_rng.random() < self.config.reflect
-                cases = self._cases(parents[parent], op_rng) if wants_reflection else []
-                batch.append((parent, slot, "reflect" if cases else "recipe", cases))
+                draw = op_rng.random()
+                cases = self._cases(parents[parent], op_rng) if draw < self.config.reflect else []
+                operator = (
+                    "reflect"
+                    if cases
+                    else "structure"
+                    if self.config.reflect <= draw < self.config.reflect + self.config.structure
+                    else "recipe"
+                )
+                batch.append((parent, slot, operator, cases))
                 slot += 1
             variants = await gather_or_cancel(
                 *(
                     self._one_variant(
-                        parents[p], op, cases, (self.config.seed * 1000 + k) * 1000 + s, forbidden, known
+                        parents[p],
+                        op,
+                        cases,
+                        (self.config.seed * 1000 + k) * 1000 + s,
+                        forbidden,
+                        known,
+                        op_rng,
                     )
                     for p, s, op, cases in batch
                 )

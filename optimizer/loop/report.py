@@ -52,7 +52,9 @@ def render(result: RefineResult) -> str:
     if result.best_prompt != result.seed_prompt:
         made = result.made_by(result.best_prompt)
         how = (
-            {"reflect": "reflective mutation"}.get(made[0], f"the {result.config.recipe} recipe")
+            {"reflect": "reflective mutation", "structure": "a change of structure"}.get(
+                made[0], f"the {result.config.recipe} recipe"
+            )
             if made
             else ""
         )

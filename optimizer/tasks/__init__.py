@@ -5,6 +5,7 @@ functions)."""
 
 from .model import (
     TASK,
+    Example,
     FunctionTask,
     PlusInputs,
     RepoTarget,
@@ -17,6 +18,7 @@ from .model import (
 
 __all__ = [
     "TASK",
+    "Example",
     "FunctionTask",
     "PlusInputs",
     "RepoTarget",

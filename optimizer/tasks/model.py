@@ -27,12 +27,23 @@ class RepoTarget(BaseModel):
     tree: str  # fingerprint of the tests and sources it was mined from
 
 
+class Example(BaseModel):
+    """A worked example a prompt may show before a task: a statement and verified code."""
+
+    source: str  # the task or function it comes from
+    statement: str
+    code: str
+
+
 class _TaskBase(BaseModel):
     id: str
     statement: str  # shown to the model as the user message
     entry_point: str
     reference: str | None = None  # a known-good solution, when known
     origin: Literal["benchmark", "synthetic", "repository"] = "benchmark"
+    # the examples most similar to this task, best first (tasks/examples.py); a prompt
+    # says how many to show (prompts.PromptSpec.examples)
+    examples: list[Example] = Field(default_factory=list)
 
     @property
     def fingerprint(self) -> str:
@@ -46,6 +57,8 @@ class _TaskBase(BaseModel):
             "repo": None,
         }
         shape.update(self.model_dump(include={"test", "plus", "repo"}))
+        # (not the examples: an outcome depends only on those its prompt shows, which the
+        # outcome store's key adds; a prompt that shows none keeps every stored outcome)
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
 

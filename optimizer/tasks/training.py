@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from ..llm.gateway import LLMGateway
 from .datasets import load_humaneval, load_humaneval_plus, load_mbpp
+from .examples import benchmark_bank, with_examples
 from .model import TaskSet, TaskSuite
 from .sampling import spread_sample
 from .synthesis import synthesize
@@ -44,8 +45,10 @@ async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox, cfg: TrainingCon
         )
     held = spread_sample(held, cfg.held_out_limit, cfg.seed)
     synthetic, report = await synthesize(gateway, sandbox, real, real + held, cfg.k_synthetic, cfg.seed)
+    # worked examples, for prompts that show some: the real training tasks' solutions only
+    bank = benchmark_bank(real)
     return TaskSuite(
-        train=TaskSet(name=f"{cfg.train_from}-train", tasks=real + synthetic),
-        held_out=TaskSet(name="humaneval-held-out", tasks=held),
+        train=TaskSet(name=f"{cfg.train_from}-train", tasks=with_examples(real, bank) + synthetic),
+        held_out=TaskSet(name="humaneval-held-out", tasks=with_examples(held, bank)),
         synthesis=report,
     )

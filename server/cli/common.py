@@ -47,6 +47,7 @@ def refine_config(args: argparse.Namespace) -> RefineConfig:
         seed=args.seed,
         recipe=args.recipe,
         reflect=args.reflect,
+        structure=args.structure,
         accept_p=args.accept_p,
         max_calls=args.max_calls,
         max_tokens_total=args.max_tokens_total,

@@ -182,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
         "parent's failing training cases (default 0: the recipe alone)",
     )
     refine.add_argument(
+        "--structure",
+        type=SHARE,
+        default=0.0,
+        metavar="SHARE",
+        help="share (0-1) of new variants that change the prompt's structure: one worked example "
+        "more or less (verified solutions of similar tasks, or the repository's own functions), "
+        "or a brief plan as comments before the code (default 0)",
+    )
+    refine.add_argument(
         "--accept-p",
         type=LEVEL,
         default=None,
@@ -211,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.command == "refine" and (args.path is None) == (args.benchmark is None):
         parser.error("refine needs either a repository PATH or --benchmark humaneval")
+    if args.command == "refine" and args.reflect + args.structure > 1.0:
+        parser.error(f"--reflect {args.reflect} and --structure {args.structure} add up to more than 1")
     if args.command == "generate":
         if args.function and args.path is None:
             parser.error(

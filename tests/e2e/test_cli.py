@@ -128,6 +128,7 @@ def test_bench_says_why_tasks_failed(tmp_path: Path) -> None:
         ("--reflect", "1.5", "out of range (from 0 to 1)"),
         ("--reflect", "lots", "is not a number"),
         ("--accept-p", "0", "out of range (above 0, at most 1)"),
+        ("--reflect 0.7 --structure", "0.5", "add up to more than 1"),
     ],
 )
 def test_an_out_of_range_number_is_refused_before_anything_runs(
@@ -135,10 +136,11 @@ def test_an_out_of_range_number_is_refused_before_anything_runs(
 ) -> None:
     stub = StubLLM().start()
     try:
-        done = prochemy(stub, tmp_path, "refine", option, value, str(tmp_path))
+        done = prochemy(stub, tmp_path, "refine", *option.split(), value, str(tmp_path))
     finally:
         stub.stop()
-    assert done.returncode == 2 and f"argument {option}" in done.stderr and message in done.stderr
+    assert done.returncode == 2 and message in done.stderr
+    assert f"argument {option}" in done.stderr or " " in option
     assert "Traceback" not in done.stderr and not stub.completions
 
 

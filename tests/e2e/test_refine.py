@@ -21,8 +21,10 @@ from prochemy.optimizer.loop.refine import IterationRecord, Progress, RefineConf
 from prochemy.optimizer.loop.reflection import REFLECT_SYSTEM
 from prochemy.optimizer.loop.report import render
 from prochemy.optimizer.loop.runs import RunStore
+from prochemy.optimizer.prompts import PromptSpec
 from prochemy.optimizer.tasks import FunctionTask, TaskSet, TaskSuite
 from prochemy.optimizer.tasks.datasets import load_humaneval
+from prochemy.optimizer.tasks.examples import benchmark_bank, with_examples
 from prochemy.optimizer.tasks.synthesis import SYSTEM as SYNTH_SYSTEM
 from prochemy.optimizer.tasks.synthesis import synthesize, validate
 from prochemy.sandbox import Sandbox
@@ -460,3 +462,31 @@ async def test_no_signal_is_reported_as_such_not_as_convergence(parts) -> None:
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     assert result.stop_reason == "no-signal"
     assert "no signal: every prompt solved the same 2 of 4 training tasks" in render(result)
+
+
+async def test_a_structure_variant_that_shows_examples_can_win(parts) -> None:
+    bank = benchmark_bank(HUMANEVAL[10:14])
+    train = TaskSet(name="train", tasks=with_examples(TRAIN.tasks, bank))
+    held = TaskSet(name="held", tasks=with_examples(HELD.tasks, bank))
+
+    def shown_examples(messages: list[dict]) -> bool:
+        return any(m["role"] == "assistant" for m in messages)
+
+    plain = make_responder(varied, lambda s: False)
+
+    def respond(messages: list[dict]) -> str:
+        if messages[0]["content"] != ROBUST_SYSTEM and shown_examples(messages):
+            task = BY_STATEMENT[messages[-1]["content"]]
+            return f"```python\n{task.reference}\n```"
+        return plain(messages)
+
+    stub, refiner, _, _ = await parts(respond, RefineConfig(n=3, k_max=2, patience=5, structure=1.0))
+    result = await refiner.run(SEED, TaskSuite(train=train, held_out=held))
+    assert PromptSpec.parse(result.best_prompt).examples == 1
+    assert result.made_by(result.best_prompt) == ("structure", 1)
+    assert not any(
+        r["body"]["messages"][0]["content"] == ROBUST_SYSTEM for r in stub.completions
+    )  # no LLM call
+    with_shots = [r for r in stub.completions if shown_examples(r["body"]["messages"])]
+    assert with_shots and "[prochemy:" not in with_shots[0]["body"]["messages"][0]["content"]
+    assert result.adopted == "refined" and "a change of structure" in render(result)
