@@ -1,0 +1,86 @@
+"""Which piece of the search helps: the same refinement with each option on its own and all
+together, on the paper's HumanEval+ setting (MBPP real + synthetic training tasks; all 164
+HumanEval+ tasks held out, judged one request at a time).
+
+Every variant uses the same training tasks, seed prompt and budget; runs share the response
+cache and the outcome store, so the seed's held-out answers are paid once and a killed
+ablation resumes where it stopped (run it again with the same arguments). One result file
+per variant, in the refinement run format: results/refine-humaneval-<variant>-<model>.json.
+
+    .venv/bin/python benchmarks/ablation.py [--small] [--variants paper,robust,...]
+        [--n 6] [--k-max 3] [--k-real 10] [--k-synthetic 10] [--held-out N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from prochemy.optimizer.config import load_settings
+from prochemy.optimizer.loop.refine import RefineConfig
+from prochemy.optimizer.loop.stats import sign_test_p
+from prochemy.optimizer.session import Session
+from prochemy.optimizer.tasks.training import TrainingConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# name -> the options that differ from the robust recipe's defaults
+VARIANTS: dict[str, dict] = {
+    "paper": {"recipe": "paper"},  # Prochemy as published
+    "robust": {},
+    "reflect": {"reflect": 0.5},
+    "structure": {"structure": 0.3},
+    "significance": {"accept_p": 0.1},
+    "all": {"reflect": 0.5, "structure": 0.3, "accept_p": 0.1},
+}
+
+
+def row(name: str, record: dict) -> str:
+    c = record.get("held_out_comparison") or {}
+    usage = record.get("usage", {})
+    calls = sum(u["calls"] - u["cache_hits"] for u in usage.values())
+    tokens = sum(u["prompt_tokens"] + u["completion_tokens"] for u in usage.values())
+    if not c:
+        return f"{name:<13} no held-out comparison ({record.get('stop_reason')})"
+    wins, losses = len(c["only_best"]), len(c["only_seed"])
+    return (
+        f"{name:<13} seed {c['seed_passed']:>3}/{c['tasks']}  P* {c['best_passed']:>3}/{c['tasks']}  "
+        f"+{wins}/-{losses}  p={sign_test_p(wins, losses):.3f}  adopted={record['adopted']:<7} "
+        f"paid calls {calls:>5}  tokens {tokens:>8}  {record['wall_s']:>6.0f}s"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = load_settings(overrides={"model.choice": "small" if args.small else None}).settings
+    size = "0.5b" if args.small else "1.5b"
+    training = TrainingConfig(
+        k_real=args.k_real, k_synthetic=args.k_synthetic, plus=True, held_out_limit=args.held_out
+    )
+    lines = []
+    for name in args.variants.split(","):
+        config = RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience, **VARIANTS[name])
+        t0 = time.monotonic()
+        async with Session(settings) as session:  # a fresh ledger per variant
+            done = await session.refine_benchmark(training, config, on_note=lambda m: print(m, flush=True))
+        record = json.loads(done.result.model_dump_json())
+        record["ablation"] = {"variant": name, "options": VARIANTS[name], "training": training.model_dump()}
+        out = RESULTS / f"refine-humaneval-{name}-{size}.json"
+        out.write_text(json.dumps(record, indent=1) + "\n")
+        lines.append(row(name, record))
+        print(f"{lines[-1]}  ({time.monotonic() - t0:.0f}s, {out.name})", flush=True)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="the 0.5B model")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--n", type=int, default=6)
+    parser.add_argument("--k-max", type=int, default=3)
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--k-real", type=int, default=10)
+    parser.add_argument("--k-synthetic", type=int, default=10)
+    parser.add_argument("--held-out", type=int, default=None)
+    asyncio.run(main(parser.parse_args()))
