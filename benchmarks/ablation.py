@@ -33,7 +33,8 @@ VARIANTS: dict[str, dict] = {
     "reflect": {"reflect": 0.5},
     "structure": {"structure": 0.3},
     "significance": {"accept_p": 0.1},
-    "all": {"reflect": 0.5, "structure": 0.3, "accept_p": 0.1},
+    "racing": {"race_batch": 5},
+    "all": {"reflect": 0.5, "structure": 0.3, "accept_p": 0.1, "race_batch": 5},
 }
 
 

@@ -58,6 +58,13 @@ class RefineConfig(BaseModel):
         description="share of new variants that change the prompt's structure instead of its "
         "words: one worked example more or less, or the other answer style (no LLM call)",
     )
+    race_batch: int | None = Field(
+        None,
+        ge=1,
+        description="racing: evaluate new variants this many training tasks at a time and drop "
+        "one as soon as it cannot reach the best survivor's pass count (None: every variant "
+        "sees every task, as in the paper)",
+    )
     accept_p: float | None = Field(
         None,
         gt=0.0,
@@ -105,6 +112,7 @@ class IterationRecord(BaseModel):
     variants_attempted: int
     variants_valid: int
     rejections: dict[str, int]
+    raced_out: int = 0  # variants dropped by racing before they saw every training task
     usage: dict[str, RoleUsage]
     wall_s: float
 
@@ -384,7 +392,15 @@ class Refiner:
                         message="evaluating",
                     )
                 )
-                cells = await self.evaluator.matrix(pool, train.tasks)
+                if cfg.race_batch is None:
+                    cells = await self.evaluator.matrix(pool, train.tasks)
+                    raced_out = 0
+                else:  # variants that can no longer reach the best survivor leave the pool
+                    kept, cells = await self._race(pool, survivors, train.tasks, cfg.race_batch)
+                    raced_out = len(pool) - len(kept)
+                    pool = [pool[i] for i in kept]
+                    parents = [parents[i] for i in kept]
+                    operators = [operators[i] for i in kept]
                 matrix = [[c.passed for c in row] for row in cells]
                 if k == 1:  # the seed heads the first pool
                     train_seed_failures = profile(c.failure for c in cells[0])
@@ -410,6 +426,7 @@ class Refiner:
                         variants_attempted=attempted,
                         variants_valid=len(new),
                         rejections=dict(rejections),
+                        raced_out=raced_out,
                         usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
                         wall_s=round(time.monotonic() - tk, 1),
                     )
@@ -474,6 +491,32 @@ class Refiner:
             )
         )
         return result
+
+    async def _race(
+        self, pool: list[str], survivors: int, tasks: list[Task], batch: int
+    ) -> tuple[list[int], list[list[TaskOutcome]]]:
+        """Survivors (already evaluated, so free) on every task; new variants batch by batch,
+        dropped once their passes so far plus the tasks left fall below the best survivor's
+        passes: a dropped variant could not have tied it, so no winner is ever lost. Returns
+        the kept indices of `pool` and their full rows."""
+        rows: dict[int, list[TaskOutcome]] = {}
+        for i, row in enumerate(await self.evaluator.matrix(pool[:survivors], tasks)):
+            rows[i] = row
+        bar = max((sum(c.passed for c in row) for row in rows.values()), default=0)
+        alive = list(range(survivors, len(pool)))
+        partial: dict[int, list[TaskOutcome]] = {i: [] for i in alive}
+        for start in range(0, len(tasks), batch):
+            chunk = tasks[start : start + batch]
+            got = await self.evaluator.matrix([pool[i] for i in alive], chunk)
+            left = len(tasks) - start - len(chunk)
+            for i, row in zip(alive, got):
+                partial[i].extend(row)
+            alive = [i for i in alive if sum(c.passed for c in partial[i]) + left >= bar]
+            if not alive:
+                break
+        rows.update({i: partial[i] for i in alive})
+        kept = sorted(rows)
+        return kept, [rows[i] for i in kept]
 
     @staticmethod
     def _best(iterations: list[IterationRecord], seed_prompt: str, accept_p: float | None = None) -> str:

@@ -38,6 +38,8 @@ def render(result: RefineResult) -> str:
             f"{max(it.weighted):>12.2f} "
             f"{calls:>7} {tokens:>8} {it.wall_s:>7.0f}"
         )
+        if it.raced_out:
+            lines.append(f"      raced out: {it.raced_out} variant(s) that could no longer reach the best")
         if it.rejections:
             lines.append(
                 "      rejected variants: " + ", ".join(f"{k} {v}" for k, v in sorted(it.rejections.items()))

@@ -49,6 +49,7 @@ def refine_config(args: argparse.Namespace) -> RefineConfig:
         reflect=args.reflect,
         structure=args.structure,
         accept_p=args.accept_p,
+        race_batch=args.race,
         max_calls=args.max_calls,
         max_tokens_total=args.max_tokens_total,
         held_out_serial=not args.batched_held_out,

@@ -191,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
         "or a brief plan as comments before the code (default 0)",
     )
     refine.add_argument(
+        "--race",
+        type=POSITIVE,
+        default=None,
+        metavar="BATCH",
+        help="evaluate new variants BATCH training tasks at a time and drop one as soon as it "
+        "cannot reach the best survivor (saves calls on large training sets)",
+    )
+    refine.add_argument(
         "--accept-p",
         type=LEVEL,
         default=None,

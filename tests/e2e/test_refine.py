@@ -490,3 +490,22 @@ async def test_a_structure_variant_that_shows_examples_can_win(parts) -> None:
     with_shots = [r for r in stub.completions if shown_examples(r["body"]["messages"])]
     assert with_shots and "[prochemy:" not in with_shots[0]["body"]["messages"][0]["content"]
     assert result.adopted == "refined" and "a change of structure" in render(result)
+
+
+async def test_racing_drops_a_variant_that_can_no_longer_reach_the_best(parts) -> None:
+    hopeless = "You are a Python programmer who never gets anything right."
+
+    def respond(messages: list[dict]) -> str:
+        if messages[0]["content"] == ROBUST_SYSTEM:
+            return json.dumps({"prompt": hopeless})
+        if messages[0]["content"] == hopeless:
+            return "```python\ndef nothing():\n    return None\n```"
+        return make_responder(varied, lambda s: False)(messages)
+
+    stub, refiner, _, _ = await parts(respond, RefineConfig(n=2, k_max=1, race_batch=1))
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
+    it = result.iterations[0]
+    assert it.raced_out == 1 and it.prompts == [SEED]  # the seed passes 2 of 4: 0 + 1 left < 2
+    asked = [r for r in stub.completions if r["body"]["messages"][0]["content"] == hopeless]
+    assert len(asked) == 3  # the fourth task was never paid for
+    assert "raced out: 1 variant(s)" in render(result)
