@@ -9,7 +9,7 @@ from .extraction import extract_code
 from .judging import Judges
 from .llm.gateway import ChatRequest, LLMGateway
 from .prompts import PromptSpec
-from .tasks import RepoTask, Task
+from .tasks import FunctionTask, Task
 
 # The paper's seed prompt S(0), verbatim.
 SEED_PROMPT = (
@@ -71,7 +71,7 @@ async def generate(
         )
     )
     # a repository statement is prose around the module's context, not a stub to complete
-    stub = "" if isinstance(task, RepoTask) else task.statement
+    stub = task.statement if isinstance(task, FunctionTask) else ""
     return Generation(
         task_id=task.id,
         answer=reply.text,

@@ -16,7 +16,7 @@ from prochemy.sandbox.repo_runner import RepoRunner
 from pydantic import BaseModel
 
 from .harness import check_job, plus_job
-from .tasks import FunctionTask, RepoTask, Task
+from .tasks import FunctionTask, RepoTask, Task, TranslationTask
 
 
 class Verdict(BaseModel):
@@ -62,11 +62,26 @@ class NoJudge(RuntimeError):
     """A task of a kind this evaluation was not given a judge for."""
 
 
+class TranslationJudge:
+    """A translation is judged like code written in its target language: into Python, by the
+    original Python task's judge (tests, helpers, HumanEval+ inputs)."""
+
+    def __init__(self, function: FunctionJudge) -> None:
+        self.function = function
+
+    async def judge(self, task: Task, code: str, with_plus: bool = False) -> Verdict:
+        assert isinstance(task, TranslationTask)
+        if task.target_language == "python":
+            return await self.function.judge(task.python_view(), code, with_plus)
+        raise NoJudge(f"{task.id}: translations into {task.target_language} cannot be judged here yet")
+
+
 class Judges:
     def __init__(self, function: Sandbox | None = None, repository: RepoRunner | None = None) -> None:
         self.by_kind: dict[str, Judge] = {}
         if function is not None:
             self.by_kind["function"] = FunctionJudge(function)
+            self.by_kind["translation"] = TranslationJudge(FunctionJudge(function))
         if repository is not None:
             self.by_kind["repository"] = RepoJudge(repository)
 

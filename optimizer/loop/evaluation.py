@@ -21,7 +21,7 @@ from ..judging import Judges
 from ..llm.gateway import LLMGateway, endpoint_identity
 from ..prompts import PromptSpec
 from ..store import RecordStore
-from ..tasks import FunctionTask, Task
+from ..tasks import Task, has_plus
 from .failures import Failure, classify
 
 CODE_KEPT = 4000  # characters of an answer's code kept with its outcome
@@ -100,7 +100,7 @@ class Evaluator:
 
     async def _compute(self, key: str, prompt: str, task: Task) -> TaskOutcome:
         generation = await generate(self.gateway, prompt, task, serial=self.serial)
-        with_plus = isinstance(task, FunctionTask) and task.plus is not None
+        with_plus = has_plus(task)
         judged = await judge(self.judges, task, generation, with_plus=with_plus)
         # the verdict that decides: plus inputs only matter once the base tests pass
         verdict = judged.plus if judged.result.passed and judged.plus is not None else judged.result

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 from ..aio import gather_or_cancel
 from ..llm.gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
 from ..prompts import MAX_EXAMPLES, PromptSpec
-from ..tasks import FunctionTask, SynthesisReport, Task, TaskSet, TaskSuite
+from ..tasks import SynthesisReport, Task, TaskSet, TaskSuite, has_plus
 from .evaluation import Evaluator, TaskOutcome
 from .failures import profile
 from .mutation import Recipe, Variant, mutate, normalise
@@ -576,7 +576,7 @@ async def compare(
         serial=evaluator.serial,
         seed_passed=sum(seed_row),
         best_passed=sum(best_row),
-        plus=any(isinstance(t, FunctionTask) and t.plus for t in held_out.tasks),
+        plus=any(has_plus(t) for t in held_out.tasks),
         seed_base_passed=sum(c.base_passed for c in seed_cells),
         best_base_passed=sum(c.base_passed for c in best_cells),
         only_best=[i for i, s, b in zip(ids, seed_row, best_row) if b and not s],

@@ -14,6 +14,8 @@ from .model import (
     Task,
     TaskSet,
     TaskSuite,
+    TranslationTask,
+    has_plus,
 )
 
 __all__ = [
@@ -27,4 +29,6 @@ __all__ = [
     "Task",
     "TaskSet",
     "TaskSuite",
+    "TranslationTask",
+    "has_plus",
 ]

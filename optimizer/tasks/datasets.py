@@ -7,9 +7,13 @@ import gzip
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from .model import FunctionTask, PlusInputs
+from .model import FunctionTask, PlusInputs, Task
+
+T = TypeVar("T", bound=Task)
 
 
 def shared_data_dir() -> Path:
@@ -64,10 +68,10 @@ def load_humaneval_plus(mini: bool = False) -> list[FunctionTask]:
     return tasks
 
 
-def select_tasks(tasks: list[FunctionTask], spec: str | None) -> list[FunctionTask]:
+def select_tasks(tasks: Sequence[T], spec: str | None) -> list[T]:
     """'0-9', '3,7,12', 'HumanEval/5' or a mix; None selects all."""
     if not spec:
-        return tasks
+        return list(tasks)
     wanted: set[int] = set()
     for part in spec.split(","):
         part = part.strip().rsplit("/", 1)[-1]

@@ -80,6 +80,37 @@ class RepoTask(_TaskBase):
     repo: RepoTarget
 
 
+Language = Literal["java", "python"]
+
+
+class TranslationTask(_TaskBase):
+    """Code in one language rewritten in another, judged by tests in the target language
+    (Python: HumanEval's tests and HumanEval+'s inputs; Java: HumanEval-X's Main)."""
+
+    kind: Literal["translation"] = "translation"
+    origin: Literal["benchmark", "synthetic", "repository"] = "benchmark"
+    source_language: Language
+    target_language: Language
+    source_code: str
+    test: str  # in the target language
+    plus: PlusInputs | None = None  # Python target: differential inputs against `reference`
+    # Python target: the function's stub (signature, docstring, helpers the tests use);
+    # Java target: the declaration the answer completes
+    target_stub: str = ""
+
+    def python_view(self) -> FunctionTask:
+        """The same judgement as the original Python task (its helpers, tests, inputs)."""
+        assert self.target_language == "python"
+        return FunctionTask(
+            id=self.id,
+            statement=self.target_stub,
+            entry_point=self.entry_point,
+            test=self.test,
+            plus=self.plus,
+            reference=self.reference,
+        )
+
+
 def _kind(value: object) -> str | None:
     if isinstance(value, dict):  # stored before the kinds were split: no "kind" field
         return value.get("kind") or ("repository" if value.get("repo") else "function")
@@ -87,10 +118,17 @@ def _kind(value: object) -> str | None:
 
 
 Task = Annotated[
-    Annotated[FunctionTask, Tag("function")] | Annotated[RepoTask, Tag("repository")],
+    Annotated[FunctionTask, Tag("function")]
+    | Annotated[RepoTask, Tag("repository")]
+    | Annotated[TranslationTask, Tag("translation")],
     Discriminator(_kind),
 ]
 TASK = TypeAdapter(Task)  # Task.model_validate_json's stand-in: TASK.validate_json(text)
+
+
+def has_plus(task: Task) -> bool:
+    """The task can also be judged on HumanEval+'s differential inputs."""
+    return isinstance(task, FunctionTask | TranslationTask) and task.plus is not None
 
 
 class TaskSet(BaseModel):

@@ -14,8 +14,8 @@ from prochemy.optimizer.loop.refine import Progress, RefineConfig, RefineResult
 from tqdm import tqdm
 
 
-def read_prompt(path: Path | None) -> str:
-    return SEED_PROMPT if path is None else path.read_text().strip()
+def read_prompt(path: Path | None, default: str = SEED_PROMPT) -> str:
+    return default if path is None else path.read_text().strip()
 
 
 _TOKENS_PER_ANSWER = {"default": 199, "small": 327}

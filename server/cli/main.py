@@ -25,6 +25,7 @@ from prochemy.optimizer.tasks import TASK, Task
 from prochemy.optimizer.tasks.datasets import load_humaneval, load_humaneval_plus, select_tasks
 from prochemy.optimizer.tasks.repo_env import RepoError
 from prochemy.optimizer.tasks.training import TrainingConfig
+from prochemy.optimizer.tasks.translation import TRANSLATION_SEED_PROMPT, load_translation
 from prochemy.sandbox import SandboxError
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -130,7 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--plus", action="store_true", help="with --check: HumanEval+ inputs too")
 
     bench = sub.add_parser("bench", parents=[common], help="pass@1 on a benchmark")
-    bench.add_argument("benchmark", choices=["humaneval"])
+    bench.add_argument(
+        "benchmark",
+        choices=["humaneval", "translate-java-python"],
+        help="translate-java-python: HumanEval-X's Java, judged by HumanEval(+)'s Python tests",
+    )
     bench.add_argument("--prompt", type=Path, metavar="FILE")
     bench.add_argument("--tasks", metavar="SPEC", help="e.g. 0-9 or 3,7,12 (default: all)")
     bench.add_argument("--plus", action="store_true", help="HumanEval+ (base + plus inputs)")
@@ -290,12 +295,17 @@ def _print_judged(judged: Judged) -> None:
 
 
 async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
-    tasks = load_humaneval_plus() if args.plus else load_humaneval()
+    tasks: list[Task]
+    if args.benchmark == "humaneval":
+        tasks = list(load_humaneval_plus() if args.plus else load_humaneval())
+        prompt = read_prompt(args.prompt)
+    else:
+        tasks = list(load_translation("java-python"))
+        prompt = read_prompt(args.prompt, TRANSLATION_SEED_PROMPT)
     tasks = select_tasks(tasks, args.tasks)
-    prompt = read_prompt(args.prompt)
     async with Session(loaded.settings) as session:
         endpoint = await session.describe_endpoint()
-        name = args.name or f"humaneval{'-plus' if args.plus else ''}-{endpoint['model']}"
+        name = args.name or f"{args.benchmark}{'-plus' if args.plus else ''}-{endpoint['model']}"
         with tqdm(total=len(tasks), desc=name, unit="task") as bar:
             passed = 0
 
@@ -309,7 +319,7 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
                 tasks,
                 prompt,
                 name=name,
-                benchmark="humaneval+" if args.plus else "humaneval",
+                benchmark=f"{args.benchmark}{'+' if args.plus else ''}",
                 plus=args.plus,
                 on_done=on_done,
             )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from prochemy.optimizer.tasks.datasets import load_humaneval
+from prochemy.optimizer.tasks.translation import TRANSLATION_SEED_PROMPT, load_translation
 
 from ..stub_llm import StubLLM
 
@@ -225,3 +226,41 @@ def test_lsp_stops_on_sigterm_with_its_stdin_still_open(tmp_path: Path) -> None:
         server.kill()
         server.wait()
     assert "SIGTERM: stopping" in (tmp_path / "l.log").read_text()
+
+
+def test_bench_translates_java_to_python_judged_by_humaneval_plus(tmp_path: Path) -> None:
+    tasks = {t.statement: t for t in load_translation("java-python")}
+
+    def translate(messages: list[dict]) -> str:
+        task = tasks[messages[-1]["content"]]
+        assert messages[0]["content"] == TRANSLATION_SEED_PROMPT
+        if task.id.endswith("/1"):
+            return "```python\ndef separate_paren_groups(paren_string):\n    return []\n```"
+        return f"```python\n{task.reference}\n```"
+
+    stub = StubLLM(responder=translate).start()
+    try:
+        out = tmp_path / "results"
+        args = (
+            "bench",
+            "translate-java-python",
+            "--tasks",
+            "0-2",
+            "--plus",
+            "--name",
+            "tr",
+            "--out",
+            str(out),
+        )
+        done = prochemy(stub, tmp_path, *args)
+    finally:
+        stub.stop()
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "tr.json").read_text())
+    assert report["benchmark"] == "translate-java-python+"
+    assert [(r["task_id"], r["outcome"]) for r in report["results"]] == [
+        ("Java-Python/0", "passed"),
+        ("Java-Python/1", "failed"),
+        ("Java-Python/2", "passed"),
+    ]
+    assert report["plus_passed"] == 2 and report["failures"]["wrong-value"] == 1

@@ -7,8 +7,9 @@ import hashlib
 import json
 from collections import Counter
 
-from prochemy.optimizer.tasks import TASK, FunctionTask, RepoTarget, RepoTask, TaskSet
+from prochemy.optimizer.tasks import TASK, FunctionTask, RepoTarget, RepoTask, TaskSet, has_plus
 from prochemy.optimizer.tasks.sampling import split, spread_sample
+from prochemy.optimizer.tasks.translation import load_translation, translation_split
 
 TARGET = {"root": "/r", "module": "m.py", "qualname": "f", "node_ids": ["t.py::test_f"], "tree": "x"}
 
@@ -75,3 +76,18 @@ def test_split_keeps_training_and_held_out_apart() -> None:
     tasks = [_in("a.py", f"f{i}") for i in range(10)]
     train, held = split(tasks, 0.5, k_real=3, seed=0)
     assert len(train) == 3 and len(held) == 5 and not {t.id for t in train} & {t.id for t in held}
+
+
+def test_java_to_python_tasks_show_java_and_are_judged_as_humaneval_plus() -> None:
+    tasks = load_translation("java-python")
+    assert len(tasks) == 164
+    first = tasks[0]
+    assert "public boolean hasCloseElements" in first.statement and "```java" in first.statement
+    assert "def has_close_elements(numbers: List[float], threshold: float) -> bool" in first.statement
+    assert "has_close_elements" not in first.source_code  # the Java names, not the Python ones
+    view = first.python_view()
+    assert view.test.rstrip().endswith("check(has_close_elements)") and view.plus is not None
+    assert has_plus(first) and TASK.validate_json(first.model_dump_json()) == first
+    pool, held = translation_split(tasks)
+    assert (len(pool), len(held)) == (40, 124) and not {t.id for t in pool} & {t.id for t in held}
+    assert translation_split(list(reversed(tasks))) == (pool, held)  # fixed, whatever the order

@@ -1,0 +1,76 @@
+"""Code translation tasks from HumanEval-X (the paper's second task).
+
+Java -> Python: the source is HumanEval-X's Java declaration and canonical solution; the
+answer is judged exactly like HumanEval+ task N (its tests, helpers and plus inputs).
+The 164 tasks are split once, by a fixed seed, into a training pool of 40 and 124 held-out
+tasks that refinement never sees (`translation_split`).
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from typing import Literal
+
+from .datasets import _read_jsonl_gz, load_humaneval_plus, shared_data_dir
+from .model import TranslationTask
+
+Direction = Literal["java-python"]
+DIRECTIONS: tuple[Direction, ...] = ("java-python",)
+POOL = 40  # training pool; the other 124 are held out
+SPLIT_SEED = 2503  # fixed: the same split for every run and model
+
+# In the style of the paper's generation seed S(0).
+TRANSLATION_SEED_PROMPT = (
+    "You are a code translation assistant. Your task is to translate the given code into the "
+    "target language, keeping its behaviour, and complete the work described in the task."
+)
+
+
+def _python_signature(stub: str, entry_point: str) -> str:
+    for node in ast.parse(stub).body:
+        if isinstance(node, ast.FunctionDef) and node.name == entry_point:
+            node.body = [ast.Expr(ast.Constant(...))]
+            return ast.unparse(node).splitlines()[0].removesuffix(":").removeprefix("def ")
+    return f"{entry_point}(...)"
+
+
+def load_translation(direction: Direction) -> list[TranslationTask]:
+    if direction != "java-python":
+        raise ValueError(f"unknown translation direction {direction!r}; known: {', '.join(DIRECTIONS)}")
+    java = {
+        int(row["task_id"].split("/")[1]): row
+        for row in _read_jsonl_gz(shared_data_dir() / "humaneval-x" / "humaneval_java.jsonl.gz")
+    }
+    tasks = []
+    for py in load_humaneval_plus():
+        n = int(py.id.split("/")[1])
+        source = (java[n]["prompt"] + java[n]["canonical_solution"]).strip()
+        signature = _python_signature(py.statement, py.entry_point)
+        tasks.append(
+            TranslationTask(
+                id=f"Java-Python/{n}",
+                statement=(
+                    f"Translate this Java code to Python.\n\n```java\n{source}\n```\n\n"
+                    f"Write it as the Python function `def {signature}` with the same behaviour."
+                ),
+                entry_point=py.entry_point,
+                reference=py.reference,
+                source_language="java",
+                target_language="python",
+                source_code=source,
+                test=py.test,
+                plus=py.plus,
+                target_stub=py.statement,
+            )
+        )
+    return tasks
+
+
+def translation_split(tasks: list[TranslationTask]) -> tuple[list[TranslationTask], list[TranslationTask]]:
+    """(training pool of 40, 124 held out), by task number, the same for every run."""
+    ordered = sorted(tasks, key=lambda t: int(t.id.split("/")[1]))
+    shuffled = ordered[:]
+    random.Random(SPLIT_SEED).shuffle(shuffled)
+    pool = {t.id for t in shuffled[:POOL]}
+    return [t for t in ordered if t.id in pool], [t for t in ordered if t.id not in pool]
