@@ -21,7 +21,7 @@ from pathlib import Path
 from prochemy.sandbox.splice import find_function, first_line
 
 from ..prompts import MAX_EXAMPLES
-from .model import Example, FunctionTask, RepoTask, Task
+from .model import Example, FunctionTask, RepoTask, Task, TranslationTask
 
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _COMMON = frozenset(
@@ -68,7 +68,7 @@ def target_id(task: RepoTask) -> str:
     return f"{task.repo.module}::{task.repo.qualname}"
 
 
-def benchmark_bank(tasks: Sequence[FunctionTask]) -> list[Example]:
+def benchmark_bank(tasks: Sequence[FunctionTask | TranslationTask]) -> list[Example]:
     """The tasks' own reference solutions (training tasks only: a held-out task's solution
     must never be shown)."""
     return [Example(source=t.id, statement=t.statement, code=t.reference) for t in tasks if t.reference]

@@ -16,12 +16,16 @@ from pydantic import BaseModel, Field
 from ..llm.gateway import LLMGateway
 from .datasets import load_humaneval, load_humaneval_plus, load_mbpp
 from .examples import benchmark_bank, with_examples
-from .model import TaskSet, TaskSuite
+from .model import SynthesisReport, TaskSet, TaskSuite
 from .sampling import spread_sample
 from .synthesis import synthesize
+from .translation import load_translation, translation_split
 
 
 class TrainingConfig(BaseModel):
+    # "translate-java-python": HumanEval-X's Java to Python; real tasks from the fixed training
+    # pool of 40, the other 124 held out; no synthetic variants (k_synthetic is ignored)
+    benchmark: Literal["humaneval", "translate-java-python"] = "humaneval"
     train_from: Literal["mbpp", "humaneval"] = "mbpp"
     k_real: int = Field(10, ge=1)
     k_synthetic: int = Field(10, ge=0)
@@ -32,6 +36,16 @@ class TrainingConfig(BaseModel):
 
 async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox, cfg: TrainingConfig) -> TaskSuite:
     rng = random.Random(cfg.seed)
+    if cfg.benchmark == "translate-java-python":
+        pool, held_tasks = translation_split(load_translation("java-python"))
+        chosen = rng.sample(pool, min(cfg.k_real, len(pool)))
+        held_tasks = spread_sample(held_tasks, cfg.held_out_limit, cfg.seed)
+        bank = benchmark_bank(chosen)
+        return TaskSuite(
+            train=TaskSet(name="translate-java-python-train", tasks=with_examples(chosen, bank)),
+            held_out=TaskSet(name="translate-java-python-held-out", tasks=with_examples(held_tasks, bank)),
+            synthesis=SynthesisReport(),
+        )
     humaneval = load_humaneval_plus() if cfg.plus else load_humaneval()
     if cfg.train_from == "mbpp":
         real = rng.sample(load_mbpp("train"), cfg.k_real)

@@ -14,7 +14,7 @@ from typing import Any
 
 from prochemy.optimizer.config import ConfigError, LoadedSettings
 from prochemy.optimizer.diagnosis import local_checks
-from prochemy.optimizer.generation import Judged
+from prochemy.optimizer.generation import SEED_PROMPT, Judged
 from prochemy.optimizer.llm.gateway import GatewayError
 from prochemy.optimizer.llm.llama_server import ServerError, build_server
 from prochemy.optimizer.llm.local_model import ModelMissing, fetch_model, model_file
@@ -25,7 +25,7 @@ from prochemy.optimizer.tasks import TASK, Task
 from prochemy.optimizer.tasks.datasets import load_humaneval, load_humaneval_plus, select_tasks
 from prochemy.optimizer.tasks.repo_env import RepoError
 from prochemy.optimizer.tasks.training import TrainingConfig
-from prochemy.optimizer.tasks.translation import TRANSLATION_SEED_PROMPT, load_translation
+from prochemy.optimizer.tasks.translation import POOL, TRANSLATION_SEED_PROMPT, load_translation
 from prochemy.sandbox import SandboxError
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -151,7 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
         "path", nargs="?", type=Path, help="a repository: train on tasks mined from its own tests"
     )
     refine.add_argument(
-        "--benchmark", choices=["humaneval"], help="the paper's setting: train on MBPP, measure on HumanEval"
+        "--benchmark",
+        choices=["humaneval", "translate-java-python"],
+        help="humaneval: the paper's setting (train on MBPP, measure on HumanEval); "
+        "translate-java-python: train on 40 HumanEval-X tasks, measure on the other 124",
     )
     refine.add_argument(
         "--train-from",
@@ -232,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.command == "refine" and (args.path is None) == (args.benchmark is None):
-        parser.error("refine needs either a repository PATH or --benchmark humaneval")
+        parser.error("refine needs either a repository PATH or --benchmark humaneval|translate-java-python")
     if args.command == "refine" and args.reflect + args.structure > 1.0:
         parser.error(f"--reflect {args.reflect} and --structure {args.structure} add up to more than 1")
     if args.command == "generate":
@@ -344,20 +347,29 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     settings = loaded.settings
     rc = refine_config(args)
+    translating = args.benchmark == "translate-java-python"
     tc = TrainingConfig(
+        benchmark=args.benchmark,
         train_from=args.train_from,
-        k_real=args.k_real,
+        k_real=min(args.k_real, POOL) if translating else args.k_real,
         plus=args.plus,
-        k_synthetic=args.k_synthetic,
+        k_synthetic=0 if translating else args.k_synthetic,
         held_out_limit=args.held_out,
         seed=args.seed,
     )
-    held = args.held_out or (164 if args.train_from == "mbpp" else 164 - args.k_real)
+    if translating:
+        print(
+            f"translation: {tc.k_real} real training tasks from the pool of {POOL}, no synthetic "
+            "variants (none are written for translation yet)",
+            file=sys.stderr,
+        )
+    held = args.held_out or (124 if translating else 164 if args.train_from == "mbpp" else 164 - args.k_real)
     print(estimate(settings, rc, tc.k_real, tc.k_synthetic, held), file=sys.stderr)
+    seed = read_prompt(args.prompt, TRANSLATION_SEED_PROMPT if translating else SEED_PROMPT)
     async with Session(settings) as session:
         with refine_bar(rc) as on_progress:
             done = await session.refine_benchmark(
-                tc, rc, read_prompt(args.prompt), on_progress, lambda m: print(m, file=sys.stderr)
+                tc, rc, seed, on_progress, lambda m: print(m, file=sys.stderr)
             )
     print(render(done.result))
     png = plot_line(done.result, args.plot or Path(done.path).with_suffix(".png"))

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.tasks.datasets import load_humaneval
-from prochemy.optimizer.tasks.translation import TRANSLATION_SEED_PROMPT, load_translation
+from prochemy.optimizer.tasks.translation import TRANSLATION_SEED_PROMPT, load_translation, translation_split
 
 from ..stub_llm import StubLLM
 
@@ -264,3 +265,29 @@ def test_bench_translates_java_to_python_judged_by_humaneval_plus(tmp_path: Path
         ("Java-Python/2", "passed"),
     ]
     assert report["plus_passed"] == 2 and report["failures"]["wrong-value"] == 1
+
+
+def test_refine_for_translation_trains_on_the_pool_and_measures_on_held_out_tasks(tmp_path: Path) -> None:
+    tasks = {t.statement: t for t in load_translation("java-python")}
+    pool, _ = translation_split(list(tasks.values()))
+    pool_ids = {t.id for t in pool}
+    seen: set[str] = set()
+
+    def respond(messages: list[dict]) -> str:
+        if messages[0]["content"] == ROBUST_SYSTEM:
+            return json.dumps({"prompt": "You translate code into Python, exactly preserving its behaviour."})
+        task = tasks[messages[-1]["content"]]
+        seen.add(task.id)
+        return f"```python\n{task.reference}\n```"
+
+    stub = StubLLM(responder=respond).start()
+    try:
+        args = ("--benchmark", "translate-java-python", "--k-real", "3", "--n", "2", "--k-max", "1")
+        done = prochemy(stub, tmp_path, "refine", *args, "--held-out", "3", "--plus")
+    finally:
+        stub.stop()
+    assert done.returncode == 0, done.stderr
+    assert "no synthetic variants" in done.stderr
+    assert "held-out HumanEval+ (base and plus inputs), one request at a time (3 tasks" in done.stdout
+    assert "seed 3/3" in done.stdout
+    assert len(seen & pool_ids) == 3 and len(seen - pool_ids) == 3  # 3 trained on, 3 held out
