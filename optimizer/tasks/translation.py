@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ast
 import random
+from pathlib import Path
 from typing import Literal
 
 from .datasets import _read_jsonl_gz, load_humaneval_plus, shared_data_dir
-from .model import TranslationTask
+from .model import Language, TranslationTask
 
 Direction = Literal["java-python"]
 DIRECTIONS: tuple[Direction, ...] = ("java-python",)
@@ -35,6 +36,44 @@ def _python_signature(stub: str, entry_point: str) -> str:
     return f"{entry_point}(...)"
 
 
+NAMES = {"java": "Java", "python": "Python"}
+SUFFIXES: dict[str, Language] = {".java": "java", ".py": "python"}
+
+
+def translation_statement(
+    source: str, source_language: Language, target_language: Language, target: str
+) -> str:
+    """The request the model sees; `target` says what to write (e.g. a signature)."""
+    return (
+        f"Translate this {NAMES[source_language]} code to {NAMES[target_language]}.\n\n"
+        f"```{source_language}\n{source.strip()}\n```\n\n{target}"
+    )
+
+
+def file_translation(path: Path, target_language: Language) -> TranslationTask:
+    """A translation of a whole source file, with no tests to judge it (`prochemy translate FILE`)."""
+    source_language = SUFFIXES.get(path.suffix)
+    if source_language is None:
+        raise ValueError(f"{path}: cannot tell its language (known: {', '.join(SUFFIXES)})")
+    if source_language == target_language:
+        raise ValueError(f"{path} is already {NAMES[target_language]}")
+    source = path.read_text()
+    return TranslationTask(
+        id=f"file:{path.name}",
+        statement=translation_statement(
+            source,
+            source_language,
+            target_language,
+            f"Write the whole program in {NAMES[target_language]} with the same behaviour.",
+        ),
+        entry_point="",
+        source_language=source_language,
+        target_language=target_language,
+        source_code=source,
+        test="",
+    )
+
+
 def load_translation(direction: Direction) -> list[TranslationTask]:
     if direction != "java-python":
         raise ValueError(f"unknown translation direction {direction!r}; known: {', '.join(DIRECTIONS)}")
@@ -50,9 +89,11 @@ def load_translation(direction: Direction) -> list[TranslationTask]:
         tasks.append(
             TranslationTask(
                 id=f"Java-Python/{n}",
-                statement=(
-                    f"Translate this Java code to Python.\n\n```java\n{source}\n```\n\n"
-                    f"Write it as the Python function `def {signature}` with the same behaviour."
+                statement=translation_statement(
+                    source,
+                    "java",
+                    "python",
+                    f"Write it as the Python function `def {signature}` with the same behaviour.",
                 ),
                 entry_point=py.entry_point,
                 reference=py.reference,

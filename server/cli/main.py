@@ -21,11 +21,16 @@ from prochemy.optimizer.llm.local_model import ModelMissing, fetch_model, model_
 from prochemy.optimizer.loop.failures import render_profile
 from prochemy.optimizer.loop.report import render
 from prochemy.optimizer.session import Session
-from prochemy.optimizer.tasks import TASK, Task
+from prochemy.optimizer.tasks import TASK, Task, TranslationTask
 from prochemy.optimizer.tasks.datasets import load_humaneval, load_humaneval_plus, select_tasks
 from prochemy.optimizer.tasks.repo_env import RepoError
 from prochemy.optimizer.tasks.training import TrainingConfig
-from prochemy.optimizer.tasks.translation import POOL, TRANSLATION_SEED_PROMPT, load_translation
+from prochemy.optimizer.tasks.translation import (
+    POOL,
+    TRANSLATION_SEED_PROMPT,
+    file_translation,
+    load_translation,
+)
 from prochemy.sandbox import SandboxError
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -129,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prompt", type=Path, metavar="FILE", help="system prompt (default: seed)")
     gen.add_argument("--check", action="store_true", help="run the task's tests on the code")
     gen.add_argument("--plus", action="store_true", help="with --check: HumanEval+ inputs too")
+
+    tr = sub.add_parser("translate", parents=[common], help="translate code between Java and Python")
+    tr_src = tr.add_mutually_exclusive_group(required=True)
+    tr_src.add_argument("file", nargs="?", type=Path, help="a .java or .py file (printed, or --out)")
+    tr_src.add_argument("--task", metavar="ID", help="a benchmark task, e.g. Java-Python/0")
+    tr.add_argument("--to", choices=["python", "java"], help="the target language (with FILE)")
+    tr.add_argument("--out", type=Path, metavar="FILE", help="write the translation to a new file")
+    tr.add_argument("--prompt", type=Path, metavar="FILE", help="system prompt (default: translation seed)")
+    tr.add_argument("--check", action="store_true", help="with --task: run the target-language tests")
+    tr.add_argument("--plus", action="store_true", help="with --check: HumanEval+ inputs too")
 
     bench = sub.add_parser("bench", parents=[common], help="pass@1 on a benchmark")
     bench.add_argument(
@@ -246,6 +261,17 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
             )
         if args.path is not None and not args.function:
             parser.error("with a repository PATH, say which function: --function MODULE:QUALNAME")
+    if args.command == "translate":
+        _check_translate(parser, args)
+
+
+def _check_translate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.file is not None and args.to is None:
+        parser.error("translate FILE needs the target language: --to python|java")
+    if args.file is not None and args.check:
+        parser.error("a file has no tests in the target language: --check works with --task")
+    if args.out is not None and args.out.exists():
+        parser.error(f"--out {args.out} exists; the translation never overwrites a file")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -281,6 +307,34 @@ async def cmd_generate(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     print(generation.code)
     cached = " (cached)" if generation.cached else ""
     print(f"# {generation.completion_tokens} completion tokens{cached}", file=sys.stderr)
+    if judged is None:
+        return 0
+    _print_judged(judged)
+    return 0 if judged.result.passed and (judged.plus is None or judged.plus.passed) else 1
+
+
+async def cmd_translate(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    task: TranslationTask
+    if args.task is not None:
+        known = {t.id: t for t in load_translation("java-python")}
+        if args.task not in known:
+            raise RepoError(f"no translation task {args.task!r}; e.g. Java-Python/0 .. Java-Python/163")
+        task = known[args.task]
+    else:
+        try:
+            task = file_translation(args.file, args.to)
+        except ValueError as e:
+            raise RepoError(str(e)) from None
+    async with Session(loaded.settings) as session:
+        generation, judged = await session.generate_task(
+            task, read_prompt(args.prompt, TRANSLATION_SEED_PROMPT), args.check, args.plus
+        )
+    if args.out is not None:
+        args.out.write_text(generation.code.rstrip("\n") + "\n")
+        print(f"# written to {args.out}", file=sys.stderr)
+    else:
+        print(generation.code)
+    print(f"# {generation.completion_tokens} completion tokens", file=sys.stderr)
     if judged is None:
         return 0
     _print_judged(judged)
@@ -438,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(cmd_generate(loaded, args))
         if args.command == "bench":
             return asyncio.run(cmd_bench(loaded, args))
+        if args.command == "translate":
+            return asyncio.run(cmd_translate(loaded, args))
         if args.command == "refine":
             return asyncio.run(cmd_refine(loaded, args))
         if args.command == "report":

@@ -291,3 +291,41 @@ def test_refine_for_translation_trains_on_the_pool_and_measures_on_held_out_task
     assert "held-out HumanEval+ (base and plus inputs), one request at a time (3 tasks" in done.stdout
     assert "seed 3/3" in done.stdout
     assert len(seen & pool_ids) == 3 and len(seen - pool_ids) == 3  # 3 trained on, 3 held out
+
+
+def test_translate_a_task_checks_it_and_a_file_lands_in_a_new_file(tmp_path: Path) -> None:
+    tasks = {t.statement: t for t in load_translation("java-python")}
+
+    def respond(messages: list[dict]) -> str:
+        task = tasks.get(messages[-1]["content"])
+        if task is not None:
+            return f"```python\n{task.reference}\n```"
+        assert "Translate this Java code to Python." in messages[-1]["content"]
+        assert "static int twice" in messages[-1]["content"]
+        return "```python\ndef twice(x):\n    return 2 * x\n```"
+
+    stub = StubLLM(responder=respond).start()
+    source = tmp_path / "Twice.java"
+    source.write_text("class Twice {\n    static int twice(int x) { return 2 * x; }\n}\n")
+    try:
+        checked = prochemy(stub, tmp_path, "translate", "--task", "Java-Python/2", "--check", "--plus")
+        out = tmp_path / "twice.py"
+        to_file = prochemy(stub, tmp_path, "translate", str(source), "--to", "python", "--out", str(out))
+        again = prochemy(stub, tmp_path, "translate", str(source), "--to", "python", "--out", str(out))
+        no_target = prochemy(stub, tmp_path, "translate", str(source))
+        unknown = prochemy(stub, tmp_path, "translate", "--task", "Java-Python/999")
+    finally:
+        stub.stop()
+    assert checked.returncode == 0, checked.stderr
+    assert "def truncate_number" in checked.stdout and "tests: passed" in checked.stderr
+    assert "plus: passed" in checked.stderr
+    assert to_file.returncode == 0, to_file.stderr
+    assert out.read_text() == "def twice(x):\n    return 2 * x\n" and source.read_text().startswith(
+        "class Twice"
+    )
+    assert again.returncode == 2 and "never overwrites" in again.stderr  # the first translation stays
+    assert out.read_text() == "def twice(x):\n    return 2 * x\n"
+    assert no_target.returncode == 2 and "--to python|java" in no_target.stderr
+    assert unknown.returncode == 2 and "no translation task 'Java-Python/999'" in unknown.stderr
+    for done in (checked, to_file, again, no_target, unknown):
+        assert "Traceback" not in done.stderr
