@@ -45,11 +45,13 @@ from .store import RecordStore
 from .tasks import RepoTarget, RepoTask, SynthesisReport, Task, TaskSet, TaskSuite
 from .tasks.examples import repository_bank, with_examples
 from .tasks.mining import MINING_VERSION, MiningReport, mine, repo_runner
+from .tasks.model import Language
 from .tasks.repo_env import Project, RepoError, module_map, python_files, tree_fingerprint
 from .tasks.repo_statement import build_statement
 from .tasks.repo_synthesis import synthesize_repo_tasks
 from .tasks.sampling import split, spread_sample
 from .tasks.training import TrainingConfig, benchmark_sets
+from .tasks.translation import TRANSLATION_SEED_PROMPT, text_translation
 
 
 class SavedRun(BaseModel):
@@ -410,6 +412,16 @@ class Session:
     def load_run(self, ref: str) -> SavedRun:
         result = self.runs.load(ref)
         return SavedRun(result=result, path=str(self.runs.path(result.run_id)))
+
+    # -- translation -------------------------------------------------------------------
+
+    async def translate(
+        self, source: str, source_language: Language, target_language: Language, name: str
+    ) -> Generation:
+        """Code (a file or a selection) in the other language, with the translation seed
+        prompt (refined translation prompts are not stored per project yet)."""
+        task = text_translation(source, source_language, target_language, name)
+        return await generate(self.gateway, TRANSLATION_SEED_PROMPT, task)
 
     # -- the endpoint ------------------------------------------------------------------
 

@@ -50,21 +50,19 @@ def translation_statement(
     )
 
 
-def file_translation(path: Path, target_language: Language) -> TranslationTask:
-    """A translation of a whole source file, with no tests to judge it (`prochemy translate FILE`)."""
-    source_language = SUFFIXES.get(path.suffix)
-    if source_language is None:
-        raise ValueError(f"{path}: cannot tell its language (known: {', '.join(SUFFIXES)})")
+def text_translation(
+    source: str, source_language: Language, target_language: Language, name: str
+) -> TranslationTask:
+    """A translation of a file or a selection, with no tests to judge it."""
     if source_language == target_language:
-        raise ValueError(f"{path} is already {NAMES[target_language]}")
-    source = path.read_text()
+        raise ValueError(f"{name} is already {NAMES[target_language]}")
     return TranslationTask(
-        id=f"file:{path.name}",
+        id=f"text:{name}",
         statement=translation_statement(
             source,
             source_language,
             target_language,
-            f"Write the whole program in {NAMES[target_language]} with the same behaviour.",
+            f"Write the whole code in {NAMES[target_language]} with the same behaviour.",
         ),
         entry_point="",
         source_language=source_language,
@@ -72,6 +70,30 @@ def file_translation(path: Path, target_language: Language) -> TranslationTask:
         source_code=source,
         test="",
     )
+
+
+def language_of(path: Path) -> Language:
+    language = SUFFIXES.get(path.suffix)
+    if language is None:
+        raise ValueError(f"{path.name}: cannot tell its language (known: {', '.join(SUFFIXES)})")
+    return language
+
+
+def file_translation(path: Path, target_language: Language) -> TranslationTask:
+    """A translation of a whole source file (`prochemy translate FILE`)."""
+    return text_translation(path.read_text(), language_of(path), target_language, path.name)
+
+
+def translation_path(source: Path, target_language: Language) -> Path:
+    """Where a translation of `source` goes: beside it, under a name no file has yet."""
+    suffix = next(s for s, lang in SUFFIXES.items() if lang == target_language)
+    stem = source.stem
+    candidate = source.with_name(f"{stem}{suffix}")
+    n = 1
+    while candidate.exists():
+        candidate = source.with_name(f"{stem}_translated{'' if n == 1 else f'_{n}'}{suffix}")
+        n += 1
+    return candidate
 
 
 def load_translation(direction: Direction) -> list[TranslationTask]:

@@ -1,4 +1,4 @@
-"""workspace/executeCommand: prochemy.refinePrompt, generate, showPrompt, cancel,
+"""workspace/executeCommand: prochemy.refinePrompt, generate, translate, showPrompt, cancel,
 clearCache, doctor, status. Handlers validate their arguments and call the features."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from lsprotocol import types
 from prochemy.sandbox.isolation import SandboxUnavailable, probe
@@ -18,6 +18,7 @@ from .app import ProchemyServer
 from .implementing import implement_and_apply
 from .refining import start_refine
 from .reports import doctor_report, prompt_report
+from .translating import translate_to_new_file
 from .workspace import OutsideWorkspace
 
 
@@ -31,6 +32,22 @@ class PositionArgs(BaseModel):
     check: bool = True
     # keep the best failing candidate when none passes its related tests
     apply_failing: bool = Field(False, alias="applyFailing")
+
+
+class PositionJson(BaseModel):
+    line: int = Field(ge=0)
+    character: int = Field(ge=0)
+
+
+class RangeJson(BaseModel):
+    start: PositionJson
+    end: PositionJson
+
+
+class TranslateArgs(BaseModel):
+    uri: str
+    to: Literal["python", "java"]
+    range: RangeJson | None = None  # default: the whole file
 
 
 class JobArgs(BaseModel):
@@ -87,6 +104,16 @@ def register(server: ProchemyServer) -> None:
         except OutsideWorkspace as e:
             raise JsonRpcInvalidParams(str(e)) from None
         return await implement_and_apply(ls, a.uri, a.line, check=a.check, apply_failing=a.apply_failing)
+
+    @server.command("prochemy.translate")
+    async def translate(ls: ProchemyServer, *args: Any) -> dict:
+        a = parse(TranslateArgs, args)
+        try:
+            ls.confine(a.uri)
+        except OutsideWorkspace as e:
+            raise JsonRpcInvalidParams(str(e)) from None
+        selection = None if a.range is None else types.Range(**a.range.model_dump())
+        return await translate_to_new_file(ls, a.uri, a.to, selection)
 
     @server.command("prochemy.showPrompt")
     async def show_prompt(ls: ProchemyServer, *args: Any) -> dict:

@@ -22,6 +22,7 @@ from .implementing import (
     warn_not_applied,
     whole_document_edit,
 )
+from .translating import translate_actions
 from .workspace import OutsideWorkspace
 
 try:
@@ -58,19 +59,25 @@ def register(server: ProchemyServer) -> None:
             root = ls.root_for(params.text_document.uri)
         except OutsideWorkspace:
             return []  # a file outside the workspace: nothing to offer
+        # translations are commands too: nothing runs until one is chosen
+        translations: list[types.CodeAction | types.Command] = list(
+            translate_actions(params.text_document.uri, params.range)
+        )
         source = ls.workspace.get_text_document(params.text_document.uri).source
-        if len(source) > MAX_PARSE_CHARS:
-            return []
+        if len(source) > MAX_PARSE_CHARS or not params.text_document.uri.endswith(".py"):
+            return translations
         # parsing and the prompt lookup run off the event loop: other requests go on
         span = await asyncio.to_thread(function_at, source, params.range.start.line)
         if span is None or not span.is_stub:
-            return []
+            return translations
         name = await asyncio.to_thread(title, ls, root)
         data = {"uri": params.text_document.uri, "line": params.range.start.line}
         if _supports_resolve(ls):
-            return [types.CodeAction(title=name, kind=types.CodeActionKind.RefactorRewrite, data=data)]
+            return [
+                types.CodeAction(title=name, kind=types.CodeActionKind.RefactorRewrite, data=data)
+            ] + translations
         # no lazy resolve: a plain command, run only when chosen (never an LLM call per request)
-        return [types.Command(title=name, command="prochemy.generate", arguments=[data])]
+        return [types.Command(title=name, command="prochemy.generate", arguments=[data])] + translations
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def closed(ls: ProchemyServer, params: types.DidCloseTextDocumentParams) -> None:

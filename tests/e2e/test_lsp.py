@@ -25,15 +25,22 @@ CLIENTS = ["visual-studio-code", "neovim", "bare"]
 STUB_OPS = REPO["ops.py"].replace('    """Sum."""\n    return a + b', '    """Sum."""\n    ...')
 
 
+def lsp_responder(messages: list[dict]) -> str:
+    if messages[-1]["content"].startswith("Translate this Java code to Python."):
+        assert "static int twice" in messages[-1]["content"]
+        return "```python\ndef twice(x):\n    return 2 * x\n```"
+    return responder(messages)
+
+
 def slow_responder(messages: list[dict]) -> str:
     time.sleep(0.4)
-    return responder(messages)
+    return lsp_responder(messages)
 
 
 @pytest.fixture
 def llm(request) -> StubLLM:
     slow = request.node.get_closest_marker("slow_llm") is not None
-    server = StubLLM(responder=slow_responder if slow else responder).start()
+    server = StubLLM(responder=slow_responder if slow else lsp_responder).start()
     yield server
     server.stop()
 
@@ -290,6 +297,50 @@ async def test_code_action_resolves_to_an_edit(client: LanguageClient, repo: Pat
         )
     )
     assert not implemented  # mul is implemented already: no action
+
+
+async def test_a_java_file_is_translated_into_a_new_python_file(client: LanguageClient, repo: Path) -> None:
+    java = repo / "Twice.java"
+    java.write_text("class Twice {\n    static int twice(int x) { return 2 * x; }\n}\n")
+    uri = open_doc(client, java)
+    here = types.Range(start=types.Position(line=1, character=0), end=types.Position(line=1, character=0))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=here,
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert [a.title for a in actions] == ["Translate file to Python"]
+    (action,) = actions
+    assert isinstance(action, types.Command)  # run only when chosen: no LLM call per request
+    result = await command(client, action.command, *action.arguments)
+    assert result["created"] is True and result["path"] == str(repo / "Twice.py")
+    change = client.applied[-1].edit.document_changes
+    assert isinstance(change[0], types.CreateFile) and change[0].uri == from_fs_path(str(repo / "Twice.py"))
+    assert change[0].options.overwrite is False
+    assert change[1].edits[0].new_text == "def twice(x):\n    return 2 * x\n"
+    assert java.read_text().startswith("class Twice")  # the source is never touched
+    (repo / "Twice.py").write_text("# someone's own file\n")
+    again = await command(client, "prochemy.translate", {"uri": uri, "to": "python"})
+    assert again["path"] == str(repo / "Twice_translated.py")  # never over an existing file
+    selection = types.Range(
+        start=types.Position(line=0, character=0), end=types.Position(line=1, character=3)
+    )
+    ops = open_doc(client, repo / "ops.py")
+    titles = [
+        a.title
+        for a in await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=ops),
+                range=selection,
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
+    ]
+    assert "Translate selection to Java" in titles
+    with pytest.raises(JsonRpcInvalidParams):
+        await command(client, "prochemy.translate", {"uri": uri, "to": "cobol"})
 
 
 async def test_generate_applies_only_a_verified_pass_unless_asked_for_the_failing_version(

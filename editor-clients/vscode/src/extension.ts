@@ -49,7 +49,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const { command, args } = serverCommand(config.get<string[]>("server.command"), config.get<string>("server.python"));
   const serverOptions: ServerOptions = { command, args, transport: TransportKind.stdio };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: [{ scheme: "file", language: "python" }],
+    // Java: only to translate it (the server offers "Translate file to Python" there)
+    documentSelector: [{ scheme: "file", language: "python" }, { scheme: "file", language: "java" }],
     initializationOptions: settings(),
     synchronize: { configurationSection: "prochemy" },
   };

@@ -1,11 +1,11 @@
--- Prochemy for Neovim 0.11+: starts `prochemy-lsp` for Python buffers through
+-- Prochemy for Neovim 0.11+: starts `prochemy-lsp` for Python (and Java) buffers through
 -- vim.lsp.config / vim.lsp.enable and adds :Prochemy* commands. Progress ($/progress) goes
 -- through Neovim's own LSP progress handling (vim.lsp.status(), the LspProgress event).
 local M = {}
 
 M.defaults = {
   cmd = { "prochemy-lsp" }, -- or { "/path/to/venv/bin/python", "-m", "prochemy.server.main" }
-  filetypes = { "python" },
+  filetypes = { "python", "java" }, -- Java: to translate it (code action or :ProchemyTranslate)
   root_markers = { "pyproject.toml", "setup.cfg", "setup.py", "pytest.ini", ".git" },
   settings = {}, -- the `prochemy` settings: endpoint, test, editor, sandbox ... (see the README)
   echo_progress = true, -- echo progress messages in the command line
@@ -66,6 +66,27 @@ function M.generate(opts)
   end)
 end
 
+-- The selection (a visual range) or the whole file, into a new file beside it that the
+-- server opens; the source buffer is never changed. `to`: "python" or "java".
+function M.translate(to, range)
+  local args = { uri = vim.uri_from_bufnr(0), to = to }
+  if range then
+    local last = vim.api.nvim_buf_get_lines(0, range[2] - 1, range[2], false)[1] or ""
+    args.range = {
+      start = { line = range[1] - 1, character = 0 },
+      ["end"] = { line = range[2] - 1, character = #last },
+    }
+  end
+  M.execute("prochemy.translate", { args }, function(result)
+    vim.g.prochemy_last_translate = result
+    if result.error then
+      vim.notify("Prochemy: " .. result.error, vim.log.levels.WARN)
+    elseif result.created then
+      vim.notify("Prochemy: translated into " .. result.path)
+    end
+  end)
+end
+
 function M.show_prompt()
   M.execute("prochemy.showPrompt", root_arg()) -- the server asks Neovim to open the file
 end
@@ -102,6 +123,13 @@ function M.setup(opts)
       function(cmd) M.generate({ apply_failing = cmd.bang }) end,
       "Implement the function under the cursor with the refined prompt (! keeps a failing version)",
       { bang = true },
+    },
+    ProchemyTranslate = {
+      function(cmd)
+        M.translate(cmd.args, cmd.range > 0 and { cmd.line1, cmd.line2 } or nil)
+      end,
+      "Translate the selection or the file to python|java, into a new file beside it",
+      { nargs = 1, range = true, complete = function() return { "python", "java" } end },
     },
     ProchemyPrompt = { M.show_prompt, "Show the stored prompt, its scores and history" },
     ProchemyCancel = { M.cancel, "Cancel running Prochemy jobs" },
