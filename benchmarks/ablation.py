@@ -41,7 +41,7 @@ VARIANTS: dict[str, dict] = {
 def row(name: str, record: dict) -> str:
     c = record.get("held_out_comparison") or {}
     usage = record.get("usage", {})
-    calls = sum(u["calls"] - u["cache_hits"] for u in usage.values())
+    calls = sum(u["calls"] for u in usage.values())  # paid: cache hits are counted apart
     tokens = sum(u["prompt_tokens"] + u["completion_tokens"] for u in usage.values())
     if not c:
         return f"{name:<13} no held-out comparison ({record.get('stop_reason')})"

@@ -188,6 +188,8 @@ async def main(args: argparse.Namespace) -> None:
             nonlocal done
             row = await one_task(session, judges, task, args)
             done += 1
+            finished.append(row)
+            save(complete=False)
             print(
                 f"[{done}/{total}] {task.id}: {len(row['attempts'])} candidate(s), "
                 f"first {'pass' if row['first_attempt_passed'] else 'fail'}, "
@@ -197,6 +199,35 @@ async def main(args: argparse.Namespace) -> None:
             return row
 
         results: dict[str, dict] = {}
+        kind = "repos" if args.repo else "humanevalplus"
+        out = RESULTS / f"{args.name or f'repair-{kind}-' + ('0.5b' if args.small else '1.5b')}.json"
+        strategy = {
+            "candidates": args.candidates,
+            "temperature": args.temperature,
+            "feedback": args.feedback,
+            "parallel": settings.generate.parallel or settings.concurrency,
+        }
+        finished: list[dict] = []
+
+        def save(complete: bool) -> None:
+            """After every task (a killed run leaves its figures so far; a rerun replays the
+            cached answers), and once more at the end."""
+            partial = {"finished_tasks": len(finished), "summary": summary(finished)} if finished else {}
+            record = {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "complete": complete,
+                "model": model,
+                "strategy": strategy,
+                "wall_s": round(time.monotonic() - t0, 1),
+                "results": results,
+                **({} if complete else {"so_far": partial}),
+            }
+            if complete:
+                usage = session.gateway.total_usage()
+                record.update(paid_calls=usage.calls, cache_hits=usage.cache_hits)
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(record, indent=1) + "\n")
+
         for name, tasks in groups.items():
             report = (
                 await session.mine(Path(tasks[0].repo.root))
@@ -211,27 +242,8 @@ async def main(args: argparse.Namespace) -> None:
             for g, s in by_group.items():
                 say(model, f"{name} ({g})", s)
             results[name] = {"summary": by_group, "per_task": rows}
-        usage = session.gateway.total_usage()
-    record = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": model,
-        "strategy": {
-            "candidates": args.candidates,
-            "temperature": args.temperature,
-            "feedback": args.feedback,
-            "parallel": settings.generate.parallel or settings.concurrency,
-        },
-        "paid_calls": usage.calls,
-        "cache_hits": usage.cache_hits,
-        "wall_s": round(time.monotonic() - t0, 1),
-        "results": results,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    kind = "repos" if args.repo else "humanevalplus"
-    name = args.name or f"repair-{kind}-{'0.5b' if args.small else '1.5b'}"
-    out = RESULTS / f"{name}.json"
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"written {out} ({record['wall_s']} s)")
+        save(complete=True)
+    print(f"written {out} ({round(time.monotonic() - t0, 1)} s)")
 
 
 if __name__ == "__main__":
