@@ -26,6 +26,11 @@ class EditorSettings(BaseModel):
     k_max: int = Field(10, ge=1)
     patience: int = Field(3, ge=1)
     held_out: int | None = Field(None, ge=1, description="measure on at most N held-out tasks")
+    # the search options beyond the paper (prochemy refine --reflect/--structure/--race/--accept-p)
+    reflect: float = Field(0.0, ge=0.0, le=1.0, description="share of variants by reflective mutation")
+    structure: float = Field(0.0, ge=0.0, le=1.0, description="share of variants changing examples/style")
+    race: int | None = Field(None, ge=1, description="racing batch size (None: no racing)")
+    accept_p: float | None = Field(None, gt=0.0, le=1.0, description="sign-test level P* must clear")
 
 
 class FrontEndSettings(Settings):

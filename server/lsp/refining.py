@@ -59,7 +59,15 @@ def start_refine(server: ProchemyServer, root: Path, kind: str = "refine") -> Jo
             async with server.session(root) as session:
                 done = await session.refine_repository(
                     root,
-                    RefineConfig(n=e.n, k_max=e.k_max, patience=e.patience),
+                    RefineConfig(
+                        n=e.n,
+                        k_max=e.k_max,
+                        patience=e.patience,
+                        reflect=e.reflect,
+                        structure=e.structure,
+                        race_batch=e.race,
+                        accept_p=e.accept_p,
+                    ),
                     k_real=e.k_real,
                     k_synthetic=e.k_synthetic,
                     held_out_limit=e.held_out,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from prochemy.optimizer.config import ConfigError, load_settings
+from prochemy.server.settings import FrontEndSettings, load_front_end_settings
 
 
 @pytest.fixture
@@ -93,3 +94,17 @@ def test_speculative_decoding_names_its_server_arguments_and_its_cache(
     assert plain != ngram and ngram.endswith("+ngram")  # answers that may differ never share a cache
     with pytest.raises(ConfigError, match="speculative"):
         settings("fast")
+
+
+def test_the_editor_section_carries_the_search_options_with_their_ranges(
+    tmp_path: Path, user_file: Path
+) -> None:
+
+    root = project(tmp_path, "editor.reflect = 0.5\neditor.race = 5\neditor.accept_p = 0.1\n")
+    loaded = load_front_end_settings(project_root=root, env={})
+    editor = loaded.settings.editor if isinstance(loaded.settings, FrontEndSettings) else None
+    assert editor is not None and (editor.reflect, editor.race, editor.accept_p) == (0.5, 5, 0.1)
+    (tmp_path / "b").mkdir()
+    bad = project(tmp_path / "b", "editor.structure = 1.5\n")
+    with pytest.raises(ConfigError, match="structure"):
+        load_front_end_settings(project_root=bad, env={})
