@@ -33,6 +33,7 @@ from .locks import project_lock
 from .loop.evaluation import Evaluator, OutcomeStore, model_identity
 from .loop.refine import Progress, RefineConfig, Refiner, RefineResult
 from .loop.runs import RunStore
+from .project_file import PROMPT_FILE, ExportedPrompt, read_prompt_file, write_project_files
 from .project_store import ProjectRecord, ProjectStore, StoredPrompt
 from .repo_models import (
     FunctionGeneration,
@@ -325,8 +326,16 @@ class Session:
         report = await self.mine(root)
         task = _function_task(root, ref, report)
         record = self.projects.load(root, model_identity(self.settings))
+        shared = self.shared_prompt(root)
         if prompt is not None:
             chosen, source, stale = prompt, "given with --prompt", False
+        elif shared is not None:
+            what = "refined" if shared.adopted == "refined" else "seed"
+            chosen, source, stale = (
+                shared.prompt,
+                f"{what}, from the project's {PROMPT_FILE}",
+                shared.tree != report.tree,
+            )
         elif record is None:
             chosen, source, stale = SEED_PROMPT, "seed (no refinement stored for this project yet)", False
         else:
@@ -388,6 +397,37 @@ class Session:
         module = Path(target.root) / target.module
         module.write_text(splice_function(module.read_text(), target.qualname, made.generation.code))
         return module
+
+    # -- the prompt as project files --------------------------------------------------
+
+    def shared_prompt(self, root: Path) -> ExportedPrompt | None:
+        """The project's committed prompt (.prochemy/prompt.toml), when it was refined with
+        the model in use; a file for another model is left alone (generation says which)."""
+        exported = read_prompt_file(root)
+        if exported is None or exported.model != model_identity(self.settings):
+            return None
+        return exported
+
+    def export_prompt(self, root: Path) -> tuple[ExportedPrompt, list[Path]]:
+        """Write the stored prompt for this project and model into the repository."""
+        root = root.resolve()
+        identity = model_identity(self.settings)
+        record = self.projects.load(root, identity)
+        if record is None:
+            raise RepoError(
+                f"no refined prompt is stored for {root} with {identity}; run `prochemy refine {root}` first"
+            )
+        exported = ExportedPrompt.of(record)
+        return exported, write_project_files(root, exported)
+
+    def import_prompt(self, root: Path) -> ProjectRecord:
+        """Restore the project's committed prompt into this user's store (under the model
+        it was refined with)."""
+        root = root.resolve()
+        exported = read_prompt_file(root)
+        if exported is None:
+            raise RepoError(f"{root / PROMPT_FILE} does not exist; `prochemy export` writes it")
+        return self.projects.remember(root, exported.model, exported.stored())
 
     def project_state(self, root: Path, tree: str | None = None) -> ProjectState:
         """The stored prompt for this project and model, and whether the tests changed since

@@ -234,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("--prompt", type=Path, metavar="FILE", help="seed prompt (default: the paper's)")
     refine.add_argument("--plot", type=Path, help="trajectory plot (default: next to the stored run)")
 
+    export = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write the stored prompt into the repository (.prochemy/prompt.toml, ...)",
+    )
+    export.add_argument("path", type=Path, help="the repository")
+    imp = sub.add_parser("import", parents=[common], help="restore .prochemy/prompt.toml into your store")
+    imp.add_argument("path", type=Path, help="the repository")
+
     report = sub.add_parser("report", parents=[common], help="print a stored refinement run")
     report.add_argument("run", help="run id (or prefix) or run file")
     report.add_argument("--plot", type=Path)
@@ -431,6 +440,22 @@ async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    with Session(loaded.settings) as session:
+        exported, written = session.export_prompt(args.path)
+    print(f"exported the {exported.adopted} prompt refined with {exported.model} (run {exported.run_id}):")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+def cmd_import(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    with Session(loaded.settings) as session:
+        record = session.import_prompt(args.path)
+    print(f"imported the {record.current.adopted} prompt for {record.root} (model {record.model})")
+    return 0
+
+
 def cmd_report(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     with Session(loaded.settings) as session:
         run = session.load_run(args.run)
@@ -498,6 +523,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(cmd_refine(loaded, args))
         if args.command == "report":
             return cmd_report(loaded, args)
+        if args.command == "export":
+            return cmd_export(loaded, args)
+        if args.command == "import":
+            return cmd_import(loaded, args)
         if args.command == "model":
             return cmd_model(loaded, args)
         return asyncio.run(cmd_doctor(loaded, args))

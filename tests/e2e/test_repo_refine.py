@@ -269,3 +269,46 @@ async def test_two_refinements_of_one_project_pay_once(llm: StubLLM, tmp_path: P
     assert len(llm.completions) == paid  # the third replays everything from the caches
     paid_each = [sum(u.calls for u in done.result.usage.values()) for done in (first, second)]
     assert min(paid_each) == 0 and max(paid_each) > 0  # the second waited and paid for nothing
+
+
+def test_export_import_round_trip_and_generation_uses_the_project_file(
+    llm: StubLLM, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    repo = write_repo(tmp_path / "repo", REPO)
+    (repo / "AGENTS.md").write_text("# Agents\n\nOur own rules stay.\n")
+    monkeypatch.setenv("PROCHEMY_TEST__PYTHON", sys.executable)
+    base = ["--endpoint", llm.url, "--model-name", "stub-model"]
+    mine = [*base, "--cache-dir", str(tmp_path / "mine")]
+    theirs = [*base, "--cache-dir", str(tmp_path / "theirs")]  # a teammate's fresh store
+    assert cli(["export", str(repo), *mine]) == 2  # nothing refined yet: a clear error
+    assert "run `prochemy refine" in capsys.readouterr().err
+    refine = ["refine", str(repo), "--k-real", "2", "--k-synthetic", "0", "--n", "3", "--k-max", "1"]
+    assert cli([*refine, *mine]) == 0
+    capsys.readouterr()
+    assert cli(["export", str(repo), *mine]) == 0
+    assert cli(["export", str(repo), *mine]) == 0  # again: each file keeps one section
+    out = capsys.readouterr().out
+    assert "exported the refined prompt" in out and ".prochemy/prompt.toml" in out
+    agents = (repo / "AGENTS.md").read_text()
+    assert agents.startswith("# Agents\n\nOur own rules stay.\n") and agents.count("prochemy:begin") == 1
+    assert SKILL in agents and SKILL in (repo / ".github" / "copilot-instructions.md").read_text()
+
+    async def stored(cache: str):
+        async with Session(_settings(llm, tmp_path).model_copy(update={"cache_dir": tmp_path / cache})) as s:
+            return s.project_state(repo).record
+
+    assert asyncio.run(stored("theirs")) is None
+    assert cli(["import", str(repo), *theirs]) == 0
+    mine_record, their_record = asyncio.run(stored("mine")), asyncio.run(stored("theirs"))
+    for field in ("prompt", "adopted", "best_prompt", "seed_prompt", "tree", "run_id", "train_pass"):
+        assert getattr(their_record.current, field) == getattr(mine_record.current, field), field
+
+    made = asyncio.run(generate_function(_settings(llm, tmp_path / "x"), repo, "ops:mul", check=False))
+    assert made.prompt_source == "refined, from the project's .prochemy/prompt.toml" and not made.stale
+    (repo / "tests" / "test_ops.py").write_text(
+        REPO["tests/test_ops.py"] + "\n\ndef test_more():\n    pass\n"
+    )
+    assert asyncio.run(generate_function(_settings(llm, tmp_path / "x"), repo, "ops:mul", check=False)).stale
+    (repo / ".prochemy" / "prompt.toml").write_text("prompt = [broken")
+    assert cli(["generate", str(repo), "--function", "ops:mul", *theirs]) == 2
+    assert "prompt.toml cannot be read" in capsys.readouterr().err
