@@ -37,6 +37,9 @@ class ProjectState(BaseModel):
     root: str
     tree: str
     record: ProjectRecord | None
+    # "refined" or "seed" when the repository's .prochemy/prompt.toml (for the model in use)
+    # is what generation uses; None when there is none
+    shared: str | None = None
 
     @property
     def stale(self) -> bool:

@@ -436,7 +436,13 @@ class Session:
         record = self.projects.load(root, model_identity(self.settings))
         if tree is None:
             tree = tree_fingerprint(root, python_files(root))
-        return ProjectState(root=str(root), tree=tree, record=record)
+        try:
+            shared = self.shared_prompt(root)
+        except RepoError:  # an unreadable file: generation reports it; the state does not fail
+            shared = None
+        return ProjectState(
+            root=str(root), tree=tree, record=record, shared=None if shared is None else shared.adopted
+        )
 
     def clear_caches(self) -> dict[str, int]:
         """Forget LLM answers, outcomes and mining results (stored prompts are kept)."""

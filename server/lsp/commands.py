@@ -167,6 +167,8 @@ def register(server: ProchemyServer) -> None:
             "jobs": ls.jobs.status(),
             "root": str(root),
             "sandbox": _sandbox(ls, root),
+            # the repository's .prochemy/prompt.toml ("refined"/"seed"), used before the user's own
+            "projectFile": state.shared,
             "prompt": None
             if current is None
             else {

@@ -34,8 +34,14 @@ MAX_PARSE_CHARS = 512_000  # larger buffers are not parsed per request (1.9 MB t
 
 def title(ls: ProchemyServer, root: Path) -> str:
     """Says which prompt will write the code: never "refined" when only the seed exists."""
-    record = ls.state(root).record
-    adopted = record is not None and record.current.adopted == "refined"
+    state = ls.state(root)
+    record = state.record
+    # the project's committed prompt, when there is one for this model, is what writes the code
+    adopted = (
+        state.shared == "refined"
+        if state.shared
+        else record is not None and record.current.adopted == "refined"
+    )
     return f"Implement with the {'refined' if adopted else 'seed'} prompt"
 
 
