@@ -93,6 +93,7 @@ def test_refine_and_generate_from_neovim(tmp_path: Path) -> None:
     assert result["ok"], result.get("why")
     assert result["root"] == str(repo)
     assert result["refine"]["state"] == "done", result["refine"]
+    assert result["statusline"] in ("Prochemy: refined", "Prochemy: seed"), result["statusline"]
     assert any(p.startswith("begin:") for p in result["progress"])
     assert any(p.startswith("end:") for p in result["progress"])
     assert "raise NotImplementedError" in result["stubbed"]

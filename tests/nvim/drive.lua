@@ -55,6 +55,9 @@ if not done then
 end
 out.refine = state
 out.progress = progress
+require("prochemy").refresh_status()
+vim.wait(10000, function() return require("prochemy").statusline():match("refined") or require("prochemy").statusline():match("seed") end, 100)
+out.statusline = require("prochemy").statusline()
 
 -- stub one function in the buffer, then let the server implement it
 local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)

@@ -9,6 +9,7 @@ M.defaults = {
   root_markers = { "pyproject.toml", "setup.cfg", "setup.py", "pytest.ini", ".git" },
   settings = {}, -- the `prochemy` settings: endpoint, test, editor, sandbox ... (see the README)
   echo_progress = true, -- echo progress messages in the command line
+  status_poll_ms = 5000, -- how often M.statusline() asks the server (0: only on events)
 }
 
 local function client(bufnr)
@@ -87,6 +88,45 @@ function M.translate(to, range)
   end)
 end
 
+-- A status-line component, like the VS Code status item: "Prochemy: refining 2/10",
+-- "Prochemy: prompt stale", "Prochemy: refined", "Prochemy: seed" or "Prochemy: no prompt
+-- yet". It is kept up to date from LSP progress and a prochemy.status poll
+-- (M.refresh_status, run on attach, after progress ends and every few seconds).
+M.status = { text = "Prochemy", progress = nil }
+
+local function present(v) -- JSON null arrives as vim.NIL
+  return v ~= nil and v ~= vim.NIL
+end
+
+local function status_text(status, progress)
+  local running = {}
+  for _, job in ipairs((status and status.jobs) or {}) do
+    if job.state == "running" then table.insert(running, job) end
+  end
+  if #running > 0 then
+    local k, n = (progress or ""):match("iteration (%d+)/(%d+)")
+    return "Prochemy: " .. (k and ("refining " .. k .. "/" .. n) or (running[1].kind == "generate" and "generating" or "refining"))
+  end
+  local prompt = status and present(status.prompt) and status.prompt or nil
+  if prompt and prompt.stale == true then return "Prochemy: prompt stale" end
+  if status and present(status.projectFile) then return "Prochemy: " .. status.projectFile .. " (project file)" end
+  if prompt then return "Prochemy: " .. prompt.adopted end
+  return "Prochemy: no prompt yet"
+end
+
+function M.refresh_status()
+  local c = client()
+  if not c then return end
+  M.execute("prochemy.status", root_arg(), function(result)
+    M.status.text = status_text(result, M.status.progress)
+    vim.cmd("redrawstatus")
+  end)
+end
+
+function M.statusline()
+  return M.status.text
+end
+
 function M.show_prompt()
   M.execute("prochemy.showPrompt", root_arg()) -- the server asks Neovim to open the file
 end
@@ -137,6 +177,29 @@ function M.setup(opts)
   }
   for name, spec in pairs(commands) do
     vim.api.nvim_create_user_command(name, spec[1], vim.tbl_extend("force", { desc = spec[2] }, spec[3] or {}))
+  end
+  local group = vim.api.nvim_create_augroup("prochemy-status", { clear = true })
+  vim.api.nvim_create_autocmd("LspProgress", {
+    group = group,
+    callback = function(ev)
+      local c = vim.lsp.get_client_by_id(ev.data.client_id)
+      local value = ev.data.params.value
+      if not (c and c.name == "prochemy" and type(value) == "table") then return end
+      M.status.progress = value.message or value.title
+      if value.kind == "end" then M.status.progress = nil end
+      M.refresh_status()
+    end,
+  })
+  vim.api.nvim_create_autocmd("LspAttach", {
+    group = group,
+    callback = function(ev)
+      local c = vim.lsp.get_client_by_id(ev.data.client_id)
+      if c and c.name == "prochemy" then M.refresh_status() end
+    end,
+  })
+  if not M._timer and (opts.status_poll_ms or 0) > 0 then
+    M._timer = vim.uv.new_timer()
+    M._timer:start(opts.status_poll_ms, opts.status_poll_ms, vim.schedule_wrap(M.refresh_status))
   end
   if opts.echo_progress then
     vim.api.nvim_create_autocmd("LspProgress", {
