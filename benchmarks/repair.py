@@ -212,7 +212,11 @@ async def main(args: argparse.Namespace) -> None:
         def save(complete: bool) -> None:
             """After every task (a killed run leaves its figures so far; a rerun replays the
             cached answers), and once more at the end."""
-            partial = {"finished_tasks": len(finished), "summary": summary(finished)} if finished else {}
+            partial = (
+                {"finished_tasks": len(finished), "summary": summary(finished), "per_task": finished}
+                if finished
+                else {}
+            )
             record = {
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "complete": complete,
