@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from .generation import Judged, generate, judge
 from .judging import Judges
 from .llm.gateway import LLMGateway
-from .loop.failures import Failure, classify, profile
+from .loop.failures import Failure, failure_of, profile
 from .tasks import Task
 
 
@@ -87,15 +87,9 @@ async def run_bench(
             prompt_tokens=j.generation.prompt_tokens,
             completion_tokens=j.generation.completion_tokens,
             cached=j.generation.cached,
-            failure=classify(
-                decisive.outcome.value,
-                decisive.detail,
-                j.generation.code,
-                truncated=j.generation.finish_reason == "length",
-            ),
+            failure=failure_of(j),
         )
         for j in judged
-        for decisive in [j.plus if j.plus is not None and j.result.passed else j.result]
     ]
     passed = sum(r.outcome == "passed" for r in results)
     # EvalPlus: "plus" counts only if the base tests pass too

@@ -33,6 +33,11 @@ class Judged(BaseModel):
     result: RunResult
     plus: RunResult | None = None
 
+    @property
+    def verdict(self) -> RunResult:
+        """The verdict that decides: the plus inputs only matter once the base tests pass."""
+        return self.plus if self.result.passed and self.plus is not None else self.result
+
 
 def messages_for(system_prompt: str, task: Task) -> list[dict[str, str]]:
     """The system prompt (its instruction and style), then as many of the task's worked

@@ -57,14 +57,8 @@ class ExportedPrompt(BaseModel):
         cur = record.current
         h = cur.held_out
         return cls(
-            prompt=cur.prompt,
-            adopted=cur.adopted,
-            best_prompt=cur.best_prompt,
-            seed_prompt=cur.seed_prompt,
+            **cur.model_dump(include=_SHARED),
             model=record.model,
-            tree=cur.tree,
-            run_id=cur.run_id,
-            train_pass=cur.train_pass,
             held_out=None
             if h is None
             else HeldOutScores(
@@ -75,25 +69,16 @@ class ExportedPrompt(BaseModel):
                 only_seed=len(h.only_seed),
                 sign_test_p=round(h.sign_test_p, 4),
             ),
-            stop_reason=cur.stop_reason,
             exported=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
     def stored(self) -> StoredPrompt:
         """Back into a user's store (the held-out task lists are not exported: only counts)."""
-        return StoredPrompt(
-            prompt=self.prompt,
-            adopted=self.adopted,
-            best_prompt=self.best_prompt,
-            seed_prompt=self.seed_prompt,
-            tree=self.tree,
-            run_id=self.run_id,
-            train_pass=self.train_pass,
-            held_out=None,
-            stop_reason=self.stop_reason,
-            usage={},
-            wall_s=0.0,
-        )
+        return StoredPrompt(**self.model_dump(include=_SHARED), held_out=None, usage={}, wall_s=0.0)
+
+
+# what a stored prompt and its exported form have in common
+_SHARED = {"prompt", "adopted", "best_prompt", "seed_prompt", "tree", "run_id", "train_pass", "stop_reason"}
 
 
 def _toml_value(value: object) -> str:

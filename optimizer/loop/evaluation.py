@@ -22,7 +22,7 @@ from ..llm.gateway import LLMGateway, endpoint_identity
 from ..prompts import PromptSpec
 from ..store import RecordStore
 from ..tasks import Task, has_plus
-from .failures import Failure, classify
+from .failures import Failure, classify, failure_of
 
 CODE_KEPT = 4000  # characters of an answer's code kept with its outcome
 
@@ -102,8 +102,7 @@ class Evaluator:
         generation = await generate(self.gateway, prompt, task, serial=self.serial)
         with_plus = has_plus(task)
         judged = await judge(self.judges, task, generation, with_plus=with_plus)
-        # the verdict that decides: plus inputs only matter once the base tests pass
-        verdict = judged.plus if judged.result.passed and judged.plus is not None else judged.result
+        verdict = judged.verdict
         result = TaskOutcome(
             passed=verdict.passed,
             base_passed=judged.result.passed,
@@ -111,12 +110,7 @@ class Evaluator:
             detail=verdict.detail,
             completion_tokens=generation.completion_tokens,
             code=generation.code[:CODE_KEPT],
-            failure=classify(
-                verdict.outcome.value,
-                verdict.detail,
-                generation.code,
-                truncated=generation.finish_reason == "length",
-            ),
+            failure=failure_of(judged),
         )
         self.store.put(key, result)
         return result

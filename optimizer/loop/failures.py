@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Iterable
 from enum import Enum
 
+from ..generation import Judged
+
 
 class Failure(str, Enum):
     NO_CODE = "no-code"  # nothing extracted, a syntax error, or the answer cut at max_tokens
@@ -76,6 +78,17 @@ def classify(outcome: str, detail: str, code: str | None = None, truncated: bool
     if name in ("", "AssertionError") and outcome == "failed":
         return Failure.WRONG_VALUE
     return Failure.RAISED  # (an AssertionError in an "error" verdict: the code's own assert)
+
+
+def failure_of(judged: Judged) -> Failure | None:
+    """The class of a judged answer's deciding verdict, with its code and truncation."""
+    verdict = judged.verdict
+    return classify(
+        verdict.outcome.value,
+        verdict.detail,
+        judged.generation.code,
+        truncated=judged.generation.finish_reason == "length",
+    )
 
 
 def profile(failures: Iterable[Failure | None]) -> dict[str, int]:

@@ -81,6 +81,15 @@ def _root(server: ProchemyServer, given: str | None) -> Path:
     return path
 
 
+def _confined(server: ProchemyServer, uri: str) -> str:
+    """A document command's URI, refused as invalid params when outside the workspace."""
+    try:
+        server.confine(uri)
+    except OutsideWorkspace as e:
+        raise JsonRpcInvalidParams(str(e)) from None
+    return uri
+
+
 def _sandbox(server: ProchemyServer, root: Path) -> dict:
     """The tier in force, in every status: the weaker one is never entered unseen."""
     try:
@@ -99,21 +108,14 @@ def register(server: ProchemyServer) -> None:
     @server.command("prochemy.generate")
     async def generate(ls: ProchemyServer, *args: Any) -> dict:
         a = parse(PositionArgs, args)
-        try:
-            ls.confine(a.uri)
-        except OutsideWorkspace as e:
-            raise JsonRpcInvalidParams(str(e)) from None
-        return await implement_and_apply(ls, a.uri, a.line, check=a.check, apply_failing=a.apply_failing)
+        uri = _confined(ls, a.uri)
+        return await implement_and_apply(ls, uri, a.line, check=a.check, apply_failing=a.apply_failing)
 
     @server.command("prochemy.translate")
     async def translate(ls: ProchemyServer, *args: Any) -> dict:
         a = parse(TranslateArgs, args)
-        try:
-            ls.confine(a.uri)
-        except OutsideWorkspace as e:
-            raise JsonRpcInvalidParams(str(e)) from None
         selection = None if a.range is None else types.Range(**a.range.model_dump())
-        return await translate_to_new_file(ls, a.uri, a.to, selection)
+        return await translate_to_new_file(ls, _confined(ls, a.uri), a.to, selection)
 
     @server.command("prochemy.showPrompt")
     async def show_prompt(ls: ProchemyServer, *args: Any) -> dict:
