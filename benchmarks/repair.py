@@ -5,14 +5,15 @@ greedy answer first, then candidates at a temperature (or repaired with the fail
 shown) until one passes them. Every distinct candidate is also judged on hidden tests, so
 one run gives the hidden-test pass after 1, 2, 4 and 8 generations.
 
-- HumanEval+ (default): visible = the first 3 asserts of HumanEval's check(); hidden = the
-  whole check() plus HumanEval+'s inputs.
+- HumanEval+ (default): visible = the first 3 asserts of HumanEval's check() (`--visible N`;
+  `--visible all`: the whole check(), as in the product where every test is visible); hidden =
+  the whole check() plus HumanEval+'s inputs.
 - Repositories (`--repo PATH`, repeatable): the held-out mined tasks (the split refinement
   uses); a task's related tests alternate between visible (1st, 3rd, ...) and hidden (2nd,
   4th, ...); tasks with a single related test are reported apart (visible = hidden).
 
     .venv/bin/python benchmarks/repair.py [--tasks 0-163] [--small] [--candidates 8]
-        [--temperature 0.8] [--feedback] [--repo PATH ...] [--name NAME]
+        [--temperature 0.8] [--feedback] [--visible 3|all] [--repo PATH ...] [--name NAME]
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from prochemy.sandbox.models import RunOutcome, RunResult
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUDGETS = (1, 2, 4, 8)
+ALL = 10**6  # `--visible all`: more asserts than any check() holds
 
 
 def visible_task(task: FunctionTask, asserts: int = 3) -> FunctionTask:
@@ -66,7 +68,9 @@ def with_tests(task: RepoTask, node_ids: list[str]) -> RepoTask:
     return task.model_copy(update={"repo": task.repo.model_copy(update={"node_ids": node_ids})})
 
 
-def checks(judges: Judges, task: Task) -> tuple[Check, Callable[[str], Awaitable[bool]], str]:
+def checks(
+    judges: Judges, task: Task, asserts: int = 3
+) -> tuple[Check, Callable[[str], Awaitable[bool]], str]:
     """(visible check, hidden judge, group) for a task."""
     if isinstance(task, RepoTask):
         ids = task.repo.node_ids
@@ -75,7 +79,7 @@ def checks(judges: Judges, task: Task) -> tuple[Check, Callable[[str], Awaitable
             (task, task) if len(ids) < 2 else (with_tests(task, ids[0::2]), with_tests(task, ids[1::2]))
         )
     else:
-        visible, hidden, group = visible_task(task), task, "humaneval+"
+        visible, hidden, group = visible_task(task, asserts), task, "humaneval+"
 
     async def check(code: str) -> RunResult:
         return (await judges.judge(visible, code)).result
@@ -88,7 +92,7 @@ def checks(judges: Judges, task: Task) -> tuple[Check, Callable[[str], Awaitable
 
 
 async def one_task(session: Session, judges: Judges, task: Task, args: argparse.Namespace) -> dict:
-    check, judge_hidden, group = checks(judges, task)
+    check, judge_hidden, group = checks(judges, task, args.visible)
     plan = session.settings.generate.model_copy(
         update={"candidates": args.candidates, "temperature": args.temperature, "feedback": args.feedback}
     )
@@ -166,6 +170,19 @@ def say(model: str, label: str, s: dict) -> None:
     )
 
 
+def default_name(kind: str, args: argparse.Namespace) -> str:
+    """repair-<kind>-<model>[-feedback][-t<temperature>][-visible-<n>]: the default strategy
+    (sampling at 0.8, 3 visible asserts) keeps the plain name."""
+    name = f"repair-{kind}-{'0.5b' if args.small else '1.5b'}"
+    if args.feedback:
+        name += "-feedback"
+    if args.temperature != 0.8:
+        name += f"-t{args.temperature:g}"
+    if not args.repo and args.visible != 3:
+        name += f"-visible-{'all' if args.visible >= ALL else args.visible}"
+    return name
+
+
 async def held_out_tasks(session: Session, root: Path) -> list[Task]:
     report = await session.mine(root)
     return list(split(report.tasks, session.settings.test.held_out_fraction, 10, RefineConfig().seed)[1])
@@ -200,12 +217,13 @@ async def main(args: argparse.Namespace) -> None:
 
         results: dict[str, dict] = {}
         kind = "repos" if args.repo else "humanevalplus"
-        out = RESULTS / f"{args.name or f'repair-{kind}-' + ('0.5b' if args.small else '1.5b')}.json"
+        out = RESULTS / f"{args.name or default_name(kind, args)}.json"
         strategy = {
             "candidates": args.candidates,
             "temperature": args.temperature,
             "feedback": args.feedback,
             "parallel": settings.generate.parallel or settings.concurrency,
+            **({} if args.repo else {"visible_asserts": "all" if args.visible >= ALL else args.visible}),
         }
         finished: list[dict] = []
 
@@ -257,6 +275,12 @@ if __name__ == "__main__":
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--feedback", action="store_true")
+    parser.add_argument(
+        "--visible",
+        type=lambda v: ALL if v == "all" else int(v),
+        default=3,
+        help="HumanEval+: asserts of check() the strategy sees (a number or 'all')",
+    )
     parser.add_argument("--repo", type=Path, action="append", help="a repository (repeatable)")
     parser.add_argument("--name", default=None)
     asyncio.run(main(parser.parse_args()))
