@@ -59,10 +59,12 @@ async def generate(
     temperature: float = 0.0,
     sample: int = 0,
     follow_up: list[dict[str, str]] | None = None,
+    reference: bool = False,
 ) -> Generation:
     """One answer: greedy by default; at a temperature, sample number `sample` (also its
     seed, so a sample repeats where the endpoint honours seeds); `follow_up` continues the
-    conversation (a failing candidate and its test, for repair)."""
+    conversation (a failing candidate and its test, for repair). `reference`: as the paper's
+    loop asks, paid afresh and uncut (to the model's own end or max_tokens)."""
     reply = await gateway.chat(
         ChatRequest(
             role="task",
@@ -71,8 +73,9 @@ async def generate(
             sample=sample,
             seed=sample if temperature > 0 else None,
             serial=serial,
-            stop_at_code=gateway.settings.stop_at_code,
+            stop_at_code=gateway.settings.stop_at_code and not reference,
             entry_point=task.entry_point,
+            fresh=reference,
         )
     )
     # a repository statement is prose around the module's context, not a stub to complete

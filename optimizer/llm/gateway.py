@@ -51,6 +51,9 @@ class ChatRequest(BaseModel):
     # prose) is never used, so it is never generated
     stop_at_code: bool = False
     entry_point: str | None = None
+    # paid again even when cached (the answer is stored afresh): the reference loop
+    # measures what a loop without any reuse costs
+    fresh: bool = False
 
 
 class ChatResult(BaseModel):
@@ -218,7 +221,7 @@ class LLMGateway:
         max_tokens = request.max_tokens or self.settings.max_tokens
         key = ResponseCache.key(r.identity, r.model, request, max_tokens)
         usage = self.ledger.setdefault(request.role, RoleUsage())
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+        if self.cache is not None and not request.fresh and (hit := self.cache.get(key)) is not None:
             usage.cache_hits += 1
             return hit.model_copy(update={"cached": True})
         async with self._serial if request.serial else contextlib.nullcontext():

@@ -78,12 +78,20 @@ class Evaluator:
     """Prompt x task outcomes through the gateway (temperature 0) and the task kinds' judges."""
 
     def __init__(
-        self, gateway: LLMGateway, judges: Judges, store: OutcomeStore, serial: bool = False
+        self,
+        gateway: LLMGateway,
+        judges: Judges,
+        store: OutcomeStore,
+        serial: bool = False,
+        reference: bool = False,
     ) -> None:
         self.gateway = gateway
         self.judges = judges
         self.serial = serial  # deterministic mode, see ChatRequest.serial
         self.store = store
+        # the paper's loop: every outcome computed again (no stored outcome read, none
+        # written, answers paid afresh and uncut), to measure what reuse and the cut save
+        self.reference = reference
         self._inflight: dict[str, asyncio.Task[TaskOutcome]] = {}  # one computation per key
 
     async def model_identity(self) -> str:
@@ -91,7 +99,7 @@ class Evaluator:
 
     async def outcome(self, prompt: str, task: Task) -> TaskOutcome:
         key = OutcomeStore.key(await self.model_identity(), prompt, task)
-        if (known := self.store.get(key)) is not None:
+        if not self.reference and (known := self.store.get(key)) is not None:
             return known
         if key not in self._inflight:
             self._inflight[key] = asyncio.ensure_future(self._compute(key, prompt, task))
@@ -99,7 +107,7 @@ class Evaluator:
         return await self._inflight[key]  # cancelled with its awaiters: no orphan keeps paying
 
     async def _compute(self, key: str, prompt: str, task: Task) -> TaskOutcome:
-        generation = await generate(self.gateway, prompt, task, serial=self.serial)
+        generation = await generate(self.gateway, prompt, task, serial=self.serial, reference=self.reference)
         with_plus = has_plus(task)
         judged = await judge(self.judges, task, generation, with_plus=with_plus)
         verdict = judged.verdict
@@ -112,12 +120,16 @@ class Evaluator:
             code=generation.code[:CODE_KEPT],
             failure=failure_of(judged),
         )
-        self.store.put(key, result)
+        if not self.reference:
+            self.store.put(key, result)
         return result
 
     def with_serial(self, serial: bool) -> Evaluator:
         """The same stores and runners, in (or out of) deterministic mode."""
-        return Evaluator(self.gateway, self.judges, self.store, serial=serial)
+        return Evaluator(self.gateway, self.judges, self.store, serial=serial, reference=self.reference)
+
+    def as_reference(self) -> Evaluator:
+        return Evaluator(self.gateway, self.judges, self.store, serial=self.serial, reference=True)
 
     async def matrix(self, prompts: list[str], tasks: list[Task]) -> list[list[TaskOutcome]]:
         cells = await gather_or_cancel(*(self.outcome(p, t) for p in prompts for t in tasks))

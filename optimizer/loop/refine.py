@@ -72,6 +72,12 @@ class RefineConfig(BaseModel):
         description="P* must beat the seed on the training tasks with a paired sign-test p at most "
         "this (None: the best training pass@1 wins, as in the paper)",
     )
+    reference: bool = Field(
+        False,
+        description="the paper-faithful loop, to measure the optimised one against: every pool "
+        "member evaluated again every iteration, no stored outcome or cached answer reused, "
+        "answers not cut at the end of their code (mutation answers still replay)",
+    )
     held_out_serial: bool = Field(
         True,
         description="held-out answers one request at a time, "
@@ -82,6 +88,8 @@ class RefineConfig(BaseModel):
     def _shares(self) -> RefineConfig:
         if self.reflect + self.structure > 1.0:
             raise ValueError(f"reflect ({self.reflect}) + structure ({self.structure}) is more than 1")
+        if self.reference and self.race_batch is not None:
+            raise ValueError("the reference loop evaluates every variant on every task: no racing")
         return self
 
     def budget(self) -> Budget:
@@ -230,7 +238,7 @@ class Refiner:
         on_progress: Callable[[Progress], None] | None = None,
     ) -> None:
         self.gateway = gateway
-        self.evaluator = evaluator
+        self.evaluator = evaluator.as_reference() if config.reference else evaluator
         self.config = config
         self.report = on_progress or (lambda p: None)
         # each evaluated prompt's outcomes on the training tasks, for reflection

@@ -50,6 +50,7 @@ def refine_config(args: argparse.Namespace) -> RefineConfig:
         structure=args.structure,
         accept_p=args.accept_p,
         race_batch=args.race,
+        reference=args.reference_loop,
         max_calls=args.max_calls,
         max_tokens_total=args.max_tokens_total,
         held_out_serial=not args.batched_held_out,

@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="P* must beat the seed on the training tasks with a paired sign-test p at most P "
         "(default: the best training pass@1 wins, as in the paper)",
     )
+    refine.add_argument(
+        "--reference-loop",
+        action="store_true",
+        help="the paper-faithful loop, for measuring: every prompt re-evaluated each iteration, "
+        "no stored outcome or cached answer reused, answers not cut (much slower)",
+    )
     refine.add_argument("--max-calls", type=COUNT)
     refine.add_argument("--max-tokens-total", type=COUNT)
     refine.add_argument("--prompt", type=Path, metavar="FILE", help="seed prompt (default: the paper's)")
@@ -262,6 +268,8 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("refine needs either a repository PATH or --benchmark humaneval|translate-java-python")
     if args.command == "refine" and args.reflect + args.structure > 1.0:
         parser.error(f"--reflect {args.reflect} and --structure {args.structure} add up to more than 1")
+    if args.command == "refine" and args.reference_loop and args.race is not None:
+        parser.error("--reference-loop evaluates every variant on every task: drop --race")
     if args.command == "generate":
         if args.function and args.path is None:
             parser.error(

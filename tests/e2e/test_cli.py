@@ -131,6 +131,7 @@ def test_bench_says_why_tasks_failed(tmp_path: Path) -> None:
         ("--reflect", "lots", "is not a number"),
         ("--accept-p", "0", "out of range (above 0, at most 1)"),
         ("--reflect 0.7 --structure", "0.5", "add up to more than 1"),
+        ("--reference-loop --race", "4", "drop --race"),
     ],
 )
 def test_an_out_of_range_number_is_refused_before_anything_runs(

@@ -129,6 +129,30 @@ async def test_survivors_are_never_re_evaluated(parts) -> None:
     assert len(pairs) == len(distinct_prompts) * len(TRAIN.tasks)
 
 
+async def test_the_reference_loop_pays_every_evaluation_and_finds_the_same_prompt(parts, tmp_path) -> None:
+    config = RefineConfig(n=4, k_max=3, patience=5)
+    responder = make_responder(varied, lambda s: "edge" in s)
+    stub, refiner, gateway, _ = await parts(responder, config)
+    optimised = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
+    before = len(stub.completions)
+    task_asks = [r for r in stub.completions if r["body"]["messages"][0]["content"] != ROBUST_SYSTEM]
+    assert task_asks and all(r["body"].get("stream") for r in task_asks)  # cut at the code's end
+    # same cache: the mutation answers replay, task answers are paid again
+    _, reference, ref_gateway, _ = await parts(
+        responder, config.model_copy(update={"reference": True}), stub=stub
+    )
+    result = await reference.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
+    asked = stub.completions[before:]
+    assert not [r for r in asked if r["body"]["messages"][0]["content"] == ROBUST_SYSTEM]
+    assert not any(r["body"].get("stream") for r in asked)  # uncut: no streamed stop at the code
+    pool_sizes = [len(it.prompts) for it in result.iterations]
+    held = 2 * len(HELD.tasks)
+    assert len(asked) == sum(pool_sizes) * len(TRAIN.tasks) + held  # survivors asked again
+    assert ref_gateway.ledger["task"].cache_hits == 0
+    assert (result.best_prompt, result.adopted) == (optimised.best_prompt, optimised.adopted)
+    assert [it.outcomes for it in result.iterations] == [it.outcomes for it in optimised.iterations]
+
+
 async def test_stops_when_the_best_does_not_move(parts) -> None:
     stub, refiner, _, _ = await parts(
         make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=10, patience=3)
