@@ -8,7 +8,12 @@ replayed), warms the model up with `prochemy.doctor`, opens the module with the 
 body replaced by `...`, and times `prochemy.generate` from the request to the server's
 `workspace/applyEdit` (or to its answer, when nothing is applied).
 
-    .venv/bin/python benchmarks/editor_latency.py [--functions 10] [--small]
+Then `--refines N` times "Refine prompt for this repo" (`prochemy.refinePrompt`, the README
+demo's budget: 4 real + 2 variant tasks, 3 prompts, 2 iterations, 6 held out), each on a
+fresh cache holding only the mining results: time from the request to the first progress
+report that carries a score ("best N%") and to the end of the job (the prompt stored).
+
+    .venv/bin/python benchmarks/editor_latency.py [--functions 10] [--refines 3] [--small]
 """
 
 from __future__ import annotations
@@ -96,6 +101,51 @@ def one_run(repo: Path, base_cache: Path, model: Path, task_id: str, candidates:
     }
 
 
+DEMO_BUDGET = {"k_real": 4, "k_synthetic": 2, "n": 3, "k_max": 2, "held_out": 6}
+
+
+def refine_run(repo: Path, base_cache: Path, model: Path) -> dict:
+    """One "Refine prompt for this repo" from the request to the stored prompt. The client
+    declares no progress support, so the server reports through log messages."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "cache"
+        shutil.copytree(base_cache / "mining", cache / "mining")
+        options = {
+            "cache_dir": str(cache),
+            "model": {"path": str(model)},
+            "editor": {"background_refine": False, **DEMO_BUDGET},
+        }
+        client = RawClient(repo, cache, options)
+        try:
+            client.request("workspace/executeCommand", {"command": "prochemy.doctor", "arguments": []}, 300)
+            client.seen.clear()
+            t0 = time.monotonic()
+            client.request(
+                "workspace/executeCommand", {"command": "prochemy.refinePrompt", "arguments": []}, 60
+            )
+            scored = ended = None
+            outcome = "no end within an hour"
+            deadline = t0 + 3600
+            while ended is None and time.monotonic() < deadline:
+                message = client._read()
+                if "method" in message and "id" in message:  # a request of the server's
+                    client._answer(message["id"], client.answers.get(message["method"]))
+                if message.get("method") != "window/logMessage":
+                    continue
+                text = message["params"]["message"]
+                if scored is None and " best " in text:
+                    scored = time.monotonic() - t0
+                if "seed prompt kept" in text or "refined prompt adopted" in text or "failed:" in text:
+                    ended, outcome = time.monotonic() - t0, text
+        finally:
+            client.close()
+    return {
+        "to_first_scored_report_s": None if scored is None else round(scored, 1),
+        "to_stored_prompt_s": None if ended is None else round(ended, 1),
+        "outcome": outcome,
+    }
+
+
 async def mined(settings, repo: Path) -> list[str]:
     async with Session(settings) as session:
         report = await session.mine(repo)
@@ -118,6 +168,9 @@ def main(args: argparse.Namespace) -> None:
                 row = one_run(repo, base, model, task_id, candidates)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+        refines = [refine_run(repo, base, model) for _ in range(args.refines)]
+        for r in refines:
+            print(json.dumps(r), flush=True)
     modes = {}
     for candidates in (1, settings.generate.candidates):
         times = [r["to_edit_or_answer_s"] for r in rows if r["candidates_setting"] == candidates]
@@ -134,6 +187,16 @@ def main(args: argparse.Namespace) -> None:
         "functions": len(rows) // 2,
         "modes": modes,
         "runs": rows,
+        "refine": {
+            "budget": DEMO_BUDGET,
+            "runs": refines,
+            **{
+                f"{key}_{q}": percentile([r[key] for r in refines if r[key] is not None], p)
+                for key in ("to_first_scored_report_s", "to_stored_prompt_s")
+                for q, p in (("p50", 0.5), ("p90", 0.9))
+                if any(r[key] is not None for r in refines)
+            },
+        },
     }
     print(json.dumps(modes, indent=1))
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -146,5 +209,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--functions", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--refines", type=int, default=3, help="timed refinements (0: none)")
     parser.add_argument("--small", action="store_true")
     main(parser.parse_args())
