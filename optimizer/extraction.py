@@ -109,6 +109,15 @@ def drop_broken_tail(code: str, entry_point: str | None) -> str:
     return code  # broken early: leave it whole, the sandbox reports the syntax error
 
 
+def extract_java(text: str) -> str:
+    """A Java answer: the first ```java block (or unlabelled one) declaring class Solution,
+    else the first such block, else the whole text."""
+    blocks = [body for lang, body in fenced_blocks(text) if lang == "java"]
+    blocks = blocks or [body for lang, body in fenced_blocks(text) if lang == ""]
+    chosen = next((b for b in blocks if re.search(r"\bclass\s+Solution\b", b)), blocks[0] if blocks else text)
+    return chosen.strip() + "\n"
+
+
 def extract_code(text: str, entry_point: str | None = None, prompt: str = "") -> str:
     code = choose_code(text, entry_point)
     if entry_point and not _defines(code, entry_point) and code.startswith((" ", "\t")) and prompt:

@@ -5,17 +5,21 @@ from __future__ import annotations
 from prochemy.sandbox.models import RunResult
 from pydantic import BaseModel
 
-from .extraction import extract_code
+from .extraction import extract_code, extract_java
 from .judging import Judges
 from .llm.gateway import ChatRequest, LLMGateway
 from .prompts import PromptSpec
-from .tasks import FunctionTask, Task
+from .tasks import FunctionTask, Task, TranslationTask
 
 # The paper's seed prompt S(0), verbatim.
 SEED_PROMPT = (
     "You are a code generation assistant. Your task is to generate Python code based on the "
     "given task description and complete the work described in the task."
 )
+
+
+def _java_answer(task: Task) -> bool:
+    return isinstance(task, TranslationTask) and task.target_language == "java"
 
 
 class Generation(BaseModel):
@@ -73,7 +77,7 @@ async def generate(
             sample=sample,
             seed=sample if temperature > 0 else None,
             serial=serial,
-            stop_at_code=gateway.settings.stop_at_code and not reference,
+            stop_at_code=gateway.settings.stop_at_code and not reference and not _java_answer(task),
             entry_point=task.entry_point,
             fresh=reference,
         )
@@ -83,7 +87,9 @@ async def generate(
     return Generation(
         task_id=task.id,
         answer=reply.text,
-        code=extract_code(reply.text, task.entry_point, stub),
+        code=extract_java(reply.text)
+        if _java_answer(task)
+        else extract_code(reply.text, task.entry_point, stub),
         prompt_tokens=reply.prompt_tokens,
         completion_tokens=reply.completion_tokens,
         cached=reply.cached,

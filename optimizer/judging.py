@@ -16,6 +16,7 @@ from prochemy.sandbox.repo_runner import RepoRunner
 from pydantic import BaseModel
 
 from .harness import check_job, plus_job
+from .java_harness import UnsupportedDeclaration, judged_sources
 from .tasks import FunctionTask, RepoTask, Task, TranslationTask
 
 
@@ -64,16 +65,22 @@ class NoJudge(RuntimeError):
 
 class TranslationJudge:
     """A translation is judged like code written in its target language: into Python, by the
-    original Python task's judge (tests, helpers, HumanEval+ inputs)."""
+    original Python task's judge (tests, helpers, HumanEval+ inputs); into Java, by the Java
+    test compiled and run in the sandbox under the trusted launcher (java_harness.py)."""
 
-    def __init__(self, function: FunctionJudge) -> None:
+    def __init__(self, function: FunctionJudge, timeout_s: float = 60.0) -> None:
         self.function = function
+        self.timeout_s = timeout_s  # javac and two JVM starts, on a busy machine
 
     async def judge(self, task: Task, code: str, with_plus: bool = False) -> Verdict:
         assert isinstance(task, TranslationTask)
         if task.target_language == "python":
             return await self.function.judge(task.python_view(), code, with_plus)
-        raise NoJudge(f"{task.id}: translations into {task.target_language} cannot be judged here yet")
+        try:
+            sources = judged_sources(task.target_stub, task.test, code)
+        except UnsupportedDeclaration as e:
+            raise NoJudge(f"{task.id}: {e}") from None
+        return Verdict(result=await self.function.sandbox.run_java(sources, timeout_s=self.timeout_s))
 
 
 class Judges:

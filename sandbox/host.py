@@ -19,6 +19,7 @@ from .isolation import (
     worker_command,
     worker_env,
 )
+from .java import java_home, launcher_source
 from .models import RunOutcome, RunResult, Runtime, SandboxSettings
 from .secrets import redact
 
@@ -180,6 +181,19 @@ class Sandbox:
         """Run the tests against the solution's functions, each in its own process: the
         verdict comes from the tests' process, which the candidate cannot reach."""
         return await self._request({"kind": "split", "solution": solution}, tests, timeout_s)
+
+    async def run_java(self, sources: dict[str, str], timeout_s: float | None = None) -> RunResult:
+        """Compile Java sources with the trusted launcher and run the program `Main` under it,
+        with no permission (sandbox/java/Launcher.java); raises NoJdk without a usable JDK."""
+        # a JVM with these flags reserves ~450 MB besides its heap (sandbox/worker.py _jvm_flags)
+        heap_mb = max(32, min(self.settings.memory_mb // 2, self.settings.memory_mb - 448))
+        job = {
+            "kind": "java",
+            "sources": {**sources, "prochemylauncher/Launcher.java": launcher_source()},
+            "java_home": str(java_home()),
+            "heap_mb": heap_mb,
+        }
+        return await self._request(job, None, timeout_s)
 
     async def _request(self, job: dict, tests: str | None, timeout_s: float | None) -> RunResult:
         if not self._workers:

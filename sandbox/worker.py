@@ -18,6 +18,11 @@ line each. Two kinds of job:
 - "isolated" {"id", "program", "candidate": {"rel", "source", "qualname"}, ...}: the same
   program with the target function stubbed, and the candidate's module served from its own
   process (isolate.py), forked before the key exists: a pass here is confirmed.
+- "java" {"id", "sources": {relative path: text}, "java_home", "heap_mb"}: one child compiles
+  the sources with that JDK's javac (annotation processing off) and runs the trusted
+  launcher (sandbox/java/Launcher.java) in a JVM sized to fit the memory limit; the launcher
+  gives the judged classes no permission and prints its verdict behind a nonce it read on
+  stdin, so a line the answer prints cannot pass for it.
 A program may set `__report__ = {"outcome", "detail", "data"}` to report for itself. With
 `copy_root` in the config each candidate gets a fresh copy of that tree (the process
 tier's stand-in for bwrap's read-only view); `PROCHEMY_REPO_ROOT` tells the program where
@@ -37,11 +42,13 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import resource
 import select
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -283,7 +290,10 @@ def _run_program(
         names: dict[str, object] = {"PLUGIN_MODULES": _PLUGIN_MODULES}
         if j_sock is not None:
             names["__prochemy_link__"] = isolate.Link(j_sock, job["repo_root"])
-        _child(config, workdir, out_w, res_w, job, lambda: _execute(job["program"], names), key)
+        body = (
+            (lambda: _java(job)) if job.get("kind") == "java" else (lambda: _execute(job["program"], names))
+        )
+        _child(config, workdir, out_w, res_w, job, body, key)
     if j_sock is not None:
         j_sock.close()
     os.close(res_w)
@@ -558,6 +568,108 @@ def _execute(program: str, names: dict | None = None) -> dict:
     if isinstance(report, dict) and report.get("outcome") in _OUTCOMES:
         return report
     return {"outcome": "passed", "detail": ""}
+
+
+_JAVA_TAIL = 1 << 16  # of the JVM's output, what is kept to find the verdict line in
+_VERDICT = "PROCHEMY-VERDICT "
+_SM_WARNING = re.compile(r"SecurityManager|terminally deprecated|consider reporting this")
+_JAVA_OUTCOMES = {"passed": "passed", "failed": "failed", "memory": "resource-limit", "error": "error"}
+
+
+def _jvm_flags(heap_mb: int, prefix: str = "") -> list[str]:
+    """A JVM that fits the address-space limit: small heap, code cache and class space,
+    one GC thread, no perf-data file."""
+    flags = [
+        f"-Xmx{heap_mb}m",
+        "-Xss2m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+        "-XX:CompressedClassSpaceSize=64m",
+        "-XX:ReservedCodeCacheSize=32m",
+        "-XX:MaxMetaspaceSize=128m",
+        "-XX:-UsePerfData",
+    ]
+    return [prefix + f for f in flags]
+
+
+def _java(job: dict) -> dict:
+    """Compile the sources, run the launcher, read its verdict (see the module docstring)."""
+    try:
+        return _compile_and_run(job)
+    except OSError as e:
+        if e.errno == errno.EAGAIN:  # fork or thread refused under RLIMIT_NPROC
+            return {"outcome": "resource-limit", "detail": f"process count limit ({e})"}
+        return {"outcome": "error", "detail": f"the JDK could not run: {type(e).__name__}: {e}"[:500]}
+
+
+def _compile_and_run(job: dict) -> dict:
+    deadline = time.monotonic() + float(job["timeout_s"])
+    files = []
+    for rel, text in job["sources"].items():
+        if os.path.isabs(rel) or ".." in rel.split("/"):
+            return {"outcome": "error", "detail": f"a source path outside the work dir: {rel}"}
+        os.makedirs(os.path.dirname(os.path.join("src", rel)) or "src", exist_ok=True)
+        with open(os.path.join("src", rel), "w", encoding="utf-8") as f:
+            f.write(text)
+        files.append(os.path.join("src", rel))
+    bin_dir = os.path.join(job["java_home"], "bin")
+    heap = int(job["heap_mb"])
+    env = dict(os.environ, MALLOC_ARENA_MAX="2")
+    compile_args = [os.path.join(bin_dir, "javac"), *_jvm_flags(heap, "-J"), "-proc:none", "-nowarn"]
+    compile_args += ["-encoding", "UTF-8", "-Xmaxerrs", "5", "-d", "classes", *files]
+    try:
+        built = subprocess.run(
+            compile_args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=max(1.0, deadline - time.monotonic()),
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        return {"outcome": "timeout", "detail": "javac did not finish in time"}
+    if built.returncode != 0:
+        said = built.stdout.decode("utf-8", "replace").splitlines()
+        errors = [line for line in said if "error:" in line] or said[-3:]
+        return {"outcome": "error", "detail": "does not compile: " + " | ".join(errors[:3])[:500]}
+    nonce = os.urandom(16).hex()
+    run_args = [os.path.join(bin_dir, "java"), *_jvm_flags(heap), "-Djava.security.manager=allow"]
+    run_args += ["-cp", "classes", "prochemylauncher.Launcher", "classes"]
+    jvm = subprocess.Popen(
+        run_args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
+    assert jvm.stdin is not None and jvm.stdout is not None
+    try:
+        jvm.stdin.write(nonce.encode() + b"\n")
+        jvm.stdin.close()
+    except BrokenPipeError:
+        pass
+    tail = b""
+    while True:  # to the end, keeping only the tail: the verdict is the launcher's last line
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([jvm.stdout], [], [], remaining)[0]:
+            jvm.kill()
+            jvm.wait()
+            return {"outcome": "timeout", "detail": "the Java program did not finish in time"}
+        chunk = os.read(jvm.stdout.fileno(), 1 << 16)
+        if not chunk:
+            break
+        tail = (tail + chunk)[-_JAVA_TAIL:]
+    code = jvm.wait()
+    text = tail.decode("utf-8", "replace")
+    marker = _VERDICT + nonce + " "
+    verdict = next((line[len(marker) :] for line in text.splitlines() if line.startswith(marker)), None)
+    # the launcher's own lines: its verdict, and the JDK's warning that it set a SecurityManager
+    shown = "\n".join(
+        line
+        for line in text.splitlines()
+        if not line.startswith(_VERDICT) and not (line.startswith("WARNING: ") and _SM_WARNING.search(line))
+    )
+    sys.stdout.write(shown[-4096:])
+    if verdict is None:
+        return {"outcome": "error", "detail": f"the Java program ended (exit code {code}) without a verdict"}
+    kind, _, detail = verdict.partition(" ")
+    return {"outcome": _JAVA_OUTCOMES.get(kind, "error"), "detail": detail[:500]}
 
 
 def _assertion(error: AssertionError, program: str) -> str:

@@ -2,7 +2,10 @@
 
 Java -> Python: the source is HumanEval-X's Java declaration and canonical solution; the
 answer is judged exactly like HumanEval+ task N (its tests, helpers and plus inputs).
-The 164 tasks are split once, by a fixed seed, into a training pool of 40 and 124 held-out
+Python -> Java: the source is HumanEval-X's Python prompt and canonical solution; the answer
+(a class Solution with the declared method) is judged by HumanEval-X's Java test for task N,
+compiled and run in the sandbox (optimizer/java_harness.py, sandbox/java/Launcher.java).
+In each direction the 164 tasks are split once, by a fixed seed, into a training pool of 40 and 124 held-out
 tasks that refinement never sees (`translation_split`).
 """
 
@@ -10,14 +13,15 @@ from __future__ import annotations
 
 import ast
 import random
+import re
 from pathlib import Path
 from typing import Literal
 
 from .datasets import _read_jsonl_gz, load_humaneval_plus, shared_data_dir
 from .model import Language, TranslationTask
 
-Direction = Literal["java-python"]
-DIRECTIONS: tuple[Direction, ...] = ("java-python",)
+Direction = Literal["java-python", "python-java"]
+DIRECTIONS: tuple[Direction, ...] = ("java-python", "python-java")
 POOL = 40  # training pool; the other 124 are held out
 SPLIT_SEED = 2503  # fixed: the same split for every run and model
 
@@ -96,13 +100,55 @@ def translation_path(source: Path, target_language: Language) -> Path:
     return candidate
 
 
+def _humaneval_x(language: str) -> dict[int, dict]:
+    rows = _read_jsonl_gz(shared_data_dir() / "humaneval-x" / f"humaneval_{language}.jsonl.gz")
+    return {int(row["task_id"].split("/")[1]): row for row in rows}
+
+
+def _java_signatures(declaration: str) -> str:
+    """The declaration's public methods, as the answer must write them."""
+    found = [
+        line.strip().removesuffix("{").strip()
+        for line in declaration.splitlines()
+        if line.strip().startswith("public ") and "(" in line
+    ]
+    return ("the methods " if len(found) > 1 else "the method ") + " and ".join(f"`{f}`" for f in found)
+
+
+def _python_to_java() -> list[TranslationTask]:
+    python, java = _humaneval_x("python"), _humaneval_x("java")
+    tasks = []
+    for n in sorted(java):
+        source = (python[n]["prompt"] + python[n]["canonical_solution"]).strip()
+        declaration = java[n]["prompt"]
+        tasks.append(
+            TranslationTask(
+                id=f"Python-Java/{n}",
+                statement=translation_statement(
+                    source,
+                    "python",
+                    "java",
+                    f"Write it in Java as `class Solution` with {_java_signatures(declaration)}, "
+                    "with the imports it needs, and no main method.",
+                ),
+                entry_point=re.findall(r"public\s[^(]*?(\w+)\s*\(", declaration)[-1],
+                reference=(declaration + java[n]["canonical_solution"]).strip(),
+                source_language="python",
+                target_language="java",
+                source_code=source,
+                test=java[n]["test"],
+                target_stub=declaration,
+            )
+        )
+    return tasks
+
+
 def load_translation(direction: Direction) -> list[TranslationTask]:
-    if direction != "java-python":
+    if direction not in DIRECTIONS:
         raise ValueError(f"unknown translation direction {direction!r}; known: {', '.join(DIRECTIONS)}")
-    java = {
-        int(row["task_id"].split("/")[1]): row
-        for row in _read_jsonl_gz(shared_data_dir() / "humaneval-x" / "humaneval_java.jsonl.gz")
-    }
+    if direction == "python-java":
+        return _python_to_java()
+    java = _humaneval_x("java")
     tasks = []
     for py in load_humaneval_plus():
         n = int(py.id.split("/")[1])
