@@ -48,9 +48,10 @@ def messages_for(system_prompt: str, task: Task) -> list[dict[str, str]]:
     examples as the prompt asks for, as earlier turns of the conversation, then the task."""
     spec = PromptSpec.parse(system_prompt)
     messages = [{"role": "system", "content": spec.system_message()}]
+    fence = "java" if _java_answer(task) else "python"  # examples are of the task's own kind
     for example in task.examples[: spec.examples]:
         messages.append({"role": "user", "content": example.statement})
-        messages.append({"role": "assistant", "content": f"```python\n{example.code.strip()}\n```"})
+        messages.append({"role": "assistant", "content": f"```{fence}\n{example.code.strip()}\n```"})
     return messages + [{"role": "user", "content": task.statement}]
 
 

@@ -23,9 +23,10 @@ from .translation import load_translation, translation_split
 
 
 class TrainingConfig(BaseModel):
-    # "translate-java-python": HumanEval-X's Java to Python; real tasks from the fixed training
-    # pool of 40, the other 124 held out; no synthetic variants (k_synthetic is ignored)
-    benchmark: Literal["humaneval", "translate-java-python"] = "humaneval"
+    # "translate-java-python" / "translate-python-java": HumanEval-X in that direction; real
+    # tasks from the fixed training pool of 40, the other 124 held out; no synthetic
+    # variants (k_synthetic is ignored)
+    benchmark: Literal["humaneval", "translate-java-python", "translate-python-java"] = "humaneval"
     train_from: Literal["mbpp", "humaneval"] = "mbpp"
     k_real: int = Field(10, ge=1)
     k_synthetic: int = Field(10, ge=0)
@@ -36,14 +37,15 @@ class TrainingConfig(BaseModel):
 
 async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox, cfg: TrainingConfig) -> TaskSuite:
     rng = random.Random(cfg.seed)
-    if cfg.benchmark == "translate-java-python":
-        pool, held_tasks = translation_split(load_translation("java-python"))
+    if cfg.benchmark.startswith("translate-"):
+        direction = "java-python" if cfg.benchmark == "translate-java-python" else "python-java"
+        pool, held_tasks = translation_split(load_translation(direction))
         chosen = rng.sample(pool, min(cfg.k_real, len(pool)))
         held_tasks = spread_sample(held_tasks, cfg.held_out_limit, cfg.seed)
         bank = benchmark_bank(chosen)
         return TaskSuite(
-            train=TaskSet(name="translate-java-python-train", tasks=with_examples(chosen, bank)),
-            held_out=TaskSet(name="translate-java-python-held-out", tasks=with_examples(held_tasks, bank)),
+            train=TaskSet(name=f"{cfg.benchmark}-train", tasks=with_examples(chosen, bank)),
+            held_out=TaskSet(name=f"{cfg.benchmark}-held-out", tasks=with_examples(held_tasks, bank)),
             synthesis=SynthesisReport(),
         )
     humaneval = load_humaneval_plus() if cfg.plus else load_humaneval()

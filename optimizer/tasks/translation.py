@@ -22,6 +22,7 @@ from .model import Language, TranslationTask
 
 Direction = Literal["java-python", "python-java"]
 DIRECTIONS: tuple[Direction, ...] = ("java-python", "python-java")
+BENCHMARKS: dict[str, Direction] = {f"translate-{d}": d for d in DIRECTIONS}  # the CLI's names
 POOL = 40  # training pool; the other 124 are held out
 SPLIT_SEED = 2503  # fixed: the same split for every run and model
 

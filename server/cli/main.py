@@ -25,7 +25,9 @@ from prochemy.optimizer.tasks import TASK, Task, TranslationTask
 from prochemy.optimizer.tasks.datasets import load_humaneval, load_humaneval_plus, select_tasks
 from prochemy.optimizer.tasks.repo_env import RepoError
 from prochemy.optimizer.tasks.training import TrainingConfig
+from prochemy.optimizer.tasks.translation import BENCHMARKS as TRANSLATION_BENCHMARKS
 from prochemy.optimizer.tasks.translation import (
+    DIRECTIONS,
     POOL,
     TRANSLATION_SEED_PROMPT,
     file_translation,
@@ -138,18 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("translate", parents=[common], help="translate code between Java and Python")
     tr_src = tr.add_mutually_exclusive_group(required=True)
     tr_src.add_argument("file", nargs="?", type=Path, help="a .java or .py file (printed, or --out)")
-    tr_src.add_argument("--task", metavar="ID", help="a benchmark task, e.g. Java-Python/0")
+    tr_src.add_argument("--task", metavar="ID", help="a benchmark task, e.g. Java-Python/0 or Python-Java/0")
     tr.add_argument("--to", choices=["python", "java"], help="the target language (with FILE)")
     tr.add_argument("--out", type=Path, metavar="FILE", help="write the translation to a new file")
     tr.add_argument("--prompt", type=Path, metavar="FILE", help="system prompt (default: translation seed)")
     tr.add_argument("--check", action="store_true", help="with --task: run the target-language tests")
-    tr.add_argument("--plus", action="store_true", help="with --check: HumanEval+ inputs too")
+    tr.add_argument("--plus", action="store_true", help="with --check: HumanEval+ inputs too (into Python)")
 
     bench = sub.add_parser("bench", parents=[common], help="pass@1 on a benchmark")
     bench.add_argument(
         "benchmark",
-        choices=["humaneval", "translate-java-python"],
-        help="translate-java-python: HumanEval-X's Java, judged by HumanEval(+)'s Python tests",
+        choices=["humaneval", *TRANSLATION_BENCHMARKS],
+        help="translate-java-python: HumanEval-X's Java, judged by HumanEval(+)'s Python tests; "
+        "translate-python-java: HumanEval-X's Python, judged by its Java tests (JDK 17-23)",
     )
     bench.add_argument("--prompt", type=Path, metavar="FILE")
     bench.add_argument("--tasks", metavar="SPEC", help="e.g. 0-9 or 3,7,12 (default: all)")
@@ -167,9 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     refine.add_argument(
         "--benchmark",
-        choices=["humaneval", "translate-java-python"],
+        choices=["humaneval", *TRANSLATION_BENCHMARKS],
         help="humaneval: the paper's setting (train on MBPP, measure on HumanEval); "
-        "translate-java-python: train on 40 HumanEval-X tasks, measure on the other 124",
+        "translate-java-python|translate-python-java: train on 40 HumanEval-X tasks, measure on "
+        "the other 124",
     )
     refine.add_argument(
         "--train-from",
@@ -265,7 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.command == "refine" and (args.path is None) == (args.benchmark is None):
-        parser.error("refine needs either a repository PATH or --benchmark humaneval|translate-java-python")
+        parser.error(
+            "refine needs either a repository PATH or --benchmark "
+            "humaneval|translate-java-python|translate-python-java"
+        )
     if args.command == "refine" and args.reflect + args.structure > 1.0:
         parser.error(f"--reflect {args.reflect} and --structure {args.structure} add up to more than 1")
     if args.command == "refine" and args.reference_loop and args.race is not None:
@@ -333,9 +340,12 @@ async def cmd_generate(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 async def cmd_translate(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     task: TranslationTask
     if args.task is not None:
-        known = {t.id: t for t in load_translation("java-python")}
+        known = {t.id: t for d in DIRECTIONS for t in load_translation(d)}
         if args.task not in known:
-            raise RepoError(f"no translation task {args.task!r}; e.g. Java-Python/0 .. Java-Python/163")
+            raise RepoError(
+                f"no translation task {args.task!r}; e.g. Java-Python/0 .. Java-Python/163, "
+                "Python-Java/0 .. Python-Java/163"
+            )
         task = known[args.task]
     else:
         try:
@@ -374,7 +384,7 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         tasks = list(load_humaneval_plus() if args.plus else load_humaneval())
         prompt = read_prompt(args.prompt)
     else:
-        tasks = list(load_translation("java-python"))
+        tasks = list(load_translation(TRANSLATION_BENCHMARKS[args.benchmark]))
         prompt = read_prompt(args.prompt, TRANSLATION_SEED_PROMPT)
     tasks = select_tasks(tasks, args.tasks)
     async with Session(loaded.settings) as session:
@@ -418,7 +428,7 @@ async def cmd_bench(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     settings = loaded.settings
     rc = refine_config(args)
-    translating = args.benchmark == "translate-java-python"
+    translating = args.benchmark in TRANSLATION_BENCHMARKS
     tc = TrainingConfig(
         benchmark=args.benchmark,
         train_from=args.train_from,

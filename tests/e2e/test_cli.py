@@ -330,3 +330,45 @@ def test_translate_a_task_checks_it_and_a_file_lands_in_a_new_file(tmp_path: Pat
     assert unknown.returncode == 2 and "no translation task 'Java-Python/999'" in unknown.stderr
     for done in (checked, to_file, again, no_target, unknown):
         assert "Traceback" not in done.stderr
+
+
+def test_python_to_java_is_judged_by_the_java_tests_in_the_sandbox(tmp_path: Path) -> None:
+    tasks = {t.statement: t for t in load_translation("python-java")}
+
+    def respond(messages: list[dict]) -> str:
+        task = tasks[messages[-1]["content"]]
+        assert "Translate this Python code to Java." in task.statement
+        if task.id == "Python-Java/1":  # compiles, answers wrongly
+            wrong = task.reference.replace("return result;", "return new ArrayList<>();")
+            return f"Here it is:\n```java\n{wrong}\n```\nDone."
+        return f"```java\n{task.reference}\n```"
+
+    stub = StubLLM(responder=respond).start()
+    try:
+        out = tmp_path / "results"
+        bench = prochemy(
+            stub,
+            tmp_path,
+            "bench",
+            "translate-python-java",
+            "--tasks",
+            "0-2",
+            "--name",
+            "pj",
+            "--out",
+            str(out),
+        )
+        checked = prochemy(stub, tmp_path, "translate", "--task", "Python-Java/2", "--check")
+    finally:
+        stub.stop()
+    assert bench.returncode == 0, bench.stderr
+    report = json.loads((out / "pj.json").read_text())
+    assert report["benchmark"] == "translate-python-java"
+    assert [(r["task_id"], r["outcome"]) for r in report["results"]] == [
+        ("Python-Java/0", "passed"),
+        ("Python-Java/1", "failed"),
+        ("Python-Java/2", "passed"),
+    ]
+    assert checked.returncode == 0, checked.stderr
+    assert "class Solution" in checked.stdout and "tests: passed" in checked.stderr
+    assert "Traceback" not in bench.stderr + checked.stderr
