@@ -43,6 +43,12 @@ class RangeJson(BaseModel):
     start: PositionJson
     end: PositionJson
 
+    def to_lsp(self) -> types.Range:
+        return types.Range(
+            start=types.Position(line=self.start.line, character=self.start.character),
+            end=types.Position(line=self.end.line, character=self.end.character),
+        )
+
 
 class TranslateArgs(BaseModel):
     uri: str
@@ -114,7 +120,7 @@ def register(server: ProchemyServer) -> None:
     @server.command("prochemy.translate")
     async def translate(ls: ProchemyServer, *args: Any) -> dict:
         a = parse(TranslateArgs, args)
-        selection = None if a.range is None else types.Range(**a.range.model_dump())
+        selection = None if a.range is None else a.range.to_lsp()
         return await translate_to_new_file(ls, _confined(ls, a.uri), a.to, selection)
 
     @server.command("prochemy.showPrompt")

@@ -25,10 +25,16 @@ CLIENTS = ["visual-studio-code", "neovim", "bare"]
 STUB_OPS = REPO["ops.py"].replace('    """Sum."""\n    return a + b', '    """Sum."""\n    ...')
 
 
+OPS_JAVA = "class Ops {\n    static int add(int a, int b) { return a + b; }\n}\n"
+
+
 def lsp_responder(messages: list[dict]) -> str:
     if messages[-1]["content"].startswith("Translate this Java code to Python."):
         assert "static int twice" in messages[-1]["content"]
         return "```python\ndef twice(x):\n    return 2 * x\n```"
+    if messages[-1]["content"].startswith("Translate this Python code to Java."):
+        assert "def add(a, b):" in messages[-1]["content"]
+        return f"Sure:\n```java\n{OPS_JAVA}```\nThat is it."
     return responder(messages)
 
 
@@ -339,6 +345,20 @@ async def test_a_java_file_is_translated_into_a_new_python_file(client: Language
         )
     ]
     assert "Translate selection to Java" in titles
+    to_java = await command(
+        client,
+        "prochemy.translate",
+        {
+            "uri": ops,
+            "to": "java",
+            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 2, "character": 0}},
+        },
+    )
+    assert to_java["created"] is True and to_java["path"] == str(repo / "ops.java")
+    java_text = client.applied[-1].edit.document_changes[1].edits[0].new_text
+    assert (
+        java_text == "class Ops {\n    static int add(int a, int b) { return a + b; }\n}\n"
+    )  # the code, no prose
     with pytest.raises(JsonRpcInvalidParams):
         await command(client, "prochemy.translate", {"uri": uri, "to": "cobol"})
 
