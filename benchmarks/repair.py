@@ -13,7 +13,8 @@ one run gives the hidden-test pass after 1, 2, 4 and 8 generations.
   4th, ...); tasks with a single related test are reported apart (visible = hidden).
 
     .venv/bin/python benchmarks/repair.py [--tasks 0-163] [--small] [--candidates 8]
-        [--temperature 0.8] [--feedback] [--visible 3|all] [--repo PATH ...] [--name NAME]
+        [--temperature 0.8] [--feedback] [--visible 3|all] [--repo PATH ... [--held-out N]]
+        [--name NAME]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from prochemy.optimizer.loop.refine import RefineConfig
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import FunctionTask, RepoTask, Task
 from prochemy.optimizer.tasks.datasets import load_humaneval_plus, select_tasks
-from prochemy.optimizer.tasks.sampling import split
+from prochemy.optimizer.tasks.sampling import split, spread_sample
 from prochemy.sandbox.models import RunOutcome, RunResult
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -183,9 +184,12 @@ def default_name(kind: str, args: argparse.Namespace) -> str:
     return name
 
 
-async def held_out_tasks(session: Session, root: Path) -> list[Task]:
+async def held_out_tasks(session: Session, root: Path, limit: int | None) -> list[Task]:
+    """The refinement's held-out split of the mined tasks; `limit` of them drawn at random
+    across the repository's modules (as `prochemy refine --held-out`)."""
     report = await session.mine(root)
-    return list(split(report.tasks, session.settings.test.held_out_fraction, 10, RefineConfig().seed)[1])
+    held = split(report.tasks, session.settings.test.held_out_fraction, 10, RefineConfig().seed)[1]
+    return spread_sample(list(held), limit, RefineConfig().seed)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -195,7 +199,7 @@ async def main(args: argparse.Namespace) -> None:
     async with Session(settings) as session:
         if args.repo:
             for root in args.repo:
-                groups[root.resolve().name] = await held_out_tasks(session, root.resolve())
+                groups[root.resolve().name] = await held_out_tasks(session, root.resolve(), args.held_out)
         else:
             groups["humanevalplus"] = list(select_tasks(load_humaneval_plus(), args.tasks))
         model = (await session.gateway.describe())["model"]
@@ -282,5 +286,8 @@ if __name__ == "__main__":
         help="HumanEval+: asserts of check() the strategy sees (a number or 'all')",
     )
     parser.add_argument("--repo", type=Path, action="append", help="a repository (repeatable)")
+    parser.add_argument(
+        "--held-out", type=int, default=None, help="repositories: at most N held-out tasks each"
+    )
     parser.add_argument("--name", default=None)
     asyncio.run(main(parser.parse_args()))
