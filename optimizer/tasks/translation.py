@@ -101,7 +101,7 @@ def translation_path(source: Path, target_language: Language) -> Path:
     return candidate
 
 
-def _humaneval_x(language: str) -> dict[int, dict]:
+def humaneval_x(language: str) -> dict[int, dict]:
     rows = _read_jsonl_gz(shared_data_dir() / "humaneval-x" / f"humaneval_{language}.jsonl.gz")
     return {int(row["task_id"].split("/")[1]): row for row in rows}
 
@@ -117,7 +117,7 @@ def _java_signatures(declaration: str) -> str:
 
 
 def _python_to_java() -> list[TranslationTask]:
-    python, java = _humaneval_x("python"), _humaneval_x("java")
+    python, java = humaneval_x("python"), humaneval_x("java")
     tasks = []
     for n in sorted(java):
         source = (python[n]["prompt"] + python[n]["canonical_solution"]).strip()
@@ -149,7 +149,7 @@ def load_translation(direction: Direction) -> list[TranslationTask]:
         raise ValueError(f"unknown translation direction {direction!r}; known: {', '.join(DIRECTIONS)}")
     if direction == "python-java":
         return _python_to_java()
-    java = _humaneval_x("java")
+    java = humaneval_x("java")
     tasks = []
     for py in load_humaneval_plus():
         n = int(py.id.split("/")[1])
