@@ -27,6 +27,13 @@ if ! command -v bwrap >/dev/null 2>&1; then
   fi
 fi
 
+# A JDK 17-23 judges Java translations (its SecurityManager confines answers; JDK 24 removed it).
+if ! ls /usr/lib/jvm/java-17-openjdk-*/bin/javac >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get install -y openjdk-17-jdk-headless >/dev/null 2>&1 ||
+    (apt-get update >/dev/null 2>&1 && apt-get install -y openjdk-17-jdk-headless >/dev/null 2>&1)) ||
+    echo "setup: could not install a JDK 17; Java translations cannot be judged" >&2
+fi
+
 # The VS Code extension's packages (its tests type-check, unit-test and package it).
 if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (apt-get install -y nodejs npm >/dev/null 2>&1 ||
