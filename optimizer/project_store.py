@@ -59,3 +59,16 @@ class ProjectStore(RecordStore[ProjectRecord]):
             return record
 
         return self.update(self.key(root, model), change)
+
+
+class TranslationPrompts(RecordStore[StoredPrompt]):
+    """Refined translation prompts, one per direction and model: translation is refined on
+    HumanEval-X (`prochemy refine --benchmark translate-...`), not on a project's own tests,
+    so every project of this user translates with it."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory, StoredPrompt)
+
+    @staticmethod
+    def key(direction: str, model: str) -> str:
+        return hashlib.sha256(f"translation\0{direction}\0{model}".encode()).hexdigest()

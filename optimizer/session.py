@@ -34,7 +34,7 @@ from .loop.evaluation import Evaluator, OutcomeStore, model_identity
 from .loop.refine import Progress, RefineConfig, Refiner, RefineResult
 from .loop.runs import RunStore
 from .project_file import PROMPT_FILE, ExportedPrompt, read_prompt_file, write_project_files
-from .project_store import ProjectRecord, ProjectStore, StoredPrompt
+from .project_store import ProjectRecord, ProjectStore, StoredPrompt, TranslationPrompts
 from .repo_models import (
     FunctionGeneration,
     Implementation,
@@ -52,6 +52,7 @@ from .tasks.repo_statement import build_statement
 from .tasks.repo_synthesis import synthesize_repo_tasks
 from .tasks.sampling import split, spread_sample
 from .tasks.training import TrainingConfig, benchmark_sets
+from .tasks.translation import BENCHMARKS as TRANSLATION_BENCHMARKS
 from .tasks.translation import TRANSLATION_SEED_PROMPT, text_translation
 
 
@@ -122,6 +123,10 @@ class Session:
     @property
     def projects(self) -> ProjectStore:
         return self._store("projects", lambda d: ProjectStore(d))  # type: ignore[return-value]
+
+    @property
+    def translation_prompts(self) -> TranslationPrompts:
+        return self._store("translation-prompts", lambda d: TranslationPrompts(d))  # type: ignore[return-value]
 
     @property
     def mining_results(self) -> RecordStore[MiningReport]:
@@ -209,6 +214,13 @@ class Session:
             evaluator = Evaluator(self.gateway, Judges(function=sandbox), self.outcomes)
             result = await Refiner(self.gateway, evaluator, config, on_progress).run(seed_prompt, suite)
         path = self.runs.save(result)
+        if training.benchmark in TRANSLATION_BENCHMARKS:  # what `translate` uses from now on
+            self.translation_prompts.put(
+                TranslationPrompts.key(
+                    TRANSLATION_BENCHMARKS[training.benchmark], model_identity(self.settings)
+                ),
+                _stored(result, seed_prompt, tree=training.benchmark),
+            )
         return BenchmarkRefinement(
             result=result,
             path=str(path),
@@ -295,20 +307,9 @@ class Session:
                     seed_prompt, suite, warm_start=warm
                 )
             path = self.runs.save(result)
-            stored = StoredPrompt(
-                prompt=result.adopted_prompt,
-                adopted=result.adopted,
-                best_prompt=result.best_prompt,
-                seed_prompt=seed_prompt,
-                tree=report.tree,
-                run_id=result.run_id,
-                train_pass=result.best_train_pass(),
-                held_out=result.held_out_comparison,
-                stop_reason=result.stop_reason,
-                usage=result.usage,
-                wall_s=result.wall_s,
+            record = self.projects.remember(
+                Path(report.root), identity, _stored(result, seed_prompt, report.tree)
             )
-            record = self.projects.remember(Path(report.root), identity, stored)
         return RepoRefinement(result=result, path=str(path), mining=report, synthesis=synth, record=record)
 
     async def generate_function(
@@ -461,13 +462,25 @@ class Session:
 
     # -- translation -------------------------------------------------------------------
 
+    def translation_prompt(self, source_language: Language, target_language: Language) -> tuple[str, str]:
+        """(prompt, where it comes from): the prompt `prochemy refine --benchmark
+        translate-<source>-<target>` adopted with this model, else the translation seed."""
+        direction = f"{source_language}-{target_language}"
+        stored = self.translation_prompts.get(
+            TranslationPrompts.key(direction, model_identity(self.settings))
+        )
+        if stored is None:
+            return TRANSLATION_SEED_PROMPT, "the translation seed prompt (no refinement for this model yet)"
+        return stored.prompt, f"the {stored.adopted} prompt of translation run {stored.run_id}"
+
     async def translate(
         self, source: str, source_language: Language, target_language: Language, name: str
     ) -> Generation:
-        """Code (a file or a selection) in the other language, with the translation seed
-        prompt (refined translation prompts are not stored per project yet)."""
+        """Code (a file or a selection) in the other language, with this user's translation
+        prompt for that direction and model (`translation_prompt`)."""
         task = text_translation(source, source_language, target_language, name)
-        return await generate(self.gateway, TRANSLATION_SEED_PROMPT, task)
+        prompt, _ = self.translation_prompt(source_language, target_language)
+        return await generate(self.gateway, prompt, task)
 
     # -- the endpoint ------------------------------------------------------------------
 
@@ -485,6 +498,23 @@ class Session:
 
     def _budget(self, budget: Budget | None) -> _Budgeted:
         return _Budgeted(self.gateway, budget)
+
+
+def _stored(result: RefineResult, seed_prompt: str, tree: str) -> StoredPrompt:
+    """What a refinement leaves for generation to use: the adopted prompt and its evidence."""
+    return StoredPrompt(
+        prompt=result.adopted_prompt,
+        adopted=result.adopted,
+        best_prompt=result.best_prompt,
+        seed_prompt=seed_prompt,
+        tree=tree,
+        run_id=result.run_id,
+        train_pass=result.best_train_pass(),
+        held_out=result.held_out_comparison,
+        stop_reason=result.stop_reason,
+        usage=result.usage,
+        wall_s=result.wall_s,
+    )
 
 
 class _Budgeted:

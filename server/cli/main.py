@@ -353,9 +353,12 @@ async def cmd_translate(loaded: LoadedSettings, args: argparse.Namespace) -> int
         except ValueError as e:
             raise RepoError(str(e)) from None
     async with Session(loaded.settings) as session:
-        generation, judged = await session.generate_task(
-            task, read_prompt(args.prompt, TRANSLATION_SEED_PROMPT), args.check, args.plus
-        )
+        if args.prompt is not None:
+            prompt, origin = read_prompt(args.prompt), str(args.prompt)
+        else:
+            prompt, origin = session.translation_prompt(task.source_language, task.target_language)
+        print(f"# prompt: {origin}", file=sys.stderr)
+        generation, judged = await session.generate_task(task, prompt, args.check, args.plus)
     if args.out is not None:
         args.out.write_text(generation.code.rstrip("\n") + "\n")
         print(f"# written to {args.out}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -283,15 +284,23 @@ def test_refine_for_translation_trains_on_the_pool_and_measures_on_held_out_task
 
     stub = StubLLM(responder=respond).start()
     try:
+        before = prochemy(stub, tmp_path, "translate", "--task", "Java-Python/0")
+        seen.clear()
         args = ("--benchmark", "translate-java-python", "--k-real", "3", "--n", "2", "--k-max", "1")
         done = prochemy(stub, tmp_path, "refine", *args, "--held-out", "3", "--plus")
+        refined_on = set(seen)
+        after = prochemy(stub, tmp_path, "translate", "--task", "Java-Python/0")
     finally:
         stub.stop()
+    # translation uses what the refinement adopted, for this model, from then on
+    assert "# prompt: the translation seed prompt (no refinement for this model yet)" in before.stderr
+    run_id = re.search(r"translation run (\w+)", after.stderr)
+    assert run_id is not None and run_id.group(1) in done.stdout, after.stderr
     assert done.returncode == 0, done.stderr
     assert "no synthetic variants" in done.stderr
     assert "held-out HumanEval+ (base and plus inputs), one request at a time (3 tasks" in done.stdout
     assert "seed 3/3" in done.stdout
-    assert len(seen & pool_ids) == 3 and len(seen - pool_ids) == 3  # 3 trained on, 3 held out
+    assert len(refined_on & pool_ids) == 3 and len(refined_on - pool_ids) == 3  # 3 trained on, 3 held out
 
 
 def test_translate_a_task_checks_it_and_a_file_lands_in_a_new_file(tmp_path: Path) -> None:
