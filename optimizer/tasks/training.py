@@ -19,7 +19,7 @@ from .examples import benchmark_bank, with_examples
 from .model import SynthesisReport, TaskSet, TaskSuite
 from .sampling import spread_sample
 from .synthesis import synthesize
-from .translation import load_translation, translation_split
+from .translation import BENCHMARKS, load_translation, translation_split
 
 
 class TrainingConfig(BaseModel):
@@ -38,8 +38,7 @@ class TrainingConfig(BaseModel):
 async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox, cfg: TrainingConfig) -> TaskSuite:
     rng = random.Random(cfg.seed)
     if cfg.benchmark.startswith("translate-"):
-        direction = "java-python" if cfg.benchmark == "translate-java-python" else "python-java"
-        pool, held_tasks = translation_split(load_translation(direction))
+        pool, held_tasks = translation_split(load_translation(BENCHMARKS[cfg.benchmark]))
         chosen = rng.sample(pool, min(cfg.k_real, len(pool)))
         held_tasks = spread_sample(held_tasks, cfg.held_out_limit, cfg.seed)
         bank = benchmark_bank(chosen)
