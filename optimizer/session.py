@@ -531,7 +531,8 @@ class _Budgeted:
 
 
 def _function_task(root: Path, ref: str, report: MiningReport) -> RepoTask:
-    """The mined task for `module:qualname`, or one made on the spot (no related tests)."""
+    """The mined task for `module:qualname`, or one made on the spot (its related tests: the
+    red ones that call it, if any)."""
     module, qualname = parse_function_ref(ref)
     by_name = module_map(root, python_files(root))
     rel = Path(module) if module.endswith(".py") else by_name.get(module)
@@ -543,11 +544,16 @@ def _function_task(root: Path, ref: str, report: MiningReport) -> RepoTask:
         raise RepoError(f"{rel} has no top-level function or method {qualname!r}") from None
     task_id = f"{rel}::{qualname}"
     known = next((t for t in report.tasks if t.id == task_id and isinstance(t, RepoTask)), None)
+    # not mined (no passing test calls it): a function written test first is checked
+    # against its red tests, the ones that call it
+    waiting = report.waiting.get(task_id, [])
     task = known or RepoTask(
         id=task_id,
         statement=build_statement(root, rel, qualname, by_name),
         entry_point=qualname.split(".")[-1],
-        repo=RepoTarget(root=str(root), module=str(rel), qualname=qualname, node_ids=[], tree=report.tree),
+        repo=RepoTarget(
+            root=str(root), module=str(rel), qualname=qualname, node_ids=waiting, tree=report.tree
+        ),
     )
     bank, module_of = repository_bank(report.tasks)  # for a prompt that shows examples
     (with_bank,) = with_examples([task], bank, modules=module_of)

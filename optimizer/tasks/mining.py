@@ -45,7 +45,7 @@ from .repo_statement import build_statement, docstring_node
 # 4: isolation carries objects rebuilt by a function; stubs of decorated inner functions parse;
 # related tests from the first 200 covering tests when enough of them fail; the isolated
 # run imports under pytest's name and path; collected test modules are never sources.
-MINING_VERSION = 4
+MINING_VERSION = 5  # 5: red tests recorded per function they call (`waiting`)
 
 
 class TestOutcome(BaseModel):
@@ -104,6 +104,9 @@ class MiningReport(BaseModel):
     # functions whose constraint check did not run to completion (a worker died, the run
     # timed out): undecided, so a report that has any is never cached
     unchecked: list[Skip] = Field(default_factory=list)
+    # "path.py::Qual.name" -> tests red at baseline that call it: a function written test
+    # first (a stub whose tests exist and fail) is checked against these when generated
+    waiting: dict[str, list[str]] = Field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -198,6 +201,12 @@ async def mine(
         for node_id in sorted(passing):
             for rel, line in base.calls.get(node_id, []):
                 callers.setdefault((rel, line), []).append(node_id)
+        red = {k for k, v in base.tests.items() if v.status in ("failed", "error")}
+        red_callers: dict[tuple[str, int], list[str]] = {}
+        for node_id in sorted(red):
+            for rel, line in base.calls.get(node_id, []):
+                red_callers.setdefault((rel, line), []).append(node_id)
+        waiting = await asyncio.to_thread(_waiting, root, sources, red_callers)
         seen, candidates, skipped = await asyncio.to_thread(_candidates, root, sources, callers, cfg)
         say(f"checking {len(candidates)} candidates against their tests")
         checks = await gather_or_cancel(*(_checked(runner, root, c, cfg) for c in candidates))
@@ -227,7 +236,27 @@ async def mine(
         unchecked=[s for s in skipped if s.reason.startswith(INCOMPLETE)],
         baseline_s=round(baseline_s, 2),
         mining_s=round(time.monotonic() - t0, 2),
+        waiting=waiting,
     )
+
+
+def _waiting(
+    root: Path, sources: list[Path], red_callers: dict[tuple[str, int], list[str]]
+) -> dict[str, list[str]]:
+    """Each source function that red tests call, with those tests."""
+    found: dict[str, list[str]] = {}
+    for rel in sources:
+        if not any(r == str(rel) for r, _ in red_callers):
+            continue
+        try:
+            tree = ast.parse((root / rel).read_text())
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for qualname, fn, _ in definitions(tree):
+            tests = red_callers.get((str(rel), first_line(fn)))
+            if tests:
+                found[f"{rel}::{qualname}"] = tests
+    return found
 
 
 def _candidates(

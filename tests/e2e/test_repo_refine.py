@@ -312,3 +312,33 @@ def test_export_import_round_trip_and_generation_uses_the_project_file(
     (repo / ".prochemy" / "prompt.toml").write_text("prompt = [broken")
     assert cli(["generate", str(repo), "--function", "ops:mul", *theirs]) == 2
     assert "prompt.toml cannot be read" in capsys.readouterr().err
+
+
+def test_a_function_written_test_first_is_checked_against_its_red_tests(
+    llm: StubLLM, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    # `mul` is a stub on disk and test_mul fails at baseline: not minable, but its red test
+    # is what a generated body must pass (the test-first flow of an editor user)
+    files = dict(REPO)
+    files["ops.py"] = REPO["ops.py"].replace("    return a * b\n", "    raise NotImplementedError\n")
+    repo = write_repo(tmp_path / "repo", files)
+    monkeypatch.setenv("PROCHEMY_TEST__PYTHON", sys.executable)
+    base = ["--endpoint", llm.url, "--model-name", "stub-model", "--cache-dir", str(tmp_path / "c")]
+    assert cli(["mine", str(repo), *base]) == 0
+    mined = capsys.readouterr().out
+    assert "tasks mined: 3" in mined  # add, neg, square
+    monkeypatch.setenv("PROCHEMY_GENERATE__CANDIDATES", "2")
+    assert cli(["generate", str(repo), "--function", "ops:mul", "--apply", *base]) == 1
+    err = capsys.readouterr().err
+    assert "# candidate 1/2 (greedy): failed" in err and "test_mul" in err  # the seed's wrong answer
+    assert "raise NotImplementedError" in (repo / "ops.py").read_text()  # nothing applied
+
+    def right(payload: dict) -> str:
+        return "```python\ndef mul(a, b):\n    return a * b\n```"
+
+    llm.request_responder = right
+    base[-1] = str(tmp_path / "c2")
+    assert cli(["generate", str(repo), "--function", "ops:mul", "--apply", *base]) == 0
+    err = capsys.readouterr().err
+    assert "# candidate 1/2 (greedy): tests passed" in err, err
+    assert "return a * b" in (repo / "ops.py").read_text()

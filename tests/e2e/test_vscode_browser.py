@@ -1,0 +1,257 @@
+"""VS Code for real: the packaged .vsix installed into code-server (VS Code in the browser,
+from npm), driven by Playwright through Debian's chromium, on a copy of the example
+repository, with an oracle stub LLM. From the command palette "Prochemy: Refine prompt for
+this repo" (the status bar shows progress and then the result, a notification tells it);
+then the "Implement" code action on a stubbed function (the edit lands, the tests message
+shows); then a setting changed in the Settings UI reaches the server. A screenshot of every
+step goes to the test's artifacts (PROCHEMY_ARTIFACTS, default: the test's tmp dir).
+
+code-server, chromium and Playwright come from `scripts/setup.sh`; the test says what is
+missing otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ..repos import EXAMPLE
+from ..stub_llm import StubLLM
+from .test_nvim import oracle
+
+ROOT = Path(__file__).resolve().parents[2]
+EXT = ROOT / "editor-clients" / "vscode"
+CODE_SERVER = EXT / ".code-server" / "node_modules" / ".bin" / "code-server"
+CHROMIUM = Path("/usr/bin/chromium")
+BODY_LINES = (37, 40)  # split_evenly's body in examples/shelfkit/shelfkit/money.py
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _missing() -> str | None:
+    if not CODE_SERVER.exists():
+        return f"code-server is not installed at {CODE_SERVER} (scripts/setup.sh installs it)"
+    if not CHROMIUM.exists():
+        return "Debian's chromium is not installed (scripts/setup.sh installs it)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (the test extra brings it)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def vsix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if (why := _missing()) is not None:
+        pytest.fail(why)
+    out = tmp_path_factory.mktemp("vsix") / "prochemy.vsix"
+    done = subprocess.run(
+        ["npm", "exec", "--", "vsce", "package", "--allow-missing-repository", "-o", str(out)],
+        cwd=EXT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+@pytest.fixture
+def code_server(tmp_path: Path, vsix: Path) -> Iterator[dict]:
+    repo = tmp_path / "shelfkit"
+    shutil.copytree(EXAMPLE, repo)
+    llm = StubLLM(responder=oracle(repo)).start()
+    home, user, exts = tmp_path / "home", tmp_path / "user-data", tmp_path / "extensions"
+    (user / "User").mkdir(parents=True)
+    home.mkdir()
+    log = tmp_path / "lsp.log"
+    (user / "User" / "settings.json").write_text(
+        json.dumps(
+            {
+                "security.workspace.trust.enabled": False,
+                "workbench.startupEditor": "none",
+                "workbench.tips.enabled": False,
+                "extensions.ignoreRecommendations": True,
+                "telemetry.telemetryLevel": "off",
+                "prochemy.server.command": [
+                    sys.executable,
+                    "-m",
+                    "prochemy.server.main",
+                    "--log-file",
+                    str(log),
+                ],
+                "prochemy.endpoint.base_url": llm.url,
+                "prochemy.endpoint.model": "stub-model",
+                "prochemy.test.python": sys.executable,
+                "prochemy.editor.k_real": 3,
+                "prochemy.editor.k_synthetic": 1,
+                "prochemy.editor.n": 2,
+                "prochemy.editor.k_max": 1,
+                "prochemy.editor.held_out": 2,
+            }
+        )
+    )
+    env = {**os.environ, "HOME": str(home)}  # the server's caches land there, not in the user's
+    common = ["--user-data-dir", str(user), "--extensions-dir", str(exts)]
+    installed = subprocess.run(
+        [str(CODE_SERVER), *common, "--install-extension", str(vsix)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    port = _free_port()
+    started = time.monotonic()
+    server = subprocess.Popen(
+        [
+            str(CODE_SERVER),
+            *common,
+            "--auth",
+            "none",
+            "--bind-addr",
+            f"127.0.0.1:{port}",
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            str(repo),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("code-server did not answer /healthz within 120 s")
+        yield {"url": f"http://127.0.0.1:{port}/?folder={repo}", "repo": repo, "log": log, "started": started}
+    finally:
+        os.killpg(server.pid, 9)
+        server.wait()
+        llm.stop()
+
+
+def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = Path(os.environ.get("PROCHEMY_ARTIFACTS", tmp_path / "screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    steps: list[str] = []
+
+    def shot(page, name: str) -> None:
+        page.screenshot(path=str(shots / f"{len(steps) + 1:02d}-{name}.png"))
+        steps.append(name)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(code_server["url"])
+        status = page.locator(".statusbar-item", has_text=re.compile(r"^Prochemy"))
+        expect(status.first).to_be_visible(timeout=120_000)
+        activated_s = time.monotonic() - code_server["started"]
+        shot(page, "activated")
+
+        def palette(command: str) -> None:
+            page.keyboard.press("F1")
+            box = page.locator(".quick-input-widget input")
+            expect(box).to_be_visible()
+            box.fill(">" + command)
+            page.locator(".quick-input-list .monaco-list-row", has_text=command).first.click()
+
+        # 1. refine from the command palette: progress in the status bar, then the result
+        palette("Prochemy: Refine prompt for this repo")
+        notice = page.locator(
+            ".notification-toast", has_text=re.compile(r"refined prompt adopted|seed prompt kept")
+        )
+        expect(notice.first).to_be_visible(timeout=180_000)
+        shot(page, "refined")
+        expect(status.first).to_have_text(re.compile(r"Prochemy: (refined|seed)"), timeout=30_000)
+        final_status = status.first.inner_text()
+        shot(page, "status-after-refine")
+
+        # 2. the implement code action on the stubbed function
+        page.keyboard.press("Control+P")
+        box = page.locator(".quick-input-widget input")
+        box.fill("money.py")
+        page.locator(".quick-input-list .monaco-list-row", has_text="money.py").first.click()
+        editor = page.locator(".monaco-editor .view-lines").first
+        expect(editor).to_contain_text("def split_evenly")
+        # the user stubs the body in the buffer (the file on disk, and so its tests, unchanged)
+        first, last = BODY_LINES
+        page.keyboard.press("Control+G")
+        page.keyboard.type(str(first))
+        page.keyboard.press("Enter")
+        page.keyboard.press("Home")
+        page.keyboard.press("Home")  # the first press stops at the indentation
+        for _ in range(last - first):
+            page.keyboard.press("Shift+ArrowDown")
+        page.keyboard.press("Shift+End")
+        page.keyboard.insert_text("    raise NotImplementedError")
+        expect(editor).to_contain_text("raise NotImplementedError")
+        expect(editor).not_to_contain_text("divmod")
+        shot(page, "stubbed")
+        page.locator(".monaco-editor .view-line", has_text="def split_evenly").first.click()
+        page.keyboard.press("Control+.")
+        action = page.locator(".action-widget .monaco-list-row", has_text="Implement")
+        expect(action.first).to_be_visible()
+        shot(page, "code-action-menu")
+        action.first.click()
+        expect(editor).to_contain_text("divmod", timeout=120_000)
+        expect(editor).not_to_contain_text("raise NotImplementedError")
+        told = page.locator(".notification-toast", has_text="split_evenly written with the")
+        expect(told.first).to_be_visible(timeout=30_000)
+        shot(page, "implemented")
+
+        # 3. a setting changed in the Settings UI reaches the server
+        palette("Preferences: Open Settings (UI)")
+        search = page.locator(
+            ".settings-editor .suggest-input-container textarea, .settings-editor input"
+        ).first
+        search.fill("prochemy.editor.n")
+        field = (
+            page.locator(".setting-item-contents", has_text="Prompts per iteration").locator("input").first
+        )
+        expect(field).to_be_visible()
+        field.fill("7")
+        field.press("Enter")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "'n': 7" not in code_server["log"].read_text():
+            time.sleep(0.5)
+        shot(page, "setting-changed")
+        browser.close()
+
+    assert "'n': 7" in code_server["log"].read_text(), "the server never saw editor.n = 7"
+    assert final_status in ("Prochemy: refined", "Prochemy: seed")
+    (shots / "steps.json").write_text(
+        json.dumps({"steps": steps, "activation_s": round(activated_s, 1), "status": final_status}, indent=1)
+    )
+    assert steps == [
+        "activated",
+        "refined",
+        "status-after-refine",
+        "code-action-menu",
+        "implemented",
+        "setting-changed",
+    ]
