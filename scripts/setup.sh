@@ -49,6 +49,10 @@ if command -v npm >/dev/null 2>&1 &&
   echo "$npm_want" > "$npm_stamp"
 fi
 
+# VS Code in the browser for the real VS Code test (code-server, chromium): a few minutes once
+scripts/install-code-server.sh ||
+  echo "setup: could not install code-server; tests/e2e/test_vscode_browser.py will fail" >&2
+
 .venv/bin/prochemy model build-server
 if [ "$model" = small ]; then
   .venv/bin/prochemy model fetch --small

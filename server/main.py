@@ -16,6 +16,8 @@ import platformdirs
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="prochemy-lsp", description=__doc__)
     parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    # vscode-languageclient appends --stdio to the command (TransportKind.stdio); the default
+    parser.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     parser.add_argument("--log-file", type=Path, help="default: <user log dir>/prochemy-lsp.log")
     args = parser.parse_args(argv)
     log_file = args.log_file or Path(platformdirs.user_log_dir("prochemy")) / "prochemy-lsp.log"

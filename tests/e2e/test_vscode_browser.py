@@ -2,9 +2,10 @@
 from npm), driven by Playwright through Debian's chromium, on a copy of the example
 repository, with an oracle stub LLM. From the command palette "Prochemy: Refine prompt for
 this repo" (the status bar shows progress and then the result, a notification tells it);
-then the "Implement" code action on a stubbed function (the edit lands, the tests message
+then the "Implement" code action on a function written test first (a stub saved, its test red:
+the edit lands, the tests message
 shows); then a setting changed in the Settings UI reaches the server. A screenshot of every
-step goes to the test's artifacts (PROCHEMY_ARTIFACTS, default: the test's tmp dir).
+step goes to the test's artifacts (TEST_ARTIFACTS_DIR, default: the test's tmp dir).
 
 code-server, chromium and Playwright come from `scripts/setup.sh`; the test says what is
 missing otherwise."""
@@ -31,7 +32,7 @@ from .test_nvim import oracle
 
 ROOT = Path(__file__).resolve().parents[2]
 EXT = ROOT / "editor-clients" / "vscode"
-CODE_SERVER = EXT / ".code-server" / "node_modules" / ".bin" / "code-server"
+CODE_SERVER = ROOT / ".tools" / "code-server" / "node_modules" / ".bin" / "code-server"
 CHROMIUM = Path("/usr/bin/chromium")
 BODY_LINES = (37, 40)  # split_evenly's body in examples/shelfkit/shelfkit/money.py
 
@@ -72,9 +73,10 @@ def vsix(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def code_server(tmp_path: Path, vsix: Path) -> Iterator[dict]:
-    repo = tmp_path / "shelfkit"
+    repo, pristine = tmp_path / "shelfkit", tmp_path / "pristine"
     shutil.copytree(EXAMPLE, repo)
-    llm = StubLLM(responder=oracle(repo)).start()
+    shutil.copytree(EXAMPLE, pristine)
+    llm = StubLLM(responder=oracle(pristine)).start()  # the repository's own code, as shipped
     home, user, exts = tmp_path / "home", tmp_path / "user-data", tmp_path / "extensions"
     (user / "User").mkdir(parents=True)
     home.mkdir()
@@ -87,6 +89,7 @@ def code_server(tmp_path: Path, vsix: Path) -> Iterator[dict]:
                 "workbench.tips.enabled": False,
                 "extensions.ignoreRecommendations": True,
                 "telemetry.telemetryLevel": "off",
+                "files.autoSave": "off",
                 "prochemy.server.command": [
                     sys.executable,
                     "-m",
@@ -155,8 +158,10 @@ def code_server(tmp_path: Path, vsix: Path) -> Iterator[dict]:
 def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    shots = Path(os.environ.get("PROCHEMY_ARTIFACTS", tmp_path / "screenshots"))
+    shots = Path(os.environ.get("TEST_ARTIFACTS_DIR", tmp_path / "screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
+    for old in shots.glob("*.png"):  # an earlier run's
+        old.unlink()
     steps: list[str] = []
 
     def shot(page, name: str) -> None:
@@ -168,7 +173,7 @@ def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: P
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(60_000)
         page.goto(code_server["url"])
-        status = page.locator(".statusbar-item", has_text=re.compile(r"^Prochemy"))
+        status = page.locator(".statusbar-item", has_text="Prochemy:")
         expect(status.first).to_be_visible(timeout=120_000)
         activated_s = time.monotonic() - code_server["started"]
         shot(page, "activated")
@@ -182,13 +187,15 @@ def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: P
 
         # 1. refine from the command palette: progress in the status bar, then the result
         palette("Prochemy: Refine prompt for this repo")
+        expect(status.first).to_have_text(re.compile(r"Prochemy: refining"), timeout=30_000)
+        shot(page, "refining")
         notice = page.locator(
             ".notification-toast", has_text=re.compile(r"refined prompt adopted|seed prompt kept")
         )
         expect(notice.first).to_be_visible(timeout=180_000)
         shot(page, "refined")
-        expect(status.first).to_have_text(re.compile(r"Prochemy: (refined|seed)"), timeout=30_000)
-        final_status = status.first.inner_text()
+        expect(status.first).to_have_text(re.compile(r"Prochemy: (refined|seed)\s*$"), timeout=30_000)
+        final_status = status.first.inner_text().strip()
         shot(page, "status-after-refine")
 
         # 2. the implement code action on the stubbed function
@@ -198,7 +205,7 @@ def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: P
         page.locator(".quick-input-list .monaco-list-row", has_text="money.py").first.click()
         editor = page.locator(".monaco-editor .view-lines").first
         expect(editor).to_contain_text("def split_evenly")
-        # the user stubs the body in the buffer (the file on disk, and so its tests, unchanged)
+        # the user writes the function test first: a stub, saved (its test is now red)
         first, last = BODY_LINES
         page.keyboard.press("Control+G")
         page.keyboard.type(str(first))
@@ -210,15 +217,21 @@ def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: P
         page.keyboard.press("Shift+End")
         page.keyboard.insert_text("    raise NotImplementedError")
         expect(editor).to_contain_text("raise NotImplementedError")
-        expect(editor).not_to_contain_text("divmod")
+        expect(editor).not_to_contain_text("base, extra = divmod")
+        page.keyboard.press("Control+S")
+        deadline = time.monotonic() + 10
+        money = code_server["repo"] / "shelfkit" / "money.py"
+        while "raise NotImplementedError" not in money.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "raise NotImplementedError" in money.read_text()
         shot(page, "stubbed")
         page.locator(".monaco-editor .view-line", has_text="def split_evenly").first.click()
         page.keyboard.press("Control+.")
         action = page.locator(".action-widget .monaco-list-row", has_text="Implement")
         expect(action.first).to_be_visible()
         shot(page, "code-action-menu")
-        action.first.click()
-        expect(editor).to_contain_text("divmod", timeout=120_000)
+        page.keyboard.press("Enter")  # the menu opens with its first action focused
+        expect(editor).to_contain_text("base, extra = divmod", timeout=120_000)
         expect(editor).not_to_contain_text("raise NotImplementedError")
         told = page.locator(".notification-toast", has_text="split_evenly written with the")
         expect(told.first).to_be_visible(timeout=30_000)
@@ -242,15 +255,20 @@ def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: P
         shot(page, "setting-changed")
         browser.close()
 
-    assert "'n': 7" in code_server["log"].read_text(), "the server never saw editor.n = 7"
-    assert final_status in ("Prochemy: refined", "Prochemy: seed")
+    log = code_server["log"].read_text()
+    assert "'n': 7" in log, "the server never saw editor.n = 7"
+    # the function was written test first (saved stub, red test): its red test judged it
+    assert re.search(r"split_evenly written with the [^\"]*; related tests passed", log)
+    assert final_status.endswith(("Prochemy: refined", "Prochemy: seed")), final_status
     (shots / "steps.json").write_text(
         json.dumps({"steps": steps, "activation_s": round(activated_s, 1), "status": final_status}, indent=1)
     )
     assert steps == [
         "activated",
+        "refining",
         "refined",
         "status-after-refine",
+        "stubbed",
         "code-action-menu",
         "implemented",
         "setting-changed",

@@ -4,6 +4,7 @@ export interface Job { id: string; kind: string; state: string; message: string 
 export interface Status {
   jobs: Job[];
   prompt: null | { adopted: string; stale: boolean };
+  projectFile?: string | null; // "refined"/"seed": the repository's .prochemy/prompt.toml is used
 }
 
 export interface StatusView { text: string; tooltip: string; busy: boolean }
@@ -21,8 +22,16 @@ export function statusView(status: Status | undefined, progress: string | undefi
   if (status?.prompt?.stale) {
     return { text: "$(warning) Prochemy: prompt stale", tooltip: "The tests changed since the prompt was refined", busy: false };
   }
-  if (status?.prompt) {
-    return { text: "$(beaker) Prochemy", tooltip: `Using the ${status.prompt.adopted} prompt`, busy: false };
+  // the final state in the text itself, as Neovim's status-line component has it
+  if (status?.projectFile) {
+    return {
+      text: `$(beaker) Prochemy: ${status.projectFile} (project file)`,
+      tooltip: "Using the prompt of the repository's .prochemy/prompt.toml",
+      busy: false,
+    };
   }
-  return { text: "$(beaker) Prochemy", tooltip: "No refined prompt yet: run \"Prochemy: Refine prompt for this repo\"", busy: false };
+  if (status?.prompt) {
+    return { text: `$(beaker) Prochemy: ${status.prompt.adopted}`, tooltip: `Using the ${status.prompt.adopted} prompt`, busy: false };
+  }
+  return { text: "$(beaker) Prochemy: no prompt yet", tooltip: "No refined prompt yet: run \"Prochemy: Refine prompt for this repo\"", busy: false };
 }

@@ -24,4 +24,9 @@ test("status bar: idle, refining k/N, stale, error", () => {
   assert.strictEqual(busy.text, "$(sync~spin) Prochemy: refining 3/10");
   assert.match(statusView({ jobs: [], prompt: { adopted: "refined", stale: true } }, undefined, undefined).text, /stale/);
   assert.strictEqual(statusView(undefined, undefined, "boom").text, "$(error) Prochemy");
+  assert.strictEqual(statusView({ jobs: [], prompt: null }, undefined, undefined).text, "$(beaker) Prochemy: no prompt yet");
+  assert.strictEqual(statusView({ jobs: [], prompt: { adopted: "seed", stale: false } }, undefined, undefined).text,
+                     "$(beaker) Prochemy: seed");
+  assert.strictEqual(statusView({ jobs: [], prompt: null, projectFile: "refined" }, undefined, undefined).text,
+                     "$(beaker) Prochemy: refined (project file)");
 });
