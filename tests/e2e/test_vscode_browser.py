@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prochemy.optimizer.config import Settings
+from prochemy.optimizer.llm.local_model import MODELS, models_dir
 
 from ..repos import EXAMPLE
 from ..stub_llm import StubLLM
@@ -71,8 +73,12 @@ def vsix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
-def code_server(tmp_path: Path, vsix: Path) -> Iterator[dict]:
+@pytest.fixture(params=["stub"])
+def code_server(request: pytest.FixtureRequest, tmp_path: Path, vsix: Path) -> Iterator[dict]:
+    """code-server on a copy of the example repository, the extension installed. "stub": an
+    oracle stub LLM, every cache under a private HOME; "real": the embedded small model (the
+    user's fetched model and built llama-server), the caches in the test's tmp dir."""
+    real = request.param == "real"
     repo, pristine = tmp_path / "shelfkit", tmp_path / "pristine"
     shutil.copytree(EXAMPLE, repo)
     shutil.copytree(EXAMPLE, pristine)
@@ -81,6 +87,12 @@ def code_server(tmp_path: Path, vsix: Path) -> Iterator[dict]:
     (user / "User").mkdir(parents=True)
     home.mkdir()
     log = tmp_path / "lsp.log"
+    if real:
+        gguf = models_dir(Settings()) / MODELS["small"].filename
+        assert gguf.is_file(), "run: prochemy model fetch --small"
+        model = {"prochemy.model.path": str(gguf), "prochemy.cache_dir": str(tmp_path / "cache")}
+    else:
+        model = {"prochemy.endpoint.base_url": llm.url, "prochemy.endpoint.model": "stub-model"}
     (user / "User" / "settings.json").write_text(
         json.dumps(
             {
@@ -97,8 +109,7 @@ def code_server(tmp_path: Path, vsix: Path) -> Iterator[dict]:
                     "--log-file",
                     str(log),
                 ],
-                "prochemy.endpoint.base_url": llm.url,
-                "prochemy.endpoint.model": "stub-model",
+                **model,
                 "prochemy.test.python": sys.executable,
                 "prochemy.editor.k_real": 3,
                 "prochemy.editor.k_synthetic": 1,
@@ -108,7 +119,8 @@ def code_server(tmp_path: Path, vsix: Path) -> Iterator[dict]:
             }
         )
     )
-    env = {**os.environ, "HOME": str(home)}  # the server's caches land there, not in the user's
+    # the stub run's caches land in a private HOME; the real run needs the user's llama-server
+    env = {**os.environ} if real else {**os.environ, "HOME": str(home)}
     common = ["--user-data-dir", str(user), "--extensions-dir", str(exts)]
     installed = subprocess.run(
         [str(CODE_SERVER), *common, "--install-extension", str(vsix)],
@@ -148,11 +160,65 @@ def code_server(tmp_path: Path, vsix: Path) -> Iterator[dict]:
                 time.sleep(0.5)
         else:
             pytest.fail("code-server did not answer /healthz within 120 s")
-        yield {"url": f"http://127.0.0.1:{port}/?folder={repo}", "repo": repo, "log": log, "started": started}
+        yield {
+            "url": f"http://127.0.0.1:{port}/?folder={repo}",
+            "repo": repo,
+            "log": log,
+            "started": started,
+            "stub": llm,
+        }
     finally:
         os.killpg(server.pid, 9)
         server.wait()
         llm.stop()
+
+
+def stub_split_evenly(page, repo: Path) -> None:
+    """Open money.py from quick open and, as a user writing test first would, replace
+    split_evenly's body by a stub and save (its test is now red)."""
+    from playwright.sync_api import expect
+
+    page.keyboard.press("Control+P")
+    box = page.locator(".quick-input-widget input")
+    box.fill("money.py")
+    page.locator(".quick-input-list .monaco-list-row", has_text="money.py").first.click()
+    editor = page.locator(".monaco-editor .view-lines").first
+    expect(editor).to_contain_text("def split_evenly")
+    first, last = BODY_LINES
+    page.keyboard.press("Control+G")
+    page.keyboard.type(str(first))
+    page.keyboard.press("Enter")
+    page.keyboard.press("Home")
+    page.keyboard.press("Home")  # the first press stops at the indentation
+    for _ in range(last - first):
+        page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Shift+End")
+    page.keyboard.insert_text("    raise NotImplementedError")
+    expect(editor).to_contain_text("raise NotImplementedError")
+    expect(editor).not_to_contain_text("base, extra = divmod")
+    page.keyboard.press("Control+S")
+    money = repo / "shelfkit" / "money.py"
+    deadline = time.monotonic() + 10
+    while "raise NotImplementedError" not in money.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "raise NotImplementedError" in money.read_text()
+
+
+def open_code_actions(page) -> None:
+    """The lightbulb menu on split_evenly's signature, its first action "Implement ..."."""
+    from playwright.sync_api import expect
+
+    page.locator(".monaco-editor .view-line", has_text="def split_evenly").first.click()
+    page.keyboard.press("Control+.")
+    action = page.locator(".action-widget .monaco-list-row", has_text="Implement")
+    expect(action.first).to_be_visible()
+
+
+def launch(p):
+    browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(60_000)
+    return browser, page
 
 
 def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: Path) -> None:
@@ -169,9 +235,7 @@ def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: P
         steps.append(name)
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(60_000)
+        browser, page = launch(p)
         page.goto(code_server["url"])
         status = page.locator(".statusbar-item", has_text="Prochemy:")
         expect(status.first).to_be_visible(timeout=120_000)
@@ -198,39 +262,13 @@ def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: P
         final_status = status.first.inner_text().strip()
         shot(page, "status-after-refine")
 
-        # 2. the implement code action on the stubbed function
-        page.keyboard.press("Control+P")
-        box = page.locator(".quick-input-widget input")
-        box.fill("money.py")
-        page.locator(".quick-input-list .monaco-list-row", has_text="money.py").first.click()
-        editor = page.locator(".monaco-editor .view-lines").first
-        expect(editor).to_contain_text("def split_evenly")
-        # the user writes the function test first: a stub, saved (its test is now red)
-        first, last = BODY_LINES
-        page.keyboard.press("Control+G")
-        page.keyboard.type(str(first))
-        page.keyboard.press("Enter")
-        page.keyboard.press("Home")
-        page.keyboard.press("Home")  # the first press stops at the indentation
-        for _ in range(last - first):
-            page.keyboard.press("Shift+ArrowDown")
-        page.keyboard.press("Shift+End")
-        page.keyboard.insert_text("    raise NotImplementedError")
-        expect(editor).to_contain_text("raise NotImplementedError")
-        expect(editor).not_to_contain_text("base, extra = divmod")
-        page.keyboard.press("Control+S")
-        deadline = time.monotonic() + 10
-        money = code_server["repo"] / "shelfkit" / "money.py"
-        while "raise NotImplementedError" not in money.read_text() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert "raise NotImplementedError" in money.read_text()
+        # 2. the implement code action on a function written test first
+        stub_split_evenly(page, code_server["repo"])
         shot(page, "stubbed")
-        page.locator(".monaco-editor .view-line", has_text="def split_evenly").first.click()
-        page.keyboard.press("Control+.")
-        action = page.locator(".action-widget .monaco-list-row", has_text="Implement")
-        expect(action.first).to_be_visible()
+        open_code_actions(page)
         shot(page, "code-action-menu")
         page.keyboard.press("Enter")  # the menu opens with its first action focused
+        editor = page.locator(".monaco-editor .view-lines").first
         expect(editor).to_contain_text("base, extra = divmod", timeout=120_000)
         expect(editor).not_to_contain_text("raise NotImplementedError")
         told = page.locator(".notification-toast", has_text="split_evenly written with the")
@@ -273,3 +311,35 @@ def test_refine_implement_and_settings_in_vs_code(code_server: dict, tmp_path: P
         "implemented",
         "setting-changed",
     ]
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(1200)  # code-server, chromium, llama-server and up to 8 answers on 2 cores
+@pytest.mark.parametrize("code_server", ["real"], indirect=True)
+def test_implement_in_vs_code_with_the_real_small_model(code_server: dict, tmp_path: Path) -> None:
+    """The same code action with the embedded 0.5B model: llama-server started by the server
+    the extension launched; the edit lands only on a verified pass, and either way the user
+    is told the outcome of the related tests."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = launch(p)
+        page.goto(code_server["url"])
+        expect(page.locator(".statusbar-item", has_text="Prochemy:").first).to_be_visible(timeout=120_000)
+        stub_split_evenly(page, code_server["repo"])
+        open_code_actions(page)
+        page.keyboard.press("Enter")
+        told = page.locator(
+            ".notification-toast", has_text=re.compile(r"split_evenly (written with the|not changed)")
+        )
+        expect(told.first).to_be_visible(timeout=600_000)
+        page.screenshot(path=str(tmp_path / "real-model-implemented.png"))
+        text = page.locator(".monaco-editor .view-lines").first.inner_text().replace("\xa0", " ")
+        browser.close()
+    log = code_server["log"].read_text()
+    passed = re.search(r"split_evenly written with the [^\"]*; related tests passed", log) is not None
+    refused = "split_evenly not changed: none of" in log
+    assert passed != refused, "exactly one outcome is told"
+    # applied only on a verified pass: the stub stays otherwise
+    assert ("raise NotImplementedError" not in text) == passed
+    assert not code_server["stub"].completions  # the embedded model answered, not the stub
