@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from .loop.refine import HeldOutComparison
 from .project_store import ProjectRecord, StoredPrompt
 from .prompts import PromptSpec
 from .tasks.repo_env import RepoError
@@ -37,6 +38,26 @@ class HeldOutScores(BaseModel):
     only_best: int
     only_seed: int
     sign_test_p: float
+    # what an import needs to restore the comparison whole (files exported before had counts only)
+    serial: bool = True
+    seed_base_passed: int | None = None
+    best_base_passed: int | None = None
+    only_best_tasks: list[str] = []
+    only_seed_tasks: list[str] = []
+
+    def comparison(self) -> HeldOutComparison | None:
+        if (len(self.only_best_tasks), len(self.only_seed_tasks)) != (self.only_best, self.only_seed):
+            return None  # counts without the task lists: nothing to restore faithfully
+        return HeldOutComparison(
+            tasks=self.tasks,
+            serial=self.serial,
+            seed_passed=self.seed_passed,
+            best_passed=self.best_passed,
+            seed_base_passed=self.seed_passed if self.seed_base_passed is None else self.seed_base_passed,
+            best_base_passed=self.best_passed if self.best_base_passed is None else self.best_base_passed,
+            only_best=self.only_best_tasks,
+            only_seed=self.only_seed_tasks,
+        )
 
 
 class ExportedPrompt(BaseModel):
@@ -68,13 +89,19 @@ class ExportedPrompt(BaseModel):
                 only_best=len(h.only_best),
                 only_seed=len(h.only_seed),
                 sign_test_p=round(h.sign_test_p, 4),
+                serial=h.serial,
+                seed_base_passed=h.seed_base_passed,
+                best_base_passed=h.best_base_passed,
+                only_best_tasks=h.only_best,
+                only_seed_tasks=h.only_seed,
             ),
             exported=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
     def stored(self) -> StoredPrompt:
-        """Back into a user's store (the held-out task lists are not exported: only counts)."""
-        return StoredPrompt(**self.model_dump(include=_SHARED), held_out=None, usage={}, wall_s=0.0)
+        """Back into a user's store: the prompt and its scores (not the run's usage)."""
+        held = None if self.held_out is None else self.held_out.comparison()
+        return StoredPrompt(**self.model_dump(include=_SHARED), held_out=held, usage={}, wall_s=0.0)
 
 
 # what a stored prompt and its exported form have in common
@@ -86,6 +113,8 @@ def _toml_value(value: object) -> str:
         return json.dumps(value)  # a JSON string is a valid TOML basic string
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return repr(value)
 
 

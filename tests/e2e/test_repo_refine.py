@@ -302,6 +302,11 @@ def test_export_import_round_trip_and_generation_uses_the_project_file(
     mine_record, their_record = asyncio.run(stored("mine")), asyncio.run(stored("theirs"))
     for field in ("prompt", "adopted", "best_prompt", "seed_prompt", "tree", "run_id", "train_pass"):
         assert getattr(their_record.current, field) == getattr(mine_record.current, field), field
+    theirs_held, mine_held = their_record.current.held_out, mine_record.current.held_out
+    assert theirs_held is not None and mine_held is not None
+    scores = ("tasks", "serial", "seed_passed", "best_passed", "seed_base_passed", "best_base_passed")
+    for field in (*scores, "only_best", "only_seed"):  # the scores, and which tasks each won
+        assert getattr(theirs_held, field) == getattr(mine_held, field), field
 
     made = asyncio.run(generate_function(_settings(llm, tmp_path / "x"), repo, "ops:mul", check=False))
     assert made.prompt_source == "refined, from the project's .prochemy/prompt.toml" and not made.stale
