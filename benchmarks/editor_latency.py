@@ -49,6 +49,16 @@ def percentile(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
+def fresh_server(repo: Path, base_cache: Path, model: Path, tmp: Path, options: dict) -> RawClient:
+    """The language server on a cache holding only the mining results (every answer is
+    generated), no background refinement."""
+    cache = tmp / "cache"
+    shutil.copytree(base_cache / "mining", cache / "mining")
+    editor = {"background_refine": False, **options.get("editor", {})}
+    merged = {"cache_dir": str(cache), "model": {"path": str(model)}, **options, "editor": editor}
+    return RawClient(repo, cache, merged)
+
+
 def one_run(repo: Path, base_cache: Path, model: Path, task_id: str, candidates: int) -> dict:
     rel, qualname = task_id.split("::")
     module = repo / rel
@@ -56,15 +66,7 @@ def one_run(repo: Path, base_cache: Path, model: Path, task_id: str, candidates:
     stubbed = stub_body(source, qualname)
     line = find_function(ast.parse(stubbed), qualname)[0].lineno - 1
     with tempfile.TemporaryDirectory() as tmp:
-        cache = Path(tmp) / "cache"
-        shutil.copytree(base_cache / "mining", cache / "mining")
-        options = {
-            "cache_dir": str(cache),
-            "model": {"path": str(model)},
-            "generate": {"candidates": candidates},
-            "editor": {"background_refine": False},
-        }
-        client = RawClient(repo, cache, options)
+        client = fresh_server(repo, base_cache, model, Path(tmp), {"generate": {"candidates": candidates}})
         client.answers["workspace/applyEdit"] = {"applied": True}
         try:
             t0 = time.monotonic()
@@ -108,14 +110,7 @@ def refine_run(repo: Path, base_cache: Path, model: Path) -> dict:
     """One "Refine prompt for this repo" from the request to the stored prompt. The client
     declares no progress support, so the server reports through log messages."""
     with tempfile.TemporaryDirectory() as tmp:
-        cache = Path(tmp) / "cache"
-        shutil.copytree(base_cache / "mining", cache / "mining")
-        options = {
-            "cache_dir": str(cache),
-            "model": {"path": str(model)},
-            "editor": {"background_refine": False, **DEMO_BUDGET},
-        }
-        client = RawClient(repo, cache, options)
+        client = fresh_server(repo, base_cache, model, Path(tmp), {"editor": DEMO_BUDGET})
         try:
             client.request("workspace/executeCommand", {"command": "prochemy.doctor", "arguments": []}, 300)
             client.seen.clear()
