@@ -1,12 +1,15 @@
-"""Does ending an answer at the end of its code save tokens without changing pass@1?
+"""Do shorter answers save tokens without changing pass@1?
 
 The same HumanEval tasks with the seed prompt, answered greedily one request at a time
-(serial mode: repeatable), once to the model's own end (`stop_at_code = false`) and once cut
-where extraction's code is complete (the default). Fresh answers (no response cache). Prints
-and records tokens per answer, wall time, pass@1 and how many extracted programs are
-identical.
+(serial mode: repeatable), once per mode, fresh answers (no response cache):
+- whole:   to the model's own end (`stop_at_code = false`);
+- cut:     cut where extraction's code is complete (the default);
+- prefill: cut, and the answer started with the task's stub (`prefill_code = embedded`), so
+  the model writes the body only instead of repeating signature and docstring.
+Prints and records tokens per answer, wall time, pass@1, and per mode how many extracted
+programs and verdicts are identical to the first mode's.
 
-    .venv/bin/python benchmarks/answer_cut.py [--tasks 0-39] [--small]
+    .venv/bin/python benchmarks/answer_cut.py [--tasks 0-39] [--small] [--modes whole,cut]
 """
 
 from __future__ import annotations
@@ -27,8 +30,15 @@ from prochemy.optimizer.tasks.datasets import load_humaneval, select_tasks
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-async def one_pass(small: bool, cut: bool, tasks: list) -> tuple[list[Generation], list[bool], float, str]:
-    overrides = {"model.choice": "small" if small else None, "stop_at_code": cut}
+MODES = {
+    "whole": {"stop_at_code": False},
+    "cut": {"stop_at_code": True},
+    "prefill": {"stop_at_code": True, "prefill_code": "embedded"},
+}
+
+
+async def one_pass(small: bool, mode: str, tasks: list) -> tuple[list[Generation], list[bool], float, str]:
+    overrides = {"model.choice": "small" if small else None, **MODES[mode]}
     settings = load_settings(overrides=overrides).settings
     async with Session(settings, use_cache=False) as session:
         model = (await session.gateway.describe())["model"]
@@ -40,13 +50,13 @@ async def one_pass(small: bool, cut: bool, tasks: list) -> tuple[list[Generation
     return generations, [v.result.passed for v in verdicts], wall, model
 
 
-async def main(spec: str, small: bool) -> None:
+async def main(spec: str, small: bool, modes: list[str]) -> None:
     tasks = select_tasks(load_humaneval(), spec)
     rows = {}
-    for cut in (False, True):
-        gens, passed, wall, model = await one_pass(small, cut, tasks)
+    for mode in modes:
+        gens, passed, wall, model = await one_pass(small, mode, tasks)
         tokens = [g.completion_tokens for g in gens]
-        rows["cut" if cut else "whole"] = {
+        rows[mode] = {
             "tokens_mean": round(statistics.mean(tokens), 1),
             "tokens_median": statistics.median(tokens),
             "tokens_total": sum(tokens),
@@ -56,37 +66,53 @@ async def main(spec: str, small: bool) -> None:
             "verdicts": passed,
         }
         print(
-            f"{'cut' if cut else 'whole':5}: {statistics.mean(tokens):.1f} tokens/answer "
-            f"(median {statistics.median(tokens)}), generation {wall:.1f}s, "
-            f"passed {sum(passed)}/{len(tasks)}",
+            f"{mode:7}: {statistics.mean(tokens):.1f} tokens/answer (median {statistics.median(tokens)}), "
+            f"generation {wall:.1f}s, passed {sum(passed)}/{len(tasks)}",
             flush=True,
         )
-    whole, cut = rows["whole"], rows["cut"]
-    same_code = sum(a == b for a, b in zip(whole["codes"], cut["codes"]))
-    same_verdict = sum(a == b for a, b in zip(whole["verdicts"], cut["verdicts"]))
-    print(f"identical extracted code: {same_code}/{len(tasks)}; same verdict: {same_verdict}/{len(tasks)}")
-    record = {
+    base = rows[modes[0]]
+    record: dict = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": model,
         "tasks": [t.id for t in tasks],
-        "identical_code": same_code,
-        "same_verdict": same_verdict,
-        "differing": [t.id for t, a, b in zip(tasks, whole["codes"], cut["codes"]) if a != b],
-        **{k: {kk: vv for kk, vv in v.items() if kk not in ("codes", "verdicts")} for k, v in rows.items()},
-        "token_saving": round(1 - cut["tokens_total"] / whole["tokens_total"], 3),
-        "speedup": round(whole["generation_wall_s"] / cut["generation_wall_s"], 2),
+        "baseline": modes[0],
     }
+    for mode in modes:
+        row = rows[mode]
+        record[mode] = {k: v for k, v in row.items() if k not in ("codes", "verdicts")}
+        if mode == modes[0]:
+            continue
+        record[mode] |= {
+            "identical_code": sum(a == b for a, b in zip(base["codes"], row["codes"])),
+            "same_verdict": sum(a == b for a, b in zip(base["verdicts"], row["verdicts"])),
+            "only_this": [t.id for t, a, b in zip(tasks, base["verdicts"], row["verdicts"]) if b and not a],
+            "only_baseline": [
+                t.id for t, a, b in zip(tasks, base["verdicts"], row["verdicts"]) if a and not b
+            ],
+            "token_saving": round(1 - row["tokens_total"] / base["tokens_total"], 3),
+            "speedup": round(base["generation_wall_s"] / row["generation_wall_s"], 2),
+        }
+        r = record[mode]
+        print(
+            f"{mode} vs {modes[0]}: identical code {r['identical_code']}/{len(tasks)}, same verdict "
+            f"{r['same_verdict']}/{len(tasks)} (+{len(r['only_this'])}/-{len(r['only_baseline'])}), "
+            f"token saving {r['token_saving']:.0%}, generation speed-up x{r['speedup']}"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"answer-cut-{'0.5b' if small else '1.5b'}.json"
+    size = "0.5b" if small else "1.5b"
+    name = "cut" if modes == ["whole", "cut"] else "-".join(modes)
+    out = RESULTS / f"answer-{name}-{size}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
-    print(
-        f"token saving {record['token_saving']:.0%}, generation speed-up x{record['speedup']}; written {out}"
-    )
+    print(f"written {out}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="0-39")
     parser.add_argument("--small", action="store_true")
+    parser.add_argument("--modes", default="whole,cut", help=f"comma-separated, from {','.join(MODES)}")
     args = parser.parse_args()
-    asyncio.run(main(args.tasks, args.small))
+    modes = args.modes.split(",")
+    if unknown := [m for m in modes if m not in MODES]:
+        parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+    asyncio.run(main(args.tasks, args.small, modes))

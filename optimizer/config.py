@@ -104,6 +104,13 @@ class Settings(_Strict):
     stop_at_code: bool = Field(
         True, description="end a generated answer at the end of its code (what extraction takes)"
     )
+    prefill_code: Literal["off", "embedded", "always"] = Field(
+        "off",
+        description="start the answer with the task's own stub (signature and docstring) so the "
+        "model writes only the body: with the embedded llama-server, or with any endpoint "
+        "('always': one that continues an unfinished assistant turn, as llama-server and vLLM "
+        "do; OpenAI's API does not)",
+    )
     retries: int = Field(4, ge=0, description="per request, on 429/5xx/timeouts")
     max_consecutive_failures: int = Field(6, ge=1)
     cache_dir: Path = Field(default_factory=default_cache_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from prochemy.sandbox.models import RunResult
 from pydantic import BaseModel
 
@@ -43,6 +45,22 @@ class Judged(BaseModel):
         return self.plus if self.result.passed and self.plus is not None else self.result
 
 
+def _stub_prefill(task: Task) -> str:
+    """The answer's opening when the statement is a stub to complete (HumanEval's signature
+    and docstring): the model then writes the body only. Prose statements (MBPP, a
+    repository's) and the plan style get none."""
+    if not isinstance(task, FunctionTask) or not task.entry_point:
+        return ""
+    try:
+        module = ast.parse(task.statement)
+    except SyntaxError:
+        return ""
+    last = module.body[-1] if module.body else None
+    if not isinstance(last, (ast.FunctionDef, ast.AsyncFunctionDef)) or last.name != task.entry_point:
+        return ""
+    return f"```python\n{task.statement.rstrip()}\n"
+
+
 def messages_for(system_prompt: str, task: Task) -> list[dict[str, str]]:
     """The system prompt (its instruction and style), then as many of the task's worked
     examples as the prompt asks for, as earlier turns of the conversation, then the task."""
@@ -70,6 +88,12 @@ async def generate(
     seed, so a sample repeats where the endpoint honours seeds); `follow_up` continues the
     conversation (a failing candidate and its test, for repair). `reference`: as the paper's
     loop asks, paid afresh and uncut (to the model's own end or max_tokens)."""
+    spec = PromptSpec.parse(system_prompt)
+    prefill = (
+        _stub_prefill(task)
+        if gateway.settings.prefill_code != "off" and spec.style == "direct" and not reference
+        else ""
+    )
     reply = await gateway.chat(
         ChatRequest(
             role="task",
@@ -81,6 +105,7 @@ async def generate(
             stop_at_code=gateway.settings.stop_at_code and not reference and not _java_answer(task),
             entry_point=task.entry_point,
             fresh=reference,
+            prefill=prefill,
         )
     )
     # a repository statement is prose around the module's context, not a stub to complete

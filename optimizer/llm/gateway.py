@@ -51,6 +51,10 @@ class ChatRequest(BaseModel):
     # prose) is never used, so it is never generated
     stop_at_code: bool = False
     entry_point: str | None = None
+    # the opening of the answer, sent as an unfinished assistant turn that llama-server
+    # continues (the task's stub, so the model does not write its docstring again); the
+    # answer's text starts with it. Dropped for endpoints that may not continue a turn.
+    prefill: str = ""
     # paid again even when cached (the answer is stored afresh): the reference loop
     # measures what a loop without any reuse costs
     fresh: bool = False
@@ -123,6 +127,8 @@ class ResponseCache(RecordStore[ChatResult]):
             shape["serial"] = True
         if request.stop_at_code:  # a shorter answer (uncut answers keep their old keys)
             shape["stop_at_code"] = request.entry_point or ""
+        if request.prefill:
+            shape["prefill"] = request.prefill
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
 
@@ -218,6 +224,9 @@ class LLMGateway:
         if self._tripped is not None:
             raise self._tripped
         r = await self._resolve(request.role)
+        if request.prefill and not self._continues(r):
+            # OpenAI's API starts a new turn after an assistant message: no continuation
+            request = request.model_copy(update={"prefill": ""})
         max_tokens = request.max_tokens or self.settings.max_tokens
         key = ResponseCache.key(r.identity, r.model, request, max_tokens)
         usage = self.ledger.setdefault(request.role, RoleUsage())
@@ -234,6 +243,11 @@ class LLMGateway:
         if self.cache is not None:
             self.cache.put(key, result)
         return result
+
+    def _continues(self, r: _Resolved) -> bool:
+        """Whether the endpoint is asked to continue a prefilled answer."""
+        mode = self.settings.prefill_code
+        return mode == "always" or (mode == "embedded" and r.identity.startswith("embedded:"))
 
     async def _call_with_retries(self, r: _Resolved, request: ChatRequest, max_tokens: int) -> ChatResult:
         extra: dict[str, Any] = {}
@@ -304,12 +318,13 @@ class LLMGateway:
                 )
         response = await r.client.chat.completions.create(
             model=r.model,
-            messages=request.messages,
+            messages=_sent(request),
             temperature=request.temperature,
             max_tokens=max_tokens,
             **extra,
         )
-        return _parse(response, r.model)
+        result = _parse(response, r.model)
+        return result.model_copy(update={"text": _with_prefill(request.prefill, result.text)})
 
     async def _streamed(
         self, r: _Resolved, request: ChatRequest, max_tokens: int, extra: dict[str, Any]
@@ -322,7 +337,7 @@ class LLMGateway:
             body["timings_per_token"] = True  # token counts in every chunk, even a cut one
         stream = await r.client.chat.completions.create(
             model=r.model,
-            messages=request.messages,
+            messages=_sent(request),
             temperature=request.temperature,
             max_tokens=max_tokens,
             stream=True,
@@ -350,14 +365,14 @@ class LLMGateway:
                 if delta:
                     pieces += 1
                     parts.append(delta)
-                    if "`" in delta and code_complete("".join(parts), request.entry_point):
+                    if "`" in delta and _complete(request, "".join(parts)):
                         finish = "code complete"
                         break
         finally:
             await stream.close()
-        text = "".join(parts)
-        if not text.strip():
+        if not "".join(parts).strip():
             raise _Malformed("an empty answer")
+        text = _with_prefill(request.prefill, "".join(parts))
         return ChatResult(
             text=text,
             finish_reason=finish or "",
@@ -432,6 +447,24 @@ class LLMGateway:
         self._resolved.clear()
         if self.cache is not None:
             self.cache.close()
+
+
+def _sent(request: ChatRequest) -> list[dict[str, str]]:
+    if not request.prefill:
+        return request.messages
+    return [*request.messages, {"role": "assistant", "content": request.prefill}]
+
+
+def _complete(request: ChatRequest, so_far: str) -> bool:
+    if request.prefill.startswith(so_far):
+        return False  # still the echoed prefill
+    return code_complete(_with_prefill(request.prefill, so_far), request.entry_point)
+
+
+def _with_prefill(prefill: str, text: str) -> str:
+    """The whole answer: llama-server repeats the prefill in its answer, a server that
+    sends only the continuation gets it put back."""
+    return text if text.startswith(prefill) else prefill + text
 
 
 def _parse(response: object, model: str) -> ChatResult:

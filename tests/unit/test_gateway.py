@@ -313,3 +313,38 @@ async def test_an_endpoint_that_refuses_streaming_gets_whole_answers(
     streamed = [r for r in stub.completions if r["body"].get("stream")]
     assert len(streamed) == 1  # asked once, then remembered
     assert sum("refused a streamed request" in m for m in caplog.messages) == 1
+
+
+STUB_PREFILL = '```python\ndef f(x):\n    """Return x."""\n'
+
+
+@pytest.mark.parametrize("echoes", [True, False], ids=["server-echoes-prefill", "continuation-only"])
+async def test_a_prefilled_answer_is_continued_and_returned_whole(
+    stub: StubLLM, stub_settings: Settings, echoes: bool
+) -> None:
+    body = "    return x\n```\nThat is all."
+    stub.responder = lambda messages: (messages[-1]["content"] if echoes else "") + body
+    stub.stream_delay_s = 0.002
+    gw = LLMGateway(stub_settings.model_copy(update={"prefill_code": "always"}))
+    cut = await gw.chat(ask("write f", prefill=STUB_PREFILL, stop_at_code=True, entry_point="f"))
+    whole = await gw.chat(ask("write f", prefill=STUB_PREFILL))
+    plain = await gw.chat(ask("write f"))
+    await gw.aclose()
+    sent = stub.completions[0]["body"]["messages"]
+    assert sent[-1] == {"role": "assistant", "content": STUB_PREFILL}  # an unfinished turn
+    assert cut.text == STUB_PREFILL + "    return x\n```" and cut.finish_reason == "code complete"
+    assert whole.text == STUB_PREFILL + body and not whole.cached
+    assert not plain.cached  # a prefilled answer has its own cache entry
+    assert stub.completions[2]["body"]["messages"][-1]["role"] == "user"
+
+
+async def test_a_prefill_is_not_sent_to_an_endpoint_that_may_not_continue_it(
+    stub: StubLLM, stub_settings: Settings
+) -> None:
+    # "embedded": only the embedded llama-server is asked; OpenAI's API would start a new turn
+    gw = LLMGateway(stub_settings.model_copy(update={"prefill_code": "embedded"}))
+    first = await gw.chat(ask("write f", prefill=STUB_PREFILL))
+    plain = await gw.chat(ask("write f"))
+    await gw.aclose()
+    assert stub.completions[0]["body"]["messages"][-1]["role"] == "user"
+    assert first.text == "echo: write f" and plain.cached  # the same request, one answer

@@ -125,3 +125,43 @@ async def test_repair_shows_the_failing_answer_and_its_test() -> None:
 def test_out_of_range_settings_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
         GuidedGeneration(**bad)
+
+
+@pytest.mark.parametrize(
+    ("statement", "prompt", "mode", "prefilled"),
+    [
+        ('def f(x):\n    """Return x."""\n', "Write code.", "embedded", True),
+        ('def helper():\n    pass\n\n\ndef f(x):\n    """Return x."""\n', "Write code.", "embedded", True),
+        ('def f(x):\n    """Return x."""\n', "Write code.", "off", False),
+        ("Write f, which returns its argument.", "Write code.", "embedded", False),  # prose (MBPP)
+        ('def g(x):\n    """Return x."""\n', "Write code.", "embedded", False),  # not the entry point
+        (
+            'def f(x):\n    """Return x."""\n',
+            "Write code.\n[prochemy: examples=0, style=plan]",
+            "embedded",
+            False,
+        ),
+    ],
+)
+async def test_only_a_stub_statement_in_the_direct_style_prefills_the_answer(
+    statement: str, prompt: str, mode: str, prefilled: bool
+) -> None:
+    from prochemy.optimizer.generation import generate
+
+    sent: list[ChatRequest] = []
+
+    class Gateway:
+        settings = Settings(prefill_code=mode)
+
+        async def chat(self, request: ChatRequest) -> ChatResult:
+            sent.append(request)
+            return ChatResult(
+                text=request.prefill + "    return x\n```", prompt_tokens=1, completion_tokens=3, model="m"
+            )
+
+    task = FunctionTask(id="t/0", statement=statement, entry_point="f", test="assert f(1) == 1")
+    generation = await generate(Gateway(), prompt, task)  # type: ignore[arg-type]
+    assert bool(sent[0].prefill) == prefilled
+    if prefilled:
+        assert sent[0].prefill == f"```python\n{statement.rstrip()}\n"
+        assert generation.code.strip().endswith("return x") and "def f(x)" in generation.code
