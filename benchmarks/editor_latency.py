@@ -31,7 +31,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# `tests` from the repository, after site-packages: its bare `prochemy/` folder must not
+# shadow an installed (non-editable) prochemy
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from prochemy.optimizer.config import load_settings  # noqa: E402
 from prochemy.optimizer.llm.local_model import require_model_file  # noqa: E402

@@ -17,7 +17,9 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# `tests` from the repository, after site-packages: its bare `prochemy/` folder must not
+# shadow an installed (non-editable) prochemy
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from prochemy.optimizer.tasks import RepoTarget, RepoTask  # noqa: E402
 from prochemy.sandbox import Sandbox  # noqa: E402

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import diskcache
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# `tests` from the repository, after site-packages: its bare `prochemy/` folder must not
+# shadow an installed (non-editable) prochemy
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from tests.e2e.test_repo_refine import REPO, responder  # noqa: E402
 from tests.repos import write_repo  # noqa: E402

@@ -19,7 +19,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# `tests` from the repository, after site-packages: its bare `prochemy/` folder must not
+# shadow an installed (non-editable) prochemy
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.kill_resume import outcome  # noqa: E402
 from tests.e2e.test_repo_refine import REPO, responder  # noqa: E402

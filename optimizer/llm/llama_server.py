@@ -122,7 +122,9 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent(parent: int) -> Callable[[], None]:
     def preexec() -> None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        # SIGKILL: the server keeps nothing worth a graceful stop, and llama-server's graceful
+        # shutdown can hang while slots decode (seen: an orphan after its parent was killed)
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
 

@@ -64,10 +64,20 @@ PARENT = textwrap.dedent("""
     # background jobs (Python leaves an inherited SIG_IGN alone)
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+    busy = sys.argv[3] == "busy"  # killed while every slot decodes, as in a benchmark
+
     async def start():
-        return await shared_server(Path(sys.argv[1]), Path(sys.argv[2]), 1, 512, 1, 120)
+        return await shared_server(Path(sys.argv[1]), Path(sys.argv[2]), 4 if busy else 1, 512, 1, 120)
 
     server = asyncio.run(start())
+    if busy:
+        import json, threading, urllib.request
+        body = {"prompt": "Count from 1 to 1000, one number per line:", "n_predict": 400, "stream": True}
+        url = f"http://127.0.0.1:{server.port}/completion"
+        for _ in range(4):
+            stream = urllib.request.urlopen(urllib.request.Request(url, json.dumps(body).encode()))
+            stream.readline()  # its first token is out: the slot decodes
+            threading.Thread(target=lambda s=stream: [None for _ in s], daemon=True).start()
     print(server.process.pid, flush=True)
     if sys.argv[3] == "raise":
         raise RuntimeError("boom")
@@ -92,12 +102,19 @@ def _gone(pid: int, within_s: float = 15) -> bool:
     return False
 
 
-@pytest.mark.parametrize("how", ["sigterm", "sigint", "sigkill", "raise"])
+@pytest.mark.parametrize("how", ["sigterm", "sigint", "sigkill", "raise", "sigkill-while-decoding"])
 def test_no_orphan_server_survives_its_parent(tmp_path: Path, how: str) -> None:
     gguf = models_dir(Settings(cache_dir=real_cache_dir())) / SMALL.filename
     assert gguf.is_file(), "run: prochemy model fetch --small"
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, str(gguf), str(tmp_path), "raise" if how == "raise" else "wait"],
+        [
+            sys.executable,
+            "-c",
+            PARENT,
+            str(gguf),
+            str(tmp_path),
+            {"raise": "raise", "sigkill-while-decoding": "busy"}.get(how, "wait"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -108,9 +125,7 @@ def test_no_orphan_server_survives_its_parent(tmp_path: Path, how: str) -> None:
     server_pid = int(line)
     os.kill(server_pid, 0)  # it is running
     if how != "raise":
-        parent.send_signal(
-            {"sigterm": signal.SIGTERM, "sigint": signal.SIGINT, "sigkill": signal.SIGKILL}[how]
-        )
+        parent.send_signal({"sigterm": signal.SIGTERM, "sigint": signal.SIGINT}.get(how, signal.SIGKILL))
     parent.wait(timeout=120)  # a cold first start can take long to stop
     assert _gone(server_pid), f"llama-server {server_pid} outlived its parent ({how})"
 
