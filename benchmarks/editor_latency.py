@@ -171,6 +171,8 @@ def main(args: argparse.Namespace) -> None:
     modes = {}
     for candidates in (1, settings.generate.candidates):
         times = [r["to_edit_or_answer_s"] for r in rows if r["candidates_setting"] == candidates]
+        if not times:  # --functions 0: refinements only
+            continue
         modes[f"candidates={candidates}"] = {
             "p50_s": percentile(times, 0.5),
             "p90_s": percentile(times, 0.9),
@@ -197,7 +199,8 @@ def main(args: argparse.Namespace) -> None:
     }
     print(json.dumps(modes, indent=1))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"editor-latency-{'0.5b' if args.small else '1.5b'}.json"
+    what = "editor-latency" if rows else "editor-latency-refine"
+    out = RESULTS / f"{what}-{'0.5b' if args.small else '1.5b'}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"written {out}")
 

@@ -61,10 +61,10 @@ def _stub_prefill(task: Task) -> str:
     return f"```python\n{task.statement.rstrip()}\n"
 
 
-def messages_for(system_prompt: str, task: Task) -> list[dict[str, str]]:
+def messages_for(system_prompt: str | PromptSpec, task: Task) -> list[dict[str, str]]:
     """The system prompt (its instruction and style), then as many of the task's worked
     examples as the prompt asks for, as earlier turns of the conversation, then the task."""
-    spec = PromptSpec.parse(system_prompt)
+    spec = system_prompt if isinstance(system_prompt, PromptSpec) else PromptSpec.parse(system_prompt)
     messages = [{"role": "system", "content": spec.system_message()}]
     fence = "java" if _java_answer(task) else "python"  # examples are of the task's own kind
     for example in task.examples[: spec.examples]:
@@ -97,7 +97,7 @@ async def generate(
     reply = await gateway.chat(
         ChatRequest(
             role="task",
-            messages=messages_for(system_prompt, task) + (follow_up or []),
+            messages=messages_for(spec, task) + (follow_up or []),
             temperature=temperature,
             sample=sample,
             seed=sample if temperature > 0 else None,

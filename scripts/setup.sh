@@ -16,6 +16,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# llama-server's build (minutes of CPU) runs beside the downloads below when a compiler is
+# already here; otherwise after them (the code-server step installs build-essential)
+build_log=$(mktemp)
+build_pid=
+if command -v cmake >/dev/null 2>&1 && command -v c++ >/dev/null 2>&1; then
+  .venv/bin/prochemy model build-server >"$build_log" 2>&1 &
+  build_pid=$!
+fi
+
 if ! command -v bwrap >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     (apt-get install -y bubblewrap >/dev/null 2>&1 ||
@@ -53,9 +62,15 @@ fi
 scripts/install-code-server.sh ||
   echo "setup: could not install code-server; tests/e2e/test_vscode_browser.py will fail" >&2
 
-.venv/bin/prochemy model build-server
 if [ "$model" = small ]; then
   .venv/bin/prochemy model fetch --small
 else
   .venv/bin/prochemy model fetch
 fi
+if [ -n "$build_pid" ]; then
+  wait "$build_pid" || { cat "$build_log" >&2; rm -f "$build_log"; exit 1; }
+  cat "$build_log"
+else
+  .venv/bin/prochemy model build-server
+fi
+rm -f "$build_log"
