@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -45,6 +45,11 @@ class RecordStore(Generic[Record]):
             new = change(None if raw is None else self._record.model_validate(raw))
             self._cache.set(key, new.model_dump())
         return new
+
+    def items(self) -> Iterator[tuple[str, Record]]:
+        for key in self._cache.iterkeys():
+            if (record := self.get(key)) is not None:
+                yield key, record
 
     def clear(self) -> int:
         return self._cache.clear()
