@@ -74,7 +74,7 @@ def build_server(log: Callable[[str], None] = print, jobs: int | None = None) ->
             archive.extractall(work, filter="data")
         source = next(work.glob("llama_cpp_python-*/vendor/llama.cpp"))
         build = work / "build"
-        log("building llama-server with CMake (about 9 CPU-minutes on 2 cores) ...")
+        log("building llama-server with CMake (about 13 minutes on 2 cores) ...")
         _run(
             [
                 "cmake",
