@@ -11,10 +11,11 @@ one run gives the hidden-test pass after 1, 2, 4 and 8 generations.
 - Repositories (`--repo PATH`, repeatable): the held-out mined tasks (the split refinement
   uses); a task's related tests alternate between visible (1st, 3rd, ...) and hidden (2nd,
   4th, ...); tasks with a single related test are reported apart (visible = hidden).
+  `--show-tests`: the visible tests' source is also in the prompt (`generate.show_tests`).
 
     .venv/bin/python benchmarks/repair.py [--tasks 0-163] [--small] [--candidates 8]
         [--temperature 0.8] [--feedback] [--visible 3|all] [--repo PATH ... [--held-out N]]
-        [--name NAME]
+        [--show-tests] [--name NAME]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from prochemy.optimizer.loop.refine import RefineConfig
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import FunctionTask, RepoTask, Task
 from prochemy.optimizer.tasks.datasets import load_humaneval_plus, select_tasks
+from prochemy.optimizer.tasks.related_tests import show_tests
 from prochemy.optimizer.tasks.sampling import split, spread_sample
 from prochemy.sandbox.models import RunOutcome, RunResult
 
@@ -97,8 +99,12 @@ async def one_task(session: Session, judges: Judges, task: Task, args: argparse.
     plan = session.settings.generate.model_copy(
         update={"candidates": args.candidates, "temperature": args.temperature, "feedback": args.feedback}
     )
+    shown = task
+    if args.show_tests and isinstance(task, RepoTask):  # the visible half only: the rest judges
+        ids = task.repo.node_ids
+        shown = show_tests(task, ids[0::2] if len(ids) >= 2 else ids)
     t0 = time.monotonic()
-    guided: Guided = await guided_generate(session.gateway, SEED_PROMPT, task, check, plan)
+    guided: Guided = await guided_generate(session.gateway, SEED_PROMPT, shown, check, plan)
     wall = time.monotonic() - t0
     hidden: dict[str, bool] = {}
     rows = []
@@ -177,6 +183,8 @@ def default_name(kind: str, args: argparse.Namespace) -> str:
     name = f"repair-{kind}-{'0.5b' if args.small else '1.5b'}"
     if args.feedback:
         name += "-feedback"
+    if args.show_tests:
+        name += "-tests-shown"
     if args.temperature != 0.8:
         name += f"-t{args.temperature:g}"
     if not args.repo and args.visible != 3:
@@ -279,6 +287,11 @@ if __name__ == "__main__":
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--feedback", action="store_true")
+    parser.add_argument(
+        "--show-tests",
+        action="store_true",
+        help="repositories: the visible related tests' source in the prompt (generate.show_tests)",
+    )
     parser.add_argument(
         "--visible",
         type=lambda v: ALL if v == "all" else int(v),

@@ -88,6 +88,10 @@ class GuidedGeneration(_Strict):
     max_repeats: int = Field(
         3, ge=1, description="stop after this many candidates in a row repeat earlier code"
     )
+    show_tests: bool = Field(
+        False,
+        description="show the model the function's related tests (their source) with its statement",
+    )
 
 
 def default_cache_dir() -> Path:

@@ -47,6 +47,7 @@ from .tasks import RepoTarget, RepoTask, SynthesisReport, Task, TaskSet, TaskSui
 from .tasks.examples import repository_bank, with_examples
 from .tasks.mining import MINING_VERSION, MiningReport, mine, repo_runner
 from .tasks.model import Language
+from .tasks.related_tests import show_tests
 from .tasks.repo_env import Project, RepoError, module_map, python_files, tree_fingerprint
 from .tasks.repo_statement import build_statement
 from .tasks.repo_synthesis import synthesize_repo_tasks
@@ -326,6 +327,8 @@ class Session:
         root = root.resolve()
         report = await self.mine(root)
         task = _function_task(root, ref, report)
+        if self.settings.generate.show_tests:
+            task = show_tests(task)
         record = self.projects.load(root, model_identity(self.settings))
         shared = self.shared_prompt(root)
         if prompt is not None:

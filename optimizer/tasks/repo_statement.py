@@ -18,6 +18,10 @@ from prochemy.sandbox.splice import Function, FunctionNode, find_function, first
 from .repo_env import package_of
 
 _MAX_CONSTANT_CHARS = 300
+# phrases of the statement that tasks/related_tests.py rewrites when it shows the tests
+TESTS_HIDDEN = "The project's tests will check it; they are not shown."
+TESTS_SHOWN = "The project's tests shown below check it."
+WRITE_IT = "Write the complete function, with this signature and docstring:"
 
 
 def _source(lines: list[str], first: int, last: int | None) -> str:
@@ -153,10 +157,7 @@ def build_statement(
         if name in defs and defs[name] is not fn and defs[name] is not owner
     ]
     context += _imported_project_defs(tree, names, package_of(root, rel), modules, root)
-    parts = [
-        f"Implement `{qualname}` in `{rel}` of this Python project. The project's tests "
-        "will check it; they are not shown.\n"
-    ]
+    parts = [f"Implement `{qualname}` in `{rel}` of this Python project. {TESTS_HIDDEN}\n"]
     if imports:
         parts.append("The module's imports:\n```python\n" + "\n".join(imports) + "\n```\n")
     if context:
@@ -168,10 +169,7 @@ def build_statement(
             f"It is a method of this class (other members shown by signature):\n"
             f"```python\n{class_outline(lines, owner, exclude=fn.name)}```\n"
         )
-    parts.append(
-        "Write the complete function, with this signature and docstring:\n"
-        f"```python\n{header(lines, fn)}```\n"
-    )
+    parts.append(f"{WRITE_IT}\n```python\n{header(lines, fn)}```\n")
     parts.append(
         "Answer with the code of that one function in a ```python block"
         + (" (the method alone, not the class)." if owner is not None else ".")
