@@ -20,10 +20,10 @@ from .repo_statement import TESTS_HIDDEN, TESTS_SHOWN, WRITE_IT
 MAX_CHARS = 4000
 
 
-def _node(tree: ast.Module, names: list[str]) -> ast.AST | None:
+def _node(tree: ast.Module, names: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     """`test_f` or `TestClass::test_m` in a test module."""
     scope: list[ast.stmt] = tree.body
-    found: ast.AST | None = None
+    found: ast.stmt | None = None
     for name in names:
         found = next(
             (n for n in scope if isinstance(n, (*FunctionNode, ast.ClassDef)) and n.name == name), None
@@ -31,7 +31,7 @@ def _node(tree: ast.Module, names: list[str]) -> ast.AST | None:
         if found is None:
             return None
         scope = found.body if isinstance(found, ast.ClassDef) else []
-    return found if isinstance(found, FunctionNode) else None
+    return found if isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
 
 
 def related_sources(root: Path, node_ids: list[str], max_chars: int = MAX_CHARS) -> tuple[list[str], int]:
@@ -43,7 +43,7 @@ def related_sources(root: Path, node_ids: list[str], max_chars: int = MAX_CHARS)
     used = 0
     for node_id in node_ids:
         path, _, rest = node_id.partition("::")
-        names = [part.partition("[")[0] for part in rest.split("::")]
+        names = rest.partition("[")[0].split("::")  # a parameter id may hold "::" too
         if (path, *names) in seen:
             continue
         seen.add((path, *names))
@@ -54,7 +54,6 @@ def related_sources(root: Path, node_ids: list[str], max_chars: int = MAX_CHARS)
             continue
         if fn is None:
             continue
-        assert isinstance(fn, FunctionNode)
         lines = text.splitlines(keepends=True)
         body = textwrap.dedent("".join(lines[first_line(fn) - 1 : fn.end_lineno]))
         where = f"# {path}" + (f", class {names[0]}" if len(names) > 1 else "")
