@@ -47,8 +47,11 @@ def related_sources(root: Path, node_ids: list[str], max_chars: int = MAX_CHARS)
         if (path, *names) in seen:
             continue
         seen.add((path, *names))
+        file = (root / path).resolve()
+        if not file.is_relative_to(root.resolve()):  # node ids come from running the repo's code
+            continue
         try:
-            text = (root / path).read_text()
+            text = file.read_text()
             fn = _node(ast.parse(text), names)
         except (OSError, SyntaxError, ValueError):
             continue

@@ -28,7 +28,7 @@ def test_unrelated():
 
 
 def repo(tmp_path: Path) -> Path:
-    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg").mkdir(parents=True)
     (tmp_path / "pkg" / "text.py").write_text('def slug(text):\n    """A slug."""\n    return text\n')
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_text.py").write_text(TESTS)
@@ -46,16 +46,19 @@ IDS = [
     "tests/test_text.py::test_slug[a::b-]",  # the same function: shown once
     "tests/test_text.py::TestSlug::test_rejects",
     "tests/gone.py::test_x",  # unreadable: skipped
+    "../outside/test_secret.py::test_slug",  # outside the project: never read
 ]
 
 
 def test_each_test_function_once_with_its_parameters(tmp_path: Path) -> None:
-    sources, left_out = related_sources(repo(tmp_path), IDS)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "test_secret.py").write_text("def test_slug():\n    SECRET = 1\n")
+    sources, left_out = related_sources(repo(tmp_path / "project"), IDS)
     assert left_out == 0 and len(sources) == 2
     assert sources[0].startswith("# tests/test_text.py\n@pytest.mark.parametrize(")
     assert '("A b", "a-b")' in sources[0]
     assert sources[1].startswith("# tests/test_text.py, class TestSlug\ndef test_rejects(self):")
-    assert "test_unrelated" not in "".join(sources)
+    assert "test_unrelated" not in "".join(sources) and "SECRET" not in "".join(sources)
 
 
 def test_the_statement_shows_them_before_the_signature(tmp_path: Path) -> None:
