@@ -71,16 +71,20 @@ def with_tests(task: RepoTask, node_ids: list[str]) -> RepoTask:
     return task.model_copy(update={"repo": task.repo.model_copy(update={"node_ids": node_ids})})
 
 
+def split_ids(task: RepoTask) -> tuple[list[str], list[str]]:
+    """(visible, hidden) related tests: alternating, or the one test both ways."""
+    ids = task.repo.node_ids
+    return (ids, ids) if len(ids) < 2 else (ids[0::2], ids[1::2])
+
+
 def checks(
     judges: Judges, task: Task, asserts: int = 3
 ) -> tuple[Check, Callable[[str], Awaitable[bool]], str]:
     """(visible check, hidden judge, group) for a task."""
     if isinstance(task, RepoTask):
-        ids = task.repo.node_ids
-        group = "one related test" if len(ids) < 2 else "split tests"
-        visible, hidden = (
-            (task, task) if len(ids) < 2 else (with_tests(task, ids[0::2]), with_tests(task, ids[1::2]))
-        )
+        shown_ids, hidden_ids = split_ids(task)
+        group = "one related test" if len(task.repo.node_ids) < 2 else "split tests"
+        visible, hidden = with_tests(task, shown_ids), with_tests(task, hidden_ids)
     else:
         visible, hidden, group = visible_task(task, asserts), task, "humaneval+"
 
@@ -101,8 +105,7 @@ async def one_task(session: Session, judges: Judges, task: Task, args: argparse.
     )
     shown = task
     if args.show_tests and isinstance(task, RepoTask):  # the visible half only: the rest judges
-        ids = task.repo.node_ids
-        shown = show_tests(task, ids[0::2] if len(ids) >= 2 else ids)
+        shown = show_tests(task, split_ids(task)[0])
     t0 = time.monotonic()
     guided: Guided = await guided_generate(session.gateway, SEED_PROMPT, shown, check, plan)
     wall = time.monotonic() - t0
