@@ -209,7 +209,7 @@ class Session:
             synth = suite.synthesis
             note(
                 f"training tasks: {len(suite.train.tasks)} ({training.k_real} real from "
-                f"{training.train_from}, {synth.kept} synthetic kept of {synth.generated} written; "
+                f"{training.source()}, {synth.kept} synthetic kept of {synth.generated} written; "
                 f"rejected: {synth.rejected or 'none'}); held-out: {len(suite.held_out.tasks)}"
             )
             evaluator = Evaluator(self.gateway, Judges(function=sandbox), self.outcomes)

@@ -16,16 +16,17 @@ from pydantic import BaseModel, Field
 from ..llm.gateway import LLMGateway
 from .datasets import load_humaneval, load_humaneval_plus, load_mbpp
 from .examples import benchmark_bank, with_examples
-from .model import SynthesisReport, TaskSet, TaskSuite
+from .model import TaskSet, TaskSuite
 from .sampling import spread_sample
 from .synthesis import synthesize
-from .translation import BENCHMARKS, load_translation, translation_split
+from .translation import BENCHMARKS, POOL, load_translation, translation_split
+from .translation_synthesis import synthesize_translations
 
 
 class TrainingConfig(BaseModel):
     # "translate-java-python" / "translate-python-java": HumanEval-X in that direction; real
-    # tasks from the fixed training pool of 40, the other 124 held out; no synthetic
-    # variants (k_synthetic is ignored)
+    # tasks from the fixed training pool of 40, the other 124 held out; the synthetic half
+    # are the real tasks with their sources rewritten (translation_synthesis.py)
     benchmark: Literal["humaneval", "translate-java-python", "translate-python-java"] = "humaneval"
     train_from: Literal["mbpp", "humaneval"] = "mbpp"
     k_real: int = Field(10, ge=1)
@@ -34,6 +35,12 @@ class TrainingConfig(BaseModel):
     plus: bool = Field(False, description="held-out tasks judged on HumanEval+ inputs too")
     seed: int = 0
 
+    def source(self) -> str:
+        """Where the real training tasks come from, as a report names it."""
+        if self.benchmark.startswith("translate-"):
+            return f"the {POOL}-task training pool of HumanEval-X"
+        return self.train_from.upper() if self.train_from == "mbpp" else "a split of HumanEval"
+
 
 async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox, cfg: TrainingConfig) -> TaskSuite:
     rng = random.Random(cfg.seed)
@@ -41,11 +48,12 @@ async def benchmark_sets(gateway: LLMGateway, sandbox: Sandbox, cfg: TrainingCon
         pool, held_tasks = translation_split(load_translation(BENCHMARKS[cfg.benchmark]))
         chosen = rng.sample(pool, min(cfg.k_real, len(pool)))
         held_tasks = spread_sample(held_tasks, cfg.held_out_limit, cfg.seed)
+        rewritten, report = await synthesize_translations(gateway, sandbox, chosen, cfg.k_synthetic, cfg.seed)
         bank = benchmark_bank(chosen)
         return TaskSuite(
-            train=TaskSet(name=f"{cfg.benchmark}-train", tasks=with_examples(chosen, bank)),
+            train=TaskSet(name=f"{cfg.benchmark}-train", tasks=with_examples(chosen, bank) + rewritten),
             held_out=TaskSet(name=f"{cfg.benchmark}-held-out", tasks=with_examples(held_tasks, bank)),
-            synthesis=SynthesisReport(),
+            synthesis=report,
         )
     humaneval = load_humaneval_plus() if cfg.plus else load_humaneval()
     if cfg.train_from == "mbpp":

@@ -437,14 +437,14 @@ async def cmd_refine(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         train_from=args.train_from,
         k_real=min(args.k_real, POOL) if translating else args.k_real,
         plus=args.plus,
-        k_synthetic=0 if translating else args.k_synthetic,
+        k_synthetic=args.k_synthetic,
         held_out_limit=args.held_out,
         seed=args.seed,
     )
     if translating:
         print(
-            f"translation: {tc.k_real} real training tasks from the pool of {POOL}, no synthetic "
-            "variants (none are written for translation yet)",
+            f"translation: {tc.k_real} real training tasks from the pool of {POOL}, and up to "
+            f"{tc.k_synthetic} of them with their source rewritten (checked by its own tests)",
             file=sys.stderr,
         )
     held = args.held_out or (124 if translating else 164 if args.train_from == "mbpp" else 164 - args.k_real)

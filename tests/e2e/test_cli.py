@@ -12,6 +12,7 @@ import pytest
 from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.tasks.datasets import load_humaneval
 from prochemy.optimizer.tasks.translation import TRANSLATION_SEED_PROMPT, load_translation, translation_split
+from prochemy.optimizer.tasks.translation_synthesis import SYSTEM as REWRITE_SYSTEM
 
 from ..stub_llm import StubLLM
 
@@ -278,7 +279,9 @@ def test_refine_for_translation_trains_on_the_pool_and_measures_on_held_out_task
     def respond(messages: list[dict]) -> str:
         if messages[0]["content"] == ROBUST_SYSTEM:
             return json.dumps({"prompt": "You translate code into Python, exactly preserving its behaviour."})
-        task = tasks[messages[-1]["content"]]
+        if messages[0]["content"] == REWRITE_SYSTEM.format(language="Java"):  # a source rewritten
+            return messages[-1]["content"].replace("```java\n", "```java\n// rewritten\n", 1)
+        task = tasks[messages[-1]["content"].replace("// rewritten\n", "", 1)]
         seen.add(task.id)
         return f"```python\n{task.reference}\n```"
 
@@ -286,7 +289,18 @@ def test_refine_for_translation_trains_on_the_pool_and_measures_on_held_out_task
     try:
         before = prochemy(stub, tmp_path, "translate", "--task", "Java-Python/0")
         seen.clear()
-        args = ("--benchmark", "translate-java-python", "--k-real", "3", "--n", "2", "--k-max", "1")
+        args = (
+            "--benchmark",
+            "translate-java-python",
+            "--k-real",
+            "3",
+            "--k-synthetic",
+            "2",
+            "--n",
+            "2",
+            "--k-max",
+            "1",
+        )
         done = prochemy(stub, tmp_path, "refine", *args, "--held-out", "3", "--plus")
         refined_on = set(seen)
         after = prochemy(stub, tmp_path, "translate", "--task", "Java-Python/0")
@@ -297,7 +311,11 @@ def test_refine_for_translation_trains_on_the_pool_and_measures_on_held_out_task
     run_id = re.search(r"translation run (\w+)", after.stderr)
     assert run_id is not None and run_id.group(1) in done.stdout, after.stderr
     assert done.returncode == 0, done.stderr
-    assert "no synthetic variants" in done.stderr
+    # the synthetic half: training tasks whose Java source was rewritten and still passes its tests
+    assert (
+        "training tasks: 5 (3 real from the 40-task training pool of HumanEval-X, 2 synthetic kept of 2"
+        in done.stderr
+    )
     assert "held-out HumanEval+ (base and plus inputs), one request at a time (3 tasks" in done.stdout
     assert "seed 3/3" in done.stdout
     assert len(refined_on & pool_ids) == 3 and len(refined_on - pool_ids) == 3  # 3 trained on, 3 held out
