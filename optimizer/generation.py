@@ -11,17 +11,13 @@ from .extraction import extract_code, extract_java
 from .judging import Judges
 from .llm.gateway import ChatRequest, LLMGateway
 from .prompts import PromptSpec
-from .tasks import FunctionTask, Task, TranslationTask
+from .tasks import FunctionTask, Task
 
 # The paper's seed prompt S(0), verbatim.
 SEED_PROMPT = (
     "You are a code generation assistant. Your task is to generate Python code based on the "
     "given task description and complete the work described in the task."
 )
-
-
-def _java_answer(task: Task) -> bool:
-    return isinstance(task, TranslationTask) and task.target_language == "java"
 
 
 class Generation(BaseModel):
@@ -66,7 +62,7 @@ def messages_for(system_prompt: str | PromptSpec, task: Task) -> list[dict[str, 
     examples as the prompt asks for, as earlier turns of the conversation, then the task."""
     spec = system_prompt if isinstance(system_prompt, PromptSpec) else PromptSpec.parse(system_prompt)
     messages = [{"role": "system", "content": spec.system_message()}]
-    fence = "java" if _java_answer(task) else "python"  # examples are of the task's own kind
+    fence = task.answer_language  # examples are of the task's own kind
     for example in task.examples[: spec.examples]:
         messages.append({"role": "user", "content": example.statement})
         messages.append({"role": "assistant", "content": f"```{fence}\n{example.code.strip()}\n```"})
@@ -102,7 +98,7 @@ async def generate(
             sample=sample,
             seed=sample if temperature > 0 else None,
             serial=serial,
-            stop_at_code=gateway.settings.stop_at_code and not reference and not _java_answer(task),
+            stop_at_code=gateway.settings.stop_at_code and not reference and task.answer_language != "java",
             entry_point=task.entry_point,
             fresh=reference,
             prefill=prefill,
@@ -114,7 +110,7 @@ async def generate(
         task_id=task.id,
         answer=reply.text,
         code=extract_java(reply.text)
-        if _java_answer(task)
+        if task.answer_language == "java"
         else extract_code(reply.text, task.entry_point, stub),
         prompt_tokens=reply.prompt_tokens,
         completion_tokens=reply.completion_tokens,

@@ -248,7 +248,13 @@ class Refiner:
         failing = [(t, o) for t, o in self._seen.get(parent, []) if o.failure is not None]
         chosen = rng.sample(failing, min(self.config.reflect_cases, len(failing)))
         return [
-            FailureCase(statement=t.statement, code=o.code, failure=o.failure, detail=o.detail)
+            FailureCase(
+                statement=t.statement,
+                code=o.code,
+                failure=o.failure,
+                detail=o.detail,
+                language=t.answer_language,
+            )
             for t, o in chosen
             if o.failure is not None
         ]

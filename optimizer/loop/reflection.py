@@ -42,6 +42,7 @@ class FailureCase(BaseModel):
     code: str
     failure: Failure
     detail: str
+    language: str = "python"  # of the code written
 
 
 def _clip(text: str, limit: int) -> str:
@@ -54,7 +55,7 @@ def reflection_messages(prompt: str, cases: list[FailureCase]) -> list[dict[str,
     for n, case in enumerate(cases, 1):
         shown.append(
             f"### Case {n}: {LABELS[case.failure]}\nTask:\n{_clip(case.statement, 700)}\n"
-            f"Code written:\n```python\n{_clip(case.code, 600) or '(no code)'}\n```\n"
+            f"Code written:\n```{case.language}\n{_clip(case.code, 600) or '(no code)'}\n```\n"
             f"Test result: {_clip(case.detail, 300)}"
         )
     user = f"Current prompt: [{prompt}]\n\n" + "\n\n".join(shown) + "\n\nRewrite the prompt."

@@ -35,6 +35,9 @@ class Example(BaseModel):
     code: str
 
 
+Language = Literal["java", "python"]
+
+
 class _TaskBase(BaseModel):
     id: str
     statement: str  # shown to the model as the user message
@@ -44,6 +47,11 @@ class _TaskBase(BaseModel):
     # the examples most similar to this task, best first (tasks/examples.py); a prompt
     # says how many to show (prompts.PromptSpec.examples)
     examples: list[Example] = Field(default_factory=list)
+
+    @property
+    def answer_language(self) -> Language:
+        """The language the answer is written in."""
+        return "python"
 
     @property
     def fingerprint(self) -> str:
@@ -80,9 +88,6 @@ class RepoTask(_TaskBase):
     repo: RepoTarget
 
 
-Language = Literal["java", "python"]
-
-
 class TranslationTask(_TaskBase):
     """Code in one language rewritten in another, judged by tests in the target language
     (Python: HumanEval's tests and HumanEval+'s inputs; Java: HumanEval-X's Main)."""
@@ -97,6 +102,10 @@ class TranslationTask(_TaskBase):
     # Python target: the function's stub (signature, docstring, helpers the tests use);
     # Java target: the declaration the answer completes
     target_stub: str = ""
+
+    @property
+    def answer_language(self) -> Language:
+        return self.target_language
 
     def python_view(self) -> FunctionTask:
         """The same judgement as the original Python task (its helpers, tests, inputs)."""

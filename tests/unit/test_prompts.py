@@ -9,9 +9,11 @@ import pytest
 from prochemy.optimizer.generation import messages_for
 from prochemy.optimizer.loop.evaluation import OutcomeStore
 from prochemy.optimizer.loop.refine import RefineConfig, restructure
+from prochemy.optimizer.loop.reflection import FailureCase, reflection_messages
 from prochemy.optimizer.prompts import PLAN_RULE, PromptSpec
 from prochemy.optimizer.tasks import Example, FunctionTask, RepoTarget, RepoTask
 from prochemy.optimizer.tasks.examples import benchmark_bank, repository_bank, with_examples
+from prochemy.optimizer.tasks.translation import load_translation
 from pydantic import ValidationError
 
 PLAIN = "You write Python code."
@@ -120,3 +122,17 @@ def test_structure_moves_and_shares() -> None:
     assert restructure(PLAIN, rng, known).text is None  # nothing new to make
     with pytest.raises(ValidationError):
         RefineConfig(reflect=0.7, structure=0.5)
+
+
+def test_reflection_shows_a_failing_answer_in_its_own_language() -> None:
+    java = load_translation("python-java")[0]
+    python = load_translation("java-python")[0]
+    assert (java.answer_language, python.answer_language) == ("java", "python")
+    cases = [
+        FailureCase(
+            statement=t.statement, code="x", failure="wrong-value", detail="d", language=t.answer_language
+        )
+        for t in (java, python)
+    ]
+    shown = reflection_messages("Translate.", cases)[1]["content"]
+    assert "Code written:\n```java\nx\n```" in shown and "Code written:\n```python\nx\n```" in shown
