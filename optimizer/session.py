@@ -33,6 +33,7 @@ from .locks import project_lock
 from .loop.evaluation import Evaluator, OutcomeStore, model_identity
 from .loop.refine import Progress, RefineConfig, Refiner, RefineResult
 from .loop.runs import RunStore
+from .loop.screening import Screener, screen
 from .project_file import PROMPT_FILE, ExportedPrompt, read_prompt_file, write_project_files
 from .project_store import ProjectRecord, ProjectStore, StoredPrompt, TranslationPrompts
 from .repo_models import (
@@ -204,15 +205,19 @@ class Session:
         note = on_note or (lambda message: None)
         with self._budget(config.budget()):  # synthesis and the held-out check count too
             sandbox = await self.sandbox()
+            evaluator = Evaluator(self.gateway, Judges(function=sandbox), self.outcomes)
+            choose = None
+            if config.screen:
+                note(f"screening {config.screen} candidate training tasks with the seed prompt ...")
+                choose = Screener(evaluator, seed_prompt, config.screen, config.seed)
             note("making the training set ...")
-            suite = await benchmark_sets(self.gateway, sandbox, training)
+            suite = await benchmark_sets(self.gateway, sandbox, training, choose)
             synth = suite.synthesis
             note(
                 f"training tasks: {len(suite.train.tasks)} ({training.k_real} real from "
                 f"{training.source()}, {synth.kept} synthetic kept of {synth.generated} written; "
                 f"rejected: {synth.rejected or 'none'}); held-out: {len(suite.held_out.tasks)}"
             )
-            evaluator = Evaluator(self.gateway, Judges(function=sandbox), self.outcomes)
             result = await Refiner(self.gateway, evaluator, config, on_progress).run(seed_prompt, suite)
         path = self.runs.save(result)
         if training.benchmark in TRANSLATION_BENCHMARKS:  # what `translate` uses from now on
@@ -281,16 +286,25 @@ class Session:
                     f"least 2 are needed (one to train on, one to check). Skipped: "
                     f"{report.skip_counts or 'nothing'}"
                 )
-            real, held = split(report.tasks, self.settings.test.held_out_fraction, k_real, config.seed)
+            fraction = self.settings.test.held_out_fraction
+            real, held = split(report.tasks, fraction, max(k_real, config.screen or 0), config.seed)
             held = spread_sample(held, held_out_limit, config.seed)
             modules = module_map(Path(report.root), python_files(Path(report.root)))
             with self._budget(config.budget()):  # synthesis and the held-out check count too
                 runner = await self.runner(report)
+                evaluator = Evaluator(self.gateway, await self.judges(report), self.outcomes)
+                screening = None
+                if config.screen:
+                    say(
+                        Progress(
+                            phase="screening", message=f"screening {len(real)} tasks with the seed prompt"
+                        )
+                    )
+                    real, screening = await screen(evaluator, seed_prompt, real, k_real, config.seed)
                 say(Progress(phase="synthesis", message=f"writing {k_synthetic} task variants"))
                 synthetic, synth = await synthesize_repo_tasks(
                     self.gateway, runner, real, k_synthetic, config.seed, modules
                 )
-                evaluator = Evaluator(self.gateway, await self.judges(report), self.outcomes)
                 known = self.projects.load(Path(report.root), identity)
                 warm = [known.current.best_prompt] if known is not None else None
                 # worked examples, for prompts that show some: the repository's own functions
@@ -303,6 +317,7 @@ class Session:
                         name="repo-held-out", tasks=with_examples(held, bank, modules=module_of)
                     ),
                     synthesis=synth,
+                    screening=screening,
                 )
                 result = await Refiner(self.gateway, evaluator, config, say).run(
                     seed_prompt, suite, warm_start=warm

@@ -30,6 +30,9 @@ class EditorSettings(BaseModel):
     reflect: float = Field(0.0, ge=0.0, le=1.0, description="share of variants by reflective mutation")
     structure: float = Field(0.0, ge=0.0, le=1.0, description="share of variants changing examples/style")
     race: int | None = Field(None, ge=1, description="racing batch size (None: no racing)")
+    screen: int | None = Field(
+        None, ge=1, description="candidate training tasks screened by the seed (None: no screening)"
+    )
     accept_p: float | None = Field(None, gt=0.0, le=1.0, description="sign-test level P* must clear")
 
 

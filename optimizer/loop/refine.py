@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 from ..aio import gather_or_cancel
 from ..llm.gateway import Budget, BudgetExhausted, LLMGateway, RoleUsage
 from ..prompts import MAX_EXAMPLES, PromptSpec
-from ..tasks import SynthesisReport, Task, TaskSet, TaskSuite, has_plus
+from ..tasks import ScreenReport, SynthesisReport, Task, TaskSet, TaskSuite, has_plus
 from .evaluation import Evaluator, TaskOutcome
 from .failures import profile
 from .mutation import Recipe, Variant, mutate, normalise
@@ -72,6 +72,13 @@ class RefineConfig(BaseModel):
         description="P* must beat the seed on the training tasks with a paired sign-test p at most "
         "this (None: the best training pass@1 wins, as in the paper)",
     )
+    screen: int | None = Field(
+        None,
+        ge=1,
+        description="draw this many candidate real training tasks, run the seed on them and "
+        "train on k_real of them, those it fails and those it passes balanced (None: k_real "
+        "drawn at random, as in the paper)",
+    )
     reference: bool = Field(
         False,
         description="the paper-faithful loop, to measure the optimised one against: every pool "
@@ -97,7 +104,7 @@ class RefineConfig(BaseModel):
 
 
 class Progress(BaseModel):
-    phase: Literal["mining", "synthesis", "iteration", "held-out", "done"]
+    phase: Literal["mining", "screening", "synthesis", "iteration", "held-out", "done"]
     k: int = 0
     k_max: int = 0
     best_plain: float | None = None
@@ -162,6 +169,7 @@ class RefineResult(BaseModel):
     adopted: str  # "refined" or "seed"
     adopted_prompt: str
     synthesis: SynthesisReport | None = None  # how the synthetic training tasks were made
+    screening: ScreenReport | None = None  # how the real ones were chosen (RefineConfig.screen)
     train_seed_failures: dict[str, int] = {}  # the seed's failure profile on the training tasks
     usage: dict[str, RoleUsage]
     wall_s: float
@@ -491,6 +499,7 @@ class Refiner:
             adopted=adopted,
             adopted_prompt=best_prompt if adopted == "refined" else seed_prompt,
             synthesis=suite.synthesis,
+            screening=suite.screening,
             train_seed_failures=train_seed_failures,
             usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
             wall_s=round(time.monotonic() - t0, 1),

@@ -61,6 +61,12 @@ def render(result: RefineResult) -> str:
             else ""
         )
         lines.append(f"P* was made by {how} in iteration {made[1]}" if made else "P* was given (warm start)")
+    if (screened := result.screening) is not None:
+        lines.append(
+            f"real training tasks screened by the seed: {screened.chosen_failing} it fails and "
+            f"{screened.chosen_passing} it passes, of {screened.candidates} candidates "
+            f"({screened.seed_failed} failed)"
+        )
     if result.train_seed_failures:
         lines.append(f"seed on the training tasks: {render_profile(result.train_seed_failures)}")
     c = result.held_out_comparison

@@ -1,6 +1,6 @@
 """Tasks: what the model is asked and how an answer is judged (model.py), and where tasks
 come from: benchmarks (datasets, training), LLM-written variants (synthesis,
-repo_synthesis) and a repository's own tests (mining, with repo_env, repo_statement and
+repo_synthesis, translation_synthesis) and a repository's own tests (mining, with repo_env, repo_statement and
 functions)."""
 
 from .model import (
@@ -10,6 +10,7 @@ from .model import (
     PlusInputs,
     RepoTarget,
     RepoTask,
+    ScreenReport,
     SynthesisReport,
     Task,
     TaskSet,
@@ -25,6 +26,7 @@ __all__ = [
     "PlusInputs",
     "RepoTarget",
     "RepoTask",
+    "ScreenReport",
     "SynthesisReport",
     "Task",
     "TaskSet",

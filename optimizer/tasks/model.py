@@ -165,10 +165,21 @@ class SynthesisReport(BaseModel):
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
 
 
+class ScreenReport(BaseModel):
+    """How the real training tasks were chosen from more candidates by the seed's verdicts:
+    tasks it fails (where a prompt can gain) and tasks it passes (where one can lose)."""
+
+    candidates: int
+    seed_failed: int
+    chosen_failing: int
+    chosen_passing: int
+
+
 class TaskSuite(BaseModel):
     """What one refinement works on: training tasks (real + synthetic), held-out tasks
-    the loop never sees, and how the synthetic half was made."""
+    the loop never sees, how the synthetic half was made and the real half chosen."""
 
     train: TaskSet
     held_out: TaskSet
     synthesis: SynthesisReport = SynthesisReport()
+    screening: ScreenReport | None = None

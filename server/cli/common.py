@@ -29,7 +29,7 @@ def estimate(settings: Settings, rc: RefineConfig, k_real: int, k_synthetic: int
     )
     synth = k_synthetic * 2
     mutations = rc.k_max * (rc.n - 1) * 2
-    answers = rc.k_max * (rc.n - 1) * train + train + 2 * held
+    answers = rc.k_max * (rc.n - 1) * train + train + 2 * held + max((rc.screen or 0) - k_real, 0)
     calls = synth + mutations + answers
     tokens = synth * 1500 + mutations * 600 + answers * (per_answer + 250)
     return (
@@ -50,6 +50,7 @@ def refine_config(args: argparse.Namespace) -> RefineConfig:
         structure=args.structure,
         accept_p=args.accept_p,
         race_batch=args.race,
+        screen=args.screen,
         reference=args.reference_loop,
         max_calls=args.max_calls,
         max_tokens_total=args.max_tokens_total,
@@ -63,7 +64,7 @@ def refine_bar(rc: RefineConfig) -> Iterator[Callable[[Progress], None]]:
     with tqdm(total=rc.k_max, desc="refine", unit="iter") as bar:
 
         def on_progress(p: Progress) -> None:
-            if p.phase in ("mining", "synthesis"):
+            if p.phase in ("mining", "screening", "synthesis"):
                 bar.set_postfix_str(p.message)
                 return
             if p.phase == "iteration" and p.message == "mutating" and p.k > 1:

@@ -226,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
         "cannot reach the best survivor (saves calls on large training sets)",
     )
     refine.add_argument(
+        "--screen",
+        type=POSITIVE,
+        default=None,
+        metavar="N",
+        help="draw N candidate real training tasks, run the seed prompt on them and train on "
+        "--k-real of them: those it fails and those it passes, balanced (default: --k-real "
+        "drawn at random, as in the paper)",
+    )
+    refine.add_argument(
         "--accept-p",
         type=LEVEL,
         default=None,

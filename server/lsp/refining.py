@@ -15,7 +15,7 @@ from .progress import ProgressReporter
 
 
 def describe_progress(p: Progress) -> tuple[str, int | None]:
-    if p.phase in ("mining", "synthesis"):
+    if p.phase in ("mining", "screening", "synthesis"):
         return f"{p.phase}: {p.message}", None
     best = "" if p.best_plain is None else f" · best {100 * p.best_plain:.0f}%"
     percentage = int(100 * p.k / p.k_max) if p.k_max else None
@@ -67,6 +67,7 @@ def start_refine(server: ProchemyServer, root: Path, kind: str = "refine") -> Jo
                         structure=e.structure,
                         race_batch=e.race,
                         accept_p=e.accept_p,
+                        screen=e.screen,
                     ),
                     k_real=e.k_real,
                     k_synthetic=e.k_synthetic,

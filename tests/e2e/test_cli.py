@@ -321,6 +321,38 @@ def test_refine_for_translation_trains_on_the_pool_and_measures_on_held_out_task
     assert len(refined_on & pool_ids) == 3 and len(refined_on - pool_ids) == 3  # 3 trained on, 3 held out
 
 
+def test_refine_can_screen_its_training_tasks_with_the_seed(tmp_path: Path) -> None:
+    tasks = {t.statement: t for t in load_translation("java-python")}
+
+    def respond(messages: list[dict]) -> str:  # the seed is right on even-numbered tasks only
+        if messages[0]["content"] == ROBUST_SYSTEM:
+            return json.dumps({"prompt": "You translate code into Python, exactly preserving its behaviour."})
+        task = tasks[messages[-1]["content"]]
+        wrong = int(task.id.split("/")[1]) % 2
+        return f"```python\n{task.reference if not wrong else 'def nothing(): pass'}\n```"
+
+    stub = StubLLM(responder=respond).start()
+    try:
+        args = (
+            "--benchmark",
+            "translate-java-python",
+            "--k-real",
+            "2",
+            "--k-synthetic",
+            "0",
+            "--screen",
+            "6",
+        )
+        done = prochemy(stub, tmp_path, "refine", *args, "--n", "2", "--k-max", "1", "--held-out", "2")
+    finally:
+        stub.stop()
+    assert done.returncode == 0, done.stderr
+    assert "screening 6 candidate training tasks with the seed prompt" in done.stderr
+    assert (
+        "real training tasks screened by the seed: 1 it fails and 1 it passes, of 6 candidates" in done.stdout
+    )
+
+
 def test_translate_a_task_checks_it_and_a_file_lands_in_a_new_file(tmp_path: Path) -> None:
     tasks = {t.statement: t for t in load_translation("java-python")}
 

@@ -21,8 +21,9 @@ from prochemy.optimizer.loop.refine import IterationRecord, Progress, RefineConf
 from prochemy.optimizer.loop.reflection import REFLECT_SYSTEM
 from prochemy.optimizer.loop.report import render
 from prochemy.optimizer.loop.runs import RunStore
+from prochemy.optimizer.loop.screening import screen
 from prochemy.optimizer.prompts import PromptSpec
-from prochemy.optimizer.tasks import FunctionTask, TaskSet, TaskSuite
+from prochemy.optimizer.tasks import FunctionTask, ScreenReport, TaskSet, TaskSuite
 from prochemy.optimizer.tasks.datasets import load_humaneval
 from prochemy.optimizer.tasks.examples import benchmark_bank, with_examples
 from prochemy.optimizer.tasks.synthesis import SYSTEM as SYNTH_SYSTEM
@@ -533,3 +534,28 @@ async def test_racing_drops_a_variant_that_can_no_longer_reach_the_best(parts) -
     asked = [r for r in stub.completions if r["body"]["messages"][0]["content"] == hopeless]
     assert len(asked) == 3  # the fourth task was never paid for
     assert "raced out: 1 variant(s)" in render(result)
+
+
+async def test_screening_trains_on_tasks_the_seed_fails_and_passes_and_pays_once(parts) -> None:
+    # the seed solves the even-numbered tasks only; 8 candidates, 4 to train on
+    config = RefineConfig(n=3, k_max=1, patience=5, screen=8)
+    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: "edge" in s), config)
+    candidates = HUMANEVAL[:8]
+    chosen, report = await screen(refiner.evaluator, SEED, candidates, 4, seed=0)
+    assert report == ScreenReport(candidates=8, seed_failed=4, chosen_failing=2, chosen_passing=2)
+    numbers = [int(t.id.split("/")[1]) for t in chosen]
+    assert sorted(n % 2 for n in numbers) == [0, 0, 1, 1] and numbers == sorted(numbers)
+    # fewer passes than half of k: the rest are failures (and k never exceeds the candidates)
+    more, report = await screen(refiner.evaluator, SEED, candidates, 7, seed=0)
+    assert (report.chosen_failing, report.chosen_passing, len(more)) == (4, 3, 7)
+    everything, _ = await screen(refiner.evaluator, SEED, candidates, 20, seed=0)
+    assert everything == candidates
+    asked = len(stub.completions)
+    assert asked == 8  # the seed once per candidate; the second and third screens were free
+    result = await refiner.run(
+        SEED, TaskSuite(train=TaskSet(name="screened", tasks=chosen), held_out=NONE, screening=report)
+    )
+    seed_asks = [r for r in stub.completions[asked:] if r["body"]["messages"][0]["content"] == SEED]
+    assert seed_asks == []  # the loop reuses the seed's screened outcomes
+    assert result.screening == report
+    assert "real training tasks screened by the seed: 4 it fails and 3 it passes, of 8" in render(result)

@@ -104,6 +104,17 @@ async def test_refine_stores_the_prompt_and_generate_uses_it(llm: StubLLM, tmp_p
     assert tree_hash(repo) == before
 
 
+async def test_screening_picks_the_training_tasks_by_the_seeds_verdicts(llm: StubLLM, tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo", REPO)
+    config = RefineConfig(n=2, k_max=1, patience=1, screen=2)
+    done = await refine_repo(_settings(llm, tmp_path), repo, config, k_real=1, k_synthetic=0)
+    screened = done.result.screening
+    # both training candidates screened, one task kept: one the seed fails (the seed passes `add` only)
+    assert screened is not None and (screened.candidates, screened.chosen_failing) == (2, 1)
+    assert len(done.result.train) == 1 and done.result.train[0] != "ops.py::add"
+    assert len(done.result.held_out) == 2
+
+
 async def test_a_changed_test_file_marks_the_prompt_stale_and_refine_warm_starts(
     llm: StubLLM, tmp_path: Path
 ) -> None:
