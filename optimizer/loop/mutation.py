@@ -18,16 +18,12 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ..llm.gateway import ChatRequest, LLMGateway
+from .purpose import GENERATION, Purpose
 
 Recipe = Literal["robust", "paper"]
 
 PAPER_SYSTEM = "You are an expert prompt engineer."
-PAPER_INFORMATION = (
-    "Please help me improve the given prompt to get a more helpful and harmless response.\n"
-    "Suppose I need to generate a Python program based on natural language descriptions.\n"
-    "The generated Python program should be able to complete the tasks described in natural "
-    "language and pass any test cases specific to those tasks.\n"
-)
+PAPER_ASK = "Please help me improve the given prompt to get a more helpful and harmless response.\n"
 PAPER_FORMAT = (
     "You may add any information you think will help improve the task's effectiveness during "
     "the prompt optimization process.\nIf you find certain expressions and wording in the "
@@ -36,34 +32,18 @@ PAPER_FORMAT = (
     "original prompt.\nWrap the optimized prompt in {{}}.\n"
 )
 
-ROBUST_SYSTEM = (
-    "You improve system prompts for an assistant that writes Python functions from task "
-    "descriptions; the code is then run against hidden unit tests. The rewritten prompt is used "
+ROBUST_SYSTEM_TEMPLATE = (
+    "You improve system prompts for an assistant that {assistant}; the code is then run against "
+    "hidden unit tests. The rewritten prompt is used "
     "for every task, so it must stay general: never mention a specific task, function name, "
     "example, input or output. The assistant's answer must be the code alone, so never ask it "
     "for tests, examples, usage or explanations. Keep it an instruction to the assistant, at "
     "most 120 words. "
-    'Answer with JSON: {"prompt": "<the rewritten prompt>"}.'
+    'Answer with JSON: {{"prompt": "<the rewritten prompt>"}}.'
 )
 ROBUST_REQUEST = (
     "Rewrite this prompt so that the code written with it passes the tests more often. Prompt: [{prompt}]"
 )
-ROBUST_SHOTS = [
-    (
-        "You are a helpful assistant. Write Python code for the task.",
-        "You are an expert Python programmer. Read the task description carefully, note the exact "
-        "function name, parameters and return type it asks for, and write one complete, correct "
-        "function. Handle edge cases such as empty inputs. Return only the code in a single "
-        "```python block, with any imports it needs.",
-    ),
-    (
-        "Solve the coding problem in Python.",
-        "You write Python that must pass unit tests. First restate to yourself what the function "
-        "must return for normal and edge-case inputs, then implement it exactly as specified, "
-        "keeping the given signature. Do not print or read input; do not add example usage. "
-        "Answer with the finished code in one ```python block.",
-    ),
-]
 JSON_SCHEMA = {
     "type": "json_schema",
     "json_schema": {
@@ -96,14 +76,21 @@ class Variant(BaseModel):
     rejected: list[str] = []  # why earlier attempts were rejected
 
 
-def mutation_messages(prompt: str, recipe: Recipe) -> list[dict[str, str]]:
+def robust_system(purpose: Purpose = GENERATION) -> str:
+    return ROBUST_SYSTEM_TEMPLATE.format(assistant=purpose.assistant)
+
+
+ROBUST_SYSTEM = robust_system()  # code generation's
+
+
+def mutation_messages(prompt: str, recipe: Recipe, purpose: Purpose = GENERATION) -> list[dict[str, str]]:
     if recipe == "paper":
         return [
             {"role": "system", "content": PAPER_SYSTEM},
-            {"role": "user", "content": PAPER_INFORMATION + prompt + PAPER_FORMAT},
+            {"role": "user", "content": PAPER_ASK + purpose.information + prompt + PAPER_FORMAT},
         ]
-    messages = [{"role": "system", "content": ROBUST_SYSTEM}]
-    for before, after in ROBUST_SHOTS:
+    messages = [{"role": "system", "content": robust_system(purpose)}]
+    for before, after in purpose.shots:
         messages.append({"role": "user", "content": ROBUST_REQUEST.format(prompt=before)})
         messages.append({"role": "assistant", "content": json.dumps({"prompt": after})})
     messages.append({"role": "user", "content": ROBUST_REQUEST.format(prompt=prompt)})
@@ -161,18 +148,20 @@ async def mutate(
     known: set[str],
     max_attempts: int = 3,
     max_tokens: int = 400,
+    purpose: Purpose = GENERATION,
 ) -> Variant:
     """One variant of `parent`; `sample` numbers it so reruns replay the same answers."""
     return await ask_variant(
         gateway,
         parent,
-        mutation_messages(parent, recipe),
+        mutation_messages(parent, recipe, purpose),
         recipe=recipe,
         sample=sample,
         forbidden=forbidden,
         known=known,
         max_attempts=max_attempts,
         max_tokens=max_tokens,
+        extra_check=purpose.misstates,
     )
 
 

@@ -25,6 +25,7 @@ from ..tasks import ScreenReport, SynthesisReport, Task, TaskSet, TaskSuite, has
 from .evaluation import Evaluator, TaskOutcome
 from .failures import profile
 from .mutation import Recipe, Variant, mutate, normalise
+from .purpose import GENERATION, purpose_of
 from .reflection import FailureCase, reflect
 from .scoring import plain_scores, top_indices, weighted_scores
 from .stats import paired_difference_ci, sign_test_p
@@ -251,6 +252,7 @@ class Refiner:
         self.report = on_progress or (lambda p: None)
         # each evaluated prompt's outcomes on the training tasks, for reflection
         self._seen: dict[str, list[tuple[Task, TaskOutcome]]] = {}
+        self._purpose = GENERATION  # what the prompt asks for: set from the training tasks
 
     def _cases(self, parent: str, rng: random.Random) -> list[FailureCase]:
         failing = [(t, o) for t, o in self._seen.get(parent, []) if o.failure is not None]
@@ -291,6 +293,7 @@ class Refiner:
                 forbidden=forbidden,
                 known=known,
                 max_attempts=self.config.mutation_attempts,
+                purpose=self._purpose,
             )
         else:
             variant = await mutate(
@@ -301,6 +304,7 @@ class Refiner:
                 forbidden=forbidden,
                 known=known,
                 max_attempts=self.config.mutation_attempts,
+                purpose=self._purpose,
             )
         text = None if variant.text is None else spec.with_instruction(variant.text).text()
         return variant.model_copy(update={"text": text, "parent": parent})
@@ -367,6 +371,7 @@ class Refiner:
         model_identity = await self.evaluator.model_identity()
         run_id = run_id_for(cfg, seed_prompt, train, held_out, model_identity)
         forbidden = train.identifiers | held_out.identifiers
+        self._purpose = purpose_of(train.tasks)
         pool = [seed_prompt] + [p for p in (warm_start or []) if p != seed_prompt]
         parents: list[int | None] = [None] * len(pool)
         known = {normalise(p) for p in pool}

@@ -19,18 +19,26 @@ from pydantic import BaseModel
 from ..llm.gateway import LLMGateway
 from .failures import LABELS, Failure
 from .mutation import Variant, ask_variant
+from .purpose import GENERATION, Purpose
 
-REFLECT_SYSTEM = (
-    "You improve the system prompt of an assistant that writes Python functions from task "
-    "descriptions; its code is run against hidden unit tests. You are shown the current prompt and "
+REFLECT_SYSTEM_TEMPLATE = (
+    "You improve the system prompt of an assistant that {assistant}; its code is run against "
+    "hidden unit tests. You are shown the current prompt and "
     "cases where the code written with it failed the tests. Work out what general mistakes caused "
     "the failures (misread requirements, unhandled edge cases, missing imports, wrong return types, "
     "off-by-one errors, ...) and rewrite the prompt with concise general rules that prevent them, "
     "keeping what is useful in the current prompt. The prompt is used for every task, so never "
     "mention a specific task, function name, input, output or test value. The assistant's answer "
     "must be the code alone: never ask it for tests, examples, usage or explanations. At most 150 "
-    'words. Answer with JSON: {"prompt": "<the rewritten prompt>"}.'
+    'words. Answer with JSON: {{"prompt": "<the rewritten prompt>"}}.'
 )
+
+
+def reflect_system(purpose: Purpose = GENERATION) -> str:
+    return REFLECT_SYSTEM_TEMPLATE.format(assistant=purpose.assistant)
+
+
+REFLECT_SYSTEM = reflect_system()  # code generation's
 
 _LITERAL = re.compile(r"'[^'\n]{2,}'|\"[^\"\n]{2,}\"|\b\d{2,}\b")
 
@@ -50,7 +58,9 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 15].rstrip() + "\n... (cut)"
 
 
-def reflection_messages(prompt: str, cases: list[FailureCase]) -> list[dict[str, str]]:
+def reflection_messages(
+    prompt: str, cases: list[FailureCase], purpose: Purpose = GENERATION
+) -> list[dict[str, str]]:
     shown = []
     for n, case in enumerate(cases, 1):
         shown.append(
@@ -59,7 +69,7 @@ def reflection_messages(prompt: str, cases: list[FailureCase]) -> list[dict[str,
             f"Test result: {_clip(case.detail, 300)}"
         )
     user = f"Current prompt: [{prompt}]\n\n" + "\n\n".join(shown) + "\n\nRewrite the prompt."
-    return [{"role": "system", "content": REFLECT_SYSTEM}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": reflect_system(purpose)}, {"role": "user", "content": user}]
 
 
 def quoted_values(cases: Iterable[FailureCase]) -> set[str]:
@@ -85,18 +95,19 @@ async def reflect(
     known: set[str],
     max_attempts: int = 3,
     max_tokens: int = 500,
+    purpose: Purpose = GENERATION,
 ) -> Variant:
     """One reflective variant of `parent`; `sample` numbers it so reruns replay it."""
     values = quoted_values(cases)
     return await ask_variant(
         gateway,
         parent,
-        reflection_messages(parent, cases),
+        reflection_messages(parent, cases, purpose),
         recipe="robust",
         sample=sample,
         forbidden=forbidden,
         known=known,
         max_attempts=max_attempts,
         max_tokens=max_tokens,
-        extra_check=lambda candidate: quotes_a_case(candidate, values),
+        extra_check=lambda candidate: quotes_a_case(candidate, values) or purpose.misstates(candidate),
     )

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
+from prochemy.optimizer.loop.mutation import robust_system
+from prochemy.optimizer.loop.purpose import translation
 from prochemy.optimizer.tasks.datasets import load_humaneval
 from prochemy.optimizer.tasks.translation import TRANSLATION_SEED_PROMPT, load_translation, translation_split
 from prochemy.optimizer.tasks.translation_synthesis import SYSTEM as REWRITE_SYSTEM
@@ -17,6 +18,8 @@ from prochemy.optimizer.tasks.translation_synthesis import SYSTEM as REWRITE_SYS
 from ..stub_llm import StubLLM
 
 TASKS = {t.statement: t for t in load_humaneval()}
+# a Java -> Python refinement asks the mutator about translation, in that direction
+JAVA_PYTHON_MUTATION = robust_system(translation("java", "python"))
 
 
 def canonical_answer(messages: list[dict]) -> str:
@@ -277,7 +280,7 @@ def test_refine_for_translation_trains_on_the_pool_and_measures_on_held_out_task
     seen: set[str] = set()
 
     def respond(messages: list[dict]) -> str:
-        if messages[0]["content"] == ROBUST_SYSTEM:
+        if messages[0]["content"] == JAVA_PYTHON_MUTATION:
             return json.dumps({"prompt": "You translate code into Python, exactly preserving its behaviour."})
         if messages[0]["content"] == REWRITE_SYSTEM.format(language="Java"):  # a source rewritten
             return messages[-1]["content"].replace("```java\n", "```java\n// rewritten\n", 1)
@@ -325,7 +328,7 @@ def test_refine_can_screen_its_training_tasks_with_the_seed(tmp_path: Path) -> N
     tasks = {t.statement: t for t in load_translation("java-python")}
 
     def respond(messages: list[dict]) -> str:  # the seed is right on even-numbered tasks only
-        if messages[0]["content"] == ROBUST_SYSTEM:
+        if messages[0]["content"] == JAVA_PYTHON_MUTATION:
             return json.dumps({"prompt": "You translate code into Python, exactly preserving its behaviour."})
         task = tasks[messages[-1]["content"]]
         wrong = int(task.id.split("/")[1]) % 2
