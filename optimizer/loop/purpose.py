@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from ..tasks import Task, TranslationTask
-
-NAMES = {"java": "Java", "python": "Python"}
+from ..tasks.translation import NAMES
 
 
 class Purpose(BaseModel):
