@@ -19,7 +19,6 @@ report that carries a score ("best N%") and to the end of the job (the prompt st
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
 import json
 import random
@@ -30,6 +29,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from prochemy.sandbox.pyparse import parse_python
 
 # `tests` from the repository, after site-packages: its bare `prochemy/` folder must not
 # shadow an installed (non-editable) prochemy
@@ -66,7 +67,7 @@ def one_run(repo: Path, base_cache: Path, model: Path, task_id: str, candidates:
     module = repo / rel
     source = module.read_text()
     stubbed = stub_body(source, qualname)
-    line = find_function(ast.parse(stubbed), qualname)[0].lineno - 1
+    line = find_function(parse_python(stubbed), qualname)[0].lineno - 1
     with tempfile.TemporaryDirectory() as tmp:
         client = fresh_server(repo, base_cache, model, Path(tmp), {"generate": {"candidates": candidates}})
         client.answers["workspace/applyEdit"] = {"applied": True}

@@ -40,6 +40,7 @@ from prochemy.optimizer.tasks.datasets import load_humaneval_plus, select_tasks
 from prochemy.optimizer.tasks.related_tests import show_tests
 from prochemy.optimizer.tasks.sampling import split, spread_sample
 from prochemy.sandbox.models import RunOutcome, RunResult
+from prochemy.sandbox.pyparse import parse_python
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUDGETS = (1, 2, 4, 8)
@@ -49,7 +50,7 @@ ALL = 10**6  # `--visible all`: more asserts than any check() holds
 def visible_task(task: FunctionTask, asserts: int = 3) -> FunctionTask:
     """The task with check() cut after its first `asserts` assert statements (statements
     before them, such as imports or helper values, kept); no HumanEval+ inputs."""
-    module = ast.parse(task.test)
+    module = parse_python(task.test)
     for node in module.body:
         if isinstance(node, ast.FunctionDef) and node.name == "check":
             kept: list[ast.stmt] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 
+from prochemy.sandbox.pyparse import parse_python
 from prochemy.sandbox.splice import first_line
 
 _PYTHON = ("", "python", "py", "python3")
@@ -28,7 +29,7 @@ def _defines(code: str, name: str) -> bool:
 
 def _parses(code: str) -> bool:
     try:
-        ast.parse(code)
+        parse_python(code)
     except SyntaxError:
         return False
     return True
@@ -63,7 +64,7 @@ def choose_code(text: str, entry_point: str | None) -> str:
 def strip_demo_code(code: str) -> str:
     """Remove top-level statements that run at import time but define nothing."""
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except SyntaxError:
         return code  # leave it whole: the sandbox reports the syntax error
     lines = code.splitlines(keepends=True)

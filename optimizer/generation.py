@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 from prochemy.sandbox.models import RunResult
+from prochemy.sandbox.pyparse import parse_python
 from pydantic import BaseModel
 
 from .extraction import extract_code, extract_java
@@ -48,7 +49,7 @@ def _stub_prefill(task: Task) -> str:
     if not isinstance(task, FunctionTask) or not task.entry_point:
         return ""
     try:
-        module = ast.parse(task.statement)
+        module = parse_python(task.statement)
     except SyntaxError:
         return ""
     last = module.body[-1] if module.body else None

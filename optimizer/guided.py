@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from prochemy.sandbox.models import RunOutcome, RunResult
+from prochemy.sandbox.pyparse import parse_python
 from pydantic import BaseModel
 
 from .config import GuidedGeneration
@@ -65,7 +66,7 @@ class Guided(BaseModel):
 def same_code(code: str) -> str:
     """A key under which formatting-only differences repeat."""
     try:
-        return ast.dump(ast.parse(code))
+        return ast.dump(parse_python(code))
     except SyntaxError:
         return code.strip()
 

@@ -13,6 +13,8 @@ import ast
 import json
 from typing import NamedTuple
 
+from prochemy.sandbox.pyparse import parse_python
+
 from .tasks import FunctionTask
 
 
@@ -25,7 +27,7 @@ def trusted_helpers(task: FunctionTask) -> str:
     """Imports and helper definitions of a statement that is code (HumanEval's prompts),
     without the entry point itself; "" when the statement is prose."""
     try:
-        tree = ast.parse(task.statement)
+        tree = parse_python(task.statement)
     except SyntaxError:
         return ""
     keep = [

@@ -10,7 +10,6 @@ saved wherever it starts. `async with Session(settings) as s:` closes everything
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import hashlib
 import json
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from prochemy.sandbox import Sandbox
 from prochemy.sandbox.models import RunResult
+from prochemy.sandbox.pyparse import parse_python
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import SpliceError, find_function, splice_function
 from pydantic import BaseModel
@@ -557,7 +557,7 @@ def _function_task(root: Path, ref: str, report: MiningReport) -> RepoTask:
     if rel is None or not (root / rel).is_file():
         raise RepoError(f"no module {module!r} in {root}")
     try:
-        find_function(ast.parse((root / rel).read_text()), qualname)
+        find_function(parse_python((root / rel).read_text()), qualname)
     except KeyError:
         raise RepoError(f"{rel} has no top-level function or method {qualname!r}") from None
     task_id = f"{rel}::{qualname}"

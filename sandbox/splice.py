@@ -15,6 +15,8 @@ import ast
 import textwrap
 from collections.abc import Iterator
 
+from .pyparse import parse_python
+
 FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -54,7 +56,7 @@ def _segment(lines: list[str], node: ast.stmt) -> str:
 
 def _candidate_parts(candidate: str, name: str) -> tuple[Function, str, list[ast.stmt], list[str]]:
     try:
-        tree = ast.parse(candidate)
+        tree = parse_python(candidate)
     except SyntaxError as e:
         raise SpliceError(f"the candidate does not parse: {e.msg} (line {e.lineno})") from e
     lines = candidate.splitlines(keepends=True)
@@ -71,7 +73,7 @@ def _candidate_parts(candidate: str, name: str) -> tuple[Function, str, list[ast
 
 def splice_function(module_source: str, qualname: str, candidate: str) -> str:
     """The module's source with `qualname`'s definition replaced by the candidate's."""
-    tree = ast.parse(module_source)
+    tree = parse_python(module_source)
     target, owner = find_function(tree, qualname)
     lines = module_source.splitlines(keepends=True)
     node, code, others, cand_lines = _candidate_parts(candidate, qualname.split(".")[-1])
@@ -109,7 +111,7 @@ def splice_function(module_source: str, qualname: str, candidate: str) -> str:
             tail += "\n"
         spliced = "".join(before) + body + tail + ("\n" + extra_text if extra_text else "")
     try:
-        ast.parse(spliced)
+        parse_python(spliced)
     except SyntaxError as e:
         raise SpliceError(f"the spliced module does not parse: {e.msg} (line {e.lineno})") from e
     return spliced
@@ -118,7 +120,7 @@ def splice_function(module_source: str, qualname: str, candidate: str) -> str:
 def stub_body(module_source: str, qualname: str) -> str:
     """The module with the function's body replaced by `raise NotImplementedError` (its
     docstring kept), to see whether the tests really depend on it."""
-    tree = ast.parse(module_source)
+    tree = parse_python(module_source)
     target, _ = find_function(tree, qualname)
     lines = module_source.splitlines(keepends=True)
     body = target.body
@@ -155,7 +157,7 @@ def forwarding_stub(module_source: str, qualname: str) -> str:
     """The module with the function's body replaced by a call forwarded to the isolated
     candidate: same signature and decorators (so defaults, `self` and decorators behave as
     before), arguments passed in the shape they were bound."""
-    tree = ast.parse(module_source)
+    tree = parse_python(module_source)
     target, _ = find_function(tree, qualname)
     if isinstance(target, ast.AsyncFunctionDef):
         raise SpliceError("async functions cannot be run isolated from their tests")
@@ -196,7 +198,7 @@ def forwarding_stub(module_source: str, qualname: str) -> str:
 def without_decorators(module_source: str, qualname: str) -> str:
     """The module with the function's decorators blanked out (line numbers kept): the
     isolated candidate is called raw, its decorators already applied around the stub."""
-    tree = ast.parse(module_source)
+    tree = parse_python(module_source)
     target, _ = find_function(tree, qualname)
     if not target.decorator_list:
         return module_source

@@ -18,6 +18,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+from prochemy.sandbox.pyparse import parse_python
 from prochemy.sandbox.splice import find_function, first_line
 
 from ..prompts import MAX_EXAMPLES
@@ -85,7 +86,7 @@ def repository_bank(tasks: Sequence[RepoTask]) -> tuple[list[Example], dict[str,
         path = Path(task.repo.root) / task.repo.module
         try:
             source = sources.setdefault(path, path.read_text())
-            fn, _ = find_function(ast.parse(source), task.repo.qualname)
+            fn, _ = find_function(parse_python(source), task.repo.qualname)
         except (OSError, SyntaxError, ValueError, KeyError):
             continue  # a module that changed since mining: no example from it
         lines = source.splitlines(keepends=True)

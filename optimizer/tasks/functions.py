@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from prochemy.sandbox.pyparse import parse_python
 from prochemy.sandbox.splice import Function, definitions, first_line
 from pydantic import BaseModel
 
@@ -37,7 +38,7 @@ def _is_stub(fn: Function) -> bool:
 def functions_in(source: str) -> list[FunctionSpan]:
     """Top-level functions and methods of top-level classes (what mining and splicing use)."""
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except SyntaxError:
         return []
     spans = []

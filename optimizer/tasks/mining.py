@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import textwrap
 import time
@@ -21,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prochemy.sandbox.models import SandboxSettings, TestStatusName, Tier
+from prochemy.sandbox.pyparse import parse_python
 from prochemy.sandbox.repo_runner import TRACE_ALLOWANCE, RepoRunner, SuiteRun
 from prochemy.sandbox.splice import (
     Function,
@@ -249,7 +249,7 @@ def _waiting(
         if not any(r == str(rel) for r, _ in red_callers):
             continue
         try:
-            tree = ast.parse((root / rel).read_text())
+            tree = parse_python((root / rel).read_text())
         except (SyntaxError, UnicodeDecodeError):
             continue
         for qualname, fn, _ in definitions(tree):
@@ -268,7 +268,7 @@ def _candidates(
     seen = 0
     for rel in sources:
         try:
-            tree = ast.parse((root / rel).read_text())
+            tree = parse_python((root / rel).read_text())
         except (SyntaxError, UnicodeDecodeError) as e:
             skipped.append(Skip(function=str(rel), reason=f"module does not parse ({e})"))
             continue
@@ -325,7 +325,7 @@ def _tasks(
             continue
         rel = Path(cand.rel)
         module_source = (root / rel).read_text()
-        fn_node, _ = find_function(ast.parse(module_source), cand.qualname)
+        fn_node, _ = find_function(parse_python(module_source), cand.qualname)
         reference = textwrap.dedent(
             "".join(module_source.splitlines(keepends=True)[first_line(fn_node) - 1 : fn_node.end_lineno])
         )

@@ -12,6 +12,7 @@ import ast
 import textwrap
 from pathlib import Path
 
+from prochemy.sandbox.pyparse import parse_python
 from prochemy.sandbox.splice import FunctionNode, first_line
 
 from .model import RepoTask
@@ -52,7 +53,7 @@ def related_sources(root: Path, node_ids: list[str], max_chars: int = MAX_CHARS)
             continue
         try:
             text = file.read_text()
-            fn = _node(ast.parse(text), names)
+            fn = _node(parse_python(text), names)
         except (OSError, SyntaxError, ValueError):
             continue
         if fn is None:

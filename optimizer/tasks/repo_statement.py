@@ -13,6 +13,7 @@ import ast
 import textwrap
 from pathlib import Path
 
+from prochemy.sandbox.pyparse import parse_python
 from prochemy.sandbox.splice import Function, FunctionNode, find_function, first_line
 
 from .repo_env import package_of
@@ -126,7 +127,7 @@ def _imported_project_defs(
         path = modules.get(target)
         if path is None:
             continue
-        other = ast.parse((root / path).read_text())
+        other = parse_python((root / path).read_text())
         other_lines = (root / path).read_text().splitlines(keepends=True)
         defs = _module_defs(other)
         for alias in node.names:
@@ -140,7 +141,7 @@ def build_statement(
 ) -> str:
     """`source` replaces the module's text on disk (a synthetic variant's docstring)."""
     source = (root / rel).read_text() if source is None else source
-    tree = ast.parse(source)
+    tree = parse_python(source)
     lines = source.splitlines(keepends=True)
     fn, owner = find_function(tree, qualname)
     names = used_names(fn)

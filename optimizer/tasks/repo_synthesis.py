@@ -13,6 +13,7 @@ import json
 import textwrap
 from pathlib import Path
 
+from prochemy.sandbox.pyparse import parse_python
 from prochemy.sandbox.repo_runner import RepoRunner
 from prochemy.sandbox.splice import find_function, first_line
 
@@ -50,7 +51,7 @@ SCHEMA = {
 
 def with_docstring(source: str, qualname: str, docstring: str) -> str:
     """The module source with the function's docstring replaced (or added)."""
-    tree = ast.parse(source)
+    tree = parse_python(source)
     fn, _ = find_function(tree, qualname)
     lines = source.splitlines(keepends=True)
     first_body = fn.body[0]
@@ -105,7 +106,7 @@ async def synthesize_repo_tasks(
 
 async def _ask(gateway: LLMGateway, task: RepoTask, i: int, seed: int) -> str:
     source = (Path(task.repo.root) / task.repo.module).read_text()
-    fn, _ = find_function(ast.parse(source), task.repo.qualname)
+    fn, _ = find_function(parse_python(source), task.repo.qualname)
     doc = ast.get_docstring(fn) or f"(no docstring; the function is named {fn.name})"
     reply = await gateway.chat(
         ChatRequest(
@@ -133,14 +134,14 @@ async def _validate(
         return None, "unparseable"
     root = Path(target.root)
     source = (root / target.module).read_text()
-    fn, _ = find_function(ast.parse(source), target.qualname)
+    fn, _ = find_function(parse_python(source), target.qualname)
     if normalise(docstring) == normalise(ast.get_docstring(fn) or ""):
         return None, "unchanged"
     if len(docstring) < 10:
         return None, "too short"
     try:
         changed = with_docstring(source, target.qualname, docstring)
-        ast.parse(changed)
+        parse_python(changed)
     except (SyntaxError, ValueError):
         return None, "breaks the module"
     run = await runner.run(target.node_ids, {target.module: changed})
@@ -148,7 +149,7 @@ async def _validate(
         return None, "original implementation fails with it"
     rel = Path(target.module)
     statement = build_statement(root, rel, target.qualname, modules, source=changed)
-    new_fn, _ = find_function(ast.parse(changed), target.qualname)
+    new_fn, _ = find_function(parse_python(changed), target.qualname)
     lines = changed.splitlines(keepends=True)
     start = first_line(new_fn)
     return RepoTask(

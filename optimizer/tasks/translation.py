@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from prochemy.sandbox.pyparse import parse_python
+
 from .datasets import _read_jsonl_gz, load_humaneval_plus, shared_data_dir
 from .model import Language, TranslationTask
 
@@ -34,7 +36,7 @@ TRANSLATION_SEED_PROMPT = (
 
 
 def _python_signature(stub: str, entry_point: str) -> str:
-    for node in ast.parse(stub).body:
+    for node in parse_python(stub).body:
         if isinstance(node, ast.FunctionDef) and node.name == entry_point:
             node.body = [ast.Expr(ast.Constant(...))]
             return ast.unparse(node).splitlines()[0].removesuffix(":").removeprefix("def ")

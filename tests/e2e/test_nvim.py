@@ -6,7 +6,6 @@ is an oracle stub answering with the repository's own code."""
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import shutil
@@ -18,6 +17,7 @@ from textwrap import dedent
 import pytest
 from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.tasks.repo_synthesis import SYSTEM as DOC_SYSTEM
+from prochemy.sandbox.pyparse import parse_python
 from prochemy.sandbox.splice import find_function
 
 from ..repos import EXAMPLE
@@ -53,7 +53,7 @@ def oracle(root: Path):
         asked = re.search(r"Implement `([\w.]+)` in `([^`]+)`", messages[-1]["content"])
         qualname, rel = asked.group(1), asked.group(2)
         source = (root / rel).read_text()
-        fn, _ = find_function(ast.parse(source), qualname)
+        fn, _ = find_function(parse_python(source), qualname)
         lines = source.splitlines(keepends=True)
         start = min([fn.lineno] + [d.lineno for d in fn.decorator_list])
         return "```python\n" + dedent("".join(lines[start - 1 : fn.end_lineno])) + "```"

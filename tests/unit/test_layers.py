@@ -93,3 +93,19 @@ def test_no_import_cycles() -> None:
         if node not in state:
             walk(node, [node])
     assert not cycles, cycles
+
+
+def test_python_is_parsed_only_through_the_locked_parser() -> None:
+    """`ast.parse` from two threads can raise SystemError on CPython 3.11 (sandbox/pyparse.py)."""
+    direct = [
+        f"{name}:{node.lineno}"
+        for name, path in _sources().items()
+        if not name.endswith(".pyparse")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "parse"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "ast"
+    ]
+    assert not direct, direct
