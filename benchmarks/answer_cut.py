@@ -9,7 +9,8 @@ The same HumanEval tasks with the seed prompt, answered greedily one request at 
 Prints and records tokens per answer, wall time, pass@1, and per mode how many extracted
 programs and verdicts are identical to the first mode's.
 
-    .venv/bin/python benchmarks/answer_cut.py [--tasks 0-39] [--small] [--modes whole,cut]
+    .venv/bin/python benchmarks/answer_cut.py [--tasks 0-39] [--small] [--modes whole,cut] [--name N]
+    .venv/bin/python benchmarks/answer_cut.py --merge results/a.json results/b.json   # slices as one
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ async def one_pass(small: bool, mode: str, tasks: list) -> tuple[list[Generation
     return generations, [v.result.passed for v in verdicts], wall, model
 
 
-async def main(spec: str, small: bool, modes: list[str]) -> None:
+async def main(spec: str, small: bool, modes: list[str], name: str | None) -> None:
     tasks = select_tasks(load_humaneval(), spec)
     rows = {}
     for mode in modes:
@@ -60,6 +61,7 @@ async def main(spec: str, small: bool, modes: list[str]) -> None:
             "tokens_mean": round(statistics.mean(tokens), 1),
             "tokens_median": statistics.median(tokens),
             "tokens_total": sum(tokens),
+            "tokens": tokens,
             "generation_wall_s": round(wall, 1),
             "passed": sum(passed),
             "codes": [g.code for g in gens],
@@ -80,6 +82,7 @@ async def main(spec: str, small: bool, modes: list[str]) -> None:
     for mode in modes:
         row = rows[mode]
         record[mode] = {k: v for k, v in row.items() if k not in ("codes", "verdicts")}
+        record[mode]["verdicts"] = row["verdicts"]
         if mode == modes[0]:
             continue
         record[mode] |= {
@@ -89,6 +92,7 @@ async def main(spec: str, small: bool, modes: list[str]) -> None:
             "only_baseline": [
                 t.id for t, a, b in zip(tasks, base["verdicts"], row["verdicts"]) if a and not b
             ],
+            "identical": [a == b for a, b in zip(base["codes"], row["codes"])],
             "token_saving": round(1 - row["tokens_total"] / base["tokens_total"], 3),
             "speedup": round(base["generation_wall_s"] / row["generation_wall_s"], 2),
         }
@@ -100,10 +104,44 @@ async def main(spec: str, small: bool, modes: list[str]) -> None:
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
     size = "0.5b" if small else "1.5b"
-    name = "cut" if modes == ["whole", "cut"] else "-".join(modes)
+    name = name or ("cut" if modes == ["whole", "cut"] else "-".join(modes))
     out = RESULTS / f"answer-{name}-{size}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"written {out}")
+
+
+def merge(paths: list[Path]) -> None:
+    """Slices of one comparison (same model and modes, disjoint tasks) as one table row per mode.
+    Medians need the per-answer token lists, which files from before 2026-11-30 lack."""
+    records = [json.loads(p.read_text()) for p in paths]
+    if len({r["model"] for r in records}) != 1 or len({r["baseline"] for r in records}) != 1:
+        raise SystemExit("the slices are of different models or baselines")
+    ids = [t for r in records for t in r["tasks"]]
+    if len(ids) != len(set(ids)):
+        raise SystemExit("the slices overlap")
+    modes = [m for m in records[0] if isinstance(records[0][m], dict)]
+    base = records[0]["baseline"]
+    for mode in modes:
+        rows = [r[mode] for r in records]
+        tokens = sum(x["tokens_total"] for x in rows)
+        wall = sum(x["generation_wall_s"] for x in rows)
+        each = [t for x in rows for t in x.get("tokens", [])]
+        median = f" (median {statistics.median(each)})" if len(each) == len(ids) else ""
+        line = (
+            f"{mode:7}: {tokens / len(ids):.1f} tokens/answer{median}, generation {wall:.1f}s, "
+            f"passed {sum(x['passed'] for x in rows)}/{len(ids)}"
+        )
+        if mode != base:
+            base_rows = [r[base] for r in records]
+            only = [t for x in rows for t in x["only_this"]]
+            lost = [t for x in rows for t in x["only_baseline"]]
+            saving = 1 - tokens / sum(x["tokens_total"] for x in base_rows)
+            speed = sum(x["generation_wall_s"] for x in base_rows) / wall
+            line += (
+                f"; vs {base}: identical code {sum(x['identical_code'] for x in rows)}/{len(ids)}, "
+                f"+{len(only)} {only} / -{len(lost)} {lost}, token saving {saving:.0%}, x{speed:.2f}"
+            )
+        print(line)
 
 
 if __name__ == "__main__":
@@ -111,8 +149,13 @@ if __name__ == "__main__":
     parser.add_argument("--tasks", default="0-39")
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--modes", default="whole,cut", help=f"comma-separated, from {','.join(MODES)}")
+    parser.add_argument("--name", default=None, help="file name part (default: from the modes)")
+    parser.add_argument("--merge", nargs="+", type=Path, help="print the figures of slices recorded apart")
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge)
+        raise SystemExit(0)
     modes = args.modes.split(",")
     if unknown := [m for m in modes if m not in MODES]:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
-    asyncio.run(main(args.tasks, args.small, modes))
+    asyncio.run(main(args.tasks, args.small, modes, args.name))
