@@ -159,6 +159,9 @@ class StubLLM:
                         text = stub.request_responder(payload)
                     else:
                         text = stub.responder(payload["messages"])
+                except Exception as e:  # a broken test responder: say so, not "cannot connect"
+                    self._send(500, {"error": {"message": f"stub responder raised {e!r}"}})
+                    return
                 finally:
                     with stub._lock:
                         stub.in_flight -= 1
