@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -130,6 +131,22 @@ class ResponseCache(RecordStore[ChatResult]):
         if request.prefill:
             shape["prefill"] = request.prefill
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+
+
+def _never_connected(error: BaseException) -> bool:
+    """Whether a connection error happened before any connection existed (refused, unknown
+    host, unreachable) rather than breaking an open one: the two need different advice.
+    The transport's own ConnectError is matched by name so that the transport (httpx, under
+    openai) stays openai's dependency, not ours."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if (
+            isinstance(seen, ConnectionRefusedError | socket.gaierror)
+            or type(seen).__name__ == "ConnectError"
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class LLMGateway:
@@ -413,6 +430,11 @@ class LLMGateway:
             return GatewayError(
                 "timeout",
                 f"{url} did not answer within {self.settings.request_timeout_s:.0f}s (request_timeout_s)",
+            )
+        if isinstance(error, openai.APIConnectionError) and not _never_connected(error):
+            return GatewayError(
+                "dropped",
+                f"the connection to {url} broke before the answer came (the server closed it or restarted)",
             )
         if isinstance(error, openai.APIConnectionError):
             return GatewayError(

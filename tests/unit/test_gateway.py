@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -113,6 +115,35 @@ async def test_refused_connection_is_explained(tmp_path: Path) -> None:
     await gw.aclose()
     assert error.value.kind == "refused"
     assert f"cannot connect to {url}" in str(error.value)
+
+
+async def test_dropped_connection_is_told_apart_from_a_refused_one(tmp_path: Path) -> None:
+    """A server that accepts and hangs up (a restart, a broken keep-alive) is not "cannot connect"."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def hang_up() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # closed: the test is over
+            conn.recv(65536)
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    settings = Settings(endpoint=Endpoint(base_url=url, model="m"), cache_dir=tmp_path, retries=0)
+    gw = LLMGateway(settings, backoff_base_s=0.01)
+    try:
+        with pytest.raises(GatewayError) as error:
+            await gw.chat(ask())
+    finally:
+        await gw.aclose()
+        listener.close()
+    assert error.value.kind == "dropped"
+    assert f"the connection to {url} broke" in str(error.value)
 
 
 async def test_missing_v1_is_explained(stub: StubLLM, stub_settings: Settings) -> None:
