@@ -50,6 +50,31 @@ def code_complete(text: str, entry_point: str | None) -> bool:
     return False
 
 
+# A top-level line that starts what `strip_demo_code` removes: a call, a print, an assert,
+# an `if __name__ == "__main__":` demo. Assignments, definitions and imports are not.
+_DEMO_LINE = re.compile(r"(print\s*\(|assert\b|if\s+__name__\b|[A-Za-z_][\w.]*\s*\()")
+
+
+def demo_started(text: str, entry_point: str | None) -> bool:
+    """Whether an answer whose Python block is still open has finished its code: the block's
+    last complete line starts a top-level demo statement and everything before it parses
+    and defines the entry point. A continued stub (`prefill_code`) often runs on into
+    examples without closing its fence, which `code_complete` would wait for until
+    max_tokens. Not output-neutral in every case: a helper defined after the examples is
+    lost (the cut answer then fails with a NameError), so it applies to prefilled answers."""
+    blocks = list(_FENCE.finditer(text))
+    last = blocks[-1] if blocks else None
+    if not entry_point or last is None or last.group(0).count("```") >= 2:
+        return False  # no block, or the last one is closed (code_complete's case)
+    if last.group(1).lower() not in _PYTHON:
+        return False
+    lines = last.group(2).split("\n")[:-1]  # complete lines only
+    if not lines or not _DEMO_LINE.match(lines[-1]):
+        return False
+    before = "\n".join(lines[:-1]) + "\n"
+    return _defines(before, entry_point) and _parses(before)
+
+
 def choose_code(text: str, entry_point: str | None) -> str:
     blocks = [body for lang, body in fenced_blocks(text) if lang in _PYTHON]
     if entry_point:

@@ -22,7 +22,7 @@ import openai
 from pydantic import BaseModel, Field
 
 from ..config import Endpoint, Settings
-from ..extraction import code_complete
+from ..extraction import code_complete, demo_started
 from ..store import RecordStore
 from .llama_server import ServerError, shared_server
 from .local_model import ModelMissing, model_file, require_model_file, speculative_args
@@ -130,6 +130,8 @@ class ResponseCache(RecordStore[ChatResult]):
             shape["stop_at_code"] = request.entry_point or ""
         if request.prefill:
             shape["prefill"] = request.prefill
+            if request.stop_at_code:  # cut where the examples start, too (demo_started)
+                shape["cut"] = "demo"
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
 
@@ -382,7 +384,9 @@ class LLMGateway:
                 if delta:
                     pieces += 1
                     parts.append(delta)
-                    if "`" in delta and _complete(request, "".join(parts)):
+                    if ("`" in delta or (request.prefill and "\n" in delta)) and _complete(
+                        request, "".join(parts)
+                    ):
                         finish = "code complete"
                         break
         finally:
@@ -480,7 +484,10 @@ def _sent(request: ChatRequest) -> list[dict[str, str]]:
 def _complete(request: ChatRequest, so_far: str) -> bool:
     if request.prefill.startswith(so_far):
         return False  # still the echoed prefill
-    return code_complete(_with_prefill(request.prefill, so_far), request.entry_point)
+    text = _with_prefill(request.prefill, so_far)
+    if request.prefill and demo_started(text, request.entry_point):
+        return True
+    return code_complete(text, request.entry_point)
 
 
 def _with_prefill(prefill: str, text: str) -> str:

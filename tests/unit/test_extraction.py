@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from prochemy.optimizer.extraction import code_complete, extract_code
+from prochemy.optimizer.extraction import code_complete, demo_started, extract_code
 
 PROMPT = 'from typing import List\n\n\ndef add(xs: List[int]) -> int:\n    """Sum xs."""\n'
 
@@ -136,3 +136,30 @@ def test_no_cut_inside_an_open_block_or_before_the_defining_block() -> None:
     assert not code_complete("```python\nimport math\n```\n", "f")
     assert code_complete("```python\nimport math\n```\n", None)
     assert code_complete("```python\ndef f(x):\n    return x\n```", "f")
+
+
+OPEN = '```python\ndef f(x):\n    """Return x."""\n    return x\n\n'
+
+
+@pytest.mark.parametrize(
+    ("tail", "cut"),
+    [
+        ("print(f(1))\n", True),
+        ("assert f(1) == 1\n", True),
+        ('if __name__ == "__main__":\n', True),
+        ("f(2)\n", True),
+        ("print(f(1))", False),  # the line is not complete yet
+        ("x = f(1)\n", False),  # an assignment: extraction keeps it
+        ("def g(y):\n", False),  # more code
+        ("    print(x)\n", False),  # inside a function
+        ("print(f(1))\n```", False),  # the block is closed: code_complete's case
+    ],
+)
+def test_an_open_block_is_done_where_its_examples_start(tail: str, cut: bool) -> None:
+    assert demo_started(OPEN + tail, "f") is cut
+
+
+def test_no_cut_before_the_entry_point_or_in_code_that_does_not_parse() -> None:
+    assert not demo_started("```python\ndef g(x):\n    return x\n\nprint(g(1))\n", "f")
+    assert not demo_started('```python\ndef f(x):\n    return """\nprint(f(1))\n', "f")
+    assert not demo_started("```java\nclass A {}\nprint(f(1))\n", "f")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from prochemy.optimizer.config import Endpoint, Settings
+from prochemy.optimizer.extraction import extract_code
 from prochemy.optimizer.llm.gateway import ChatRequest, GatewayError, LLMGateway
 from prochemy.optimizer.llm.llama_server import free_port
 
@@ -367,6 +368,24 @@ async def test_a_prefilled_answer_is_continued_and_returned_whole(
     assert whole.text == STUB_PREFILL + body and not whole.cached
     assert not plain.cached  # a prefilled answer has its own cache entry
     assert stub.completions[2]["body"]["messages"][-1]["role"] == "user"
+
+
+async def test_a_prefilled_answer_running_on_into_examples_is_cut_where_they_start(
+    stub: StubLLM, stub_settings: Settings
+) -> None:
+    """A continued stub that never closes its fence (seen with the 1.5B: HumanEval/64 and 76
+    ran to max_tokens) stops at its first top-level example line."""
+    examples = "".join(f"print(f({i}))\n" for i in range(200))
+    body = "    return x\n\n" + examples
+    stub.responder = lambda messages: messages[-1]["content"] + body
+    stub.stream_delay_s = 0.001
+    gw = LLMGateway(stub_settings.model_copy(update={"prefill_code": "always"}))
+    cut = await gw.chat(ask("write f", prefill=STUB_PREFILL, stop_at_code=True, entry_point="f"))
+    plain = await gw.chat(ask("write f", stop_at_code=True, entry_point="f"))  # not prefilled: not cut
+    await gw.aclose()
+    assert cut.finish_reason == "code complete" and cut.completion_tokens < 20
+    assert extract_code(cut.text, "f") == 'def f(x):\n    """Return x."""\n    return x\n'
+    assert plain.text.endswith("print(f(199))\n")
 
 
 async def test_a_prefill_is_not_sent_to_an_endpoint_that_may_not_continue_it(
