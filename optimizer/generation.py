@@ -12,7 +12,7 @@ from .extraction import extract_code, extract_java
 from .judging import Judges
 from .llm.gateway import ChatRequest, LLMGateway
 from .prompts import PromptSpec
-from .tasks import FunctionTask, Task
+from .tasks import FunctionTask, Task, TranslationTask
 
 # The paper's seed prompt S(0), verbatim.
 SEED_PROMPT = (
@@ -105,8 +105,7 @@ async def generate(
             prefill=prefill,
         )
     )
-    # a repository statement is prose around the module's context, not a stub to complete
-    stub = task.statement if isinstance(task, FunctionTask) else ""
+    stub = answer_stub(task)
     return Generation(
         task_id=task.id,
         answer=reply.text,
@@ -118,6 +117,19 @@ async def generate(
         cached=reply.cached,
         finish_reason=reply.finish_reason or "",
     )
+
+
+def answer_stub(task: Task) -> str:
+    """The Python stub an answer completes, whose imports extraction puts back when the
+    answer leaves them out: a function task's statement, a Java -> Python translation's
+    target stub (its signature says `List[int]`, so `from typing import List` is the task's,
+    as in generation). A repository statement is prose around the module's context, not a
+    stub to complete."""
+    if isinstance(task, FunctionTask):
+        return task.statement
+    if isinstance(task, TranslationTask) and task.target_language == "python":
+        return task.target_stub
+    return ""
 
 
 async def judge(judges: Judges, task: Task, generation: Generation, with_plus: bool = False) -> Judged:

@@ -91,3 +91,32 @@ def test_java_to_python_tasks_show_java_and_are_judged_as_humaneval_plus() -> No
     pool, held = translation_split(tasks)
     assert (len(pool), len(held)) == (40, 124) and not {t.id for t in pool} & {t.id for t in held}
     assert translation_split(list(reversed(tasks))) == (pool, held)  # fixed, whatever the order
+
+
+async def test_a_java_to_python_answer_gets_the_imports_its_signature_needs() -> None:
+    """The statement asks for `def has_close_elements(numbers: List[float], ...)`; an answer that
+    writes exactly that without `from typing import List` is completed as in generation, not
+    failed with a NameError (a third of the 0.5B's held-out failures were such names)."""
+    from prochemy.optimizer.config import Settings
+    from prochemy.optimizer.generation import generate
+    from prochemy.optimizer.llm.gateway import ChatRequest, ChatResult
+
+    answer = (
+        "```python\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+        "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1 :])\n```"
+    )
+
+    class Gateway:
+        settings = Settings()
+
+        async def chat(self, request: ChatRequest) -> ChatResult:
+            return ChatResult(text=answer, prompt_tokens=1, completion_tokens=3, model="m")
+
+    java_python = load_translation("java-python")[0]
+    python_java = load_translation("python-java")[0]
+    code = (await generate(Gateway(), "Translate.", java_python)).code  # type: ignore[arg-type]
+    assert code.startswith("from typing import List\n")
+    namespace: dict = {}
+    exec(compile(code, "<answer>", "exec"), namespace)  # the signature's names now resolve
+    assert namespace["has_close_elements"]([1.0, 1.05], 0.1) is True
+    assert "from typing" not in (await generate(Gateway(), "Translate.", python_java)).code  # type: ignore[arg-type]
