@@ -87,9 +87,9 @@ async def run_bench(
             prompt_tokens=j.generation.prompt_tokens,
             completion_tokens=j.generation.completion_tokens,
             cached=j.generation.cached,
-            failure=failure_of(j),
+            failure=failure_of(j, task.entry_point),
         )
-        for j in judged
+        for task, j in zip(tasks, judged, strict=True)
     ]
     passed = sum(r.outcome == "passed" for r in results)
     # EvalPlus: "plus" counts only if the base tests pass too

@@ -118,7 +118,7 @@ class Evaluator:
             detail=verdict.detail,
             completion_tokens=generation.completion_tokens,
             code=generation.code[:CODE_KEPT],
-            failure=failure_of(judged),
+            failure=failure_of(judged, task.entry_point),
         )
         if not self.reference:
             self.store.put(key, result)

@@ -53,8 +53,16 @@ def _first_message(detail: str) -> str:
     return rest if sep and head.startswith("collecting ") else detail
 
 
-def classify(outcome: str, detail: str, code: str | None = None, truncated: bool = False) -> Failure | None:
-    """The failure class of one verdict; None for a pass."""
+def classify(
+    outcome: str,
+    detail: str,
+    code: str | None = None,
+    truncated: bool = False,
+    entry_point: str | None = None,
+) -> Failure | None:
+    """The failure class of one verdict; None for a pass. A NameError on the entry point is
+    the tests calling a name the code does not provide (a translation that kept the Java
+    method's name or wrapped it in a class): a wrong name, not a missing import."""
     if outcome == "passed":
         return None
     if outcome in ("timeout", "resource-limit") or "took longer than" in detail:
@@ -71,6 +79,8 @@ def classify(outcome: str, detail: str, code: str | None = None, truncated: bool
         return Failure.NO_CODE
     if name == "TypeError" and _SIGNATURE_TYPEERROR.search(text):
         return Failure.SIGNATURE
+    if name == "NameError" and entry_point and f"name '{entry_point}' is not defined" in text:
+        return Failure.SIGNATURE
     if name in ("NameError", "UnboundLocalError", "ModuleNotFoundError", "ImportError") or (
         name == "AttributeError" and "module " in text
     ):
@@ -80,7 +90,7 @@ def classify(outcome: str, detail: str, code: str | None = None, truncated: bool
     return Failure.RAISED  # (an AssertionError in an "error" verdict: the code's own assert)
 
 
-def failure_of(judged: Judged) -> Failure | None:
+def failure_of(judged: Judged, entry_point: str | None = None) -> Failure | None:
     """The class of a judged answer's deciding verdict, with its code and truncation."""
     verdict = judged.verdict
     return classify(
@@ -88,6 +98,7 @@ def failure_of(judged: Judged) -> Failure | None:
         verdict.detail,
         judged.generation.code,
         truncated=judged.generation.finish_reason == "length",
+        entry_point=entry_point,
     )
 
 

@@ -63,6 +63,18 @@ def test_code_and_truncation_decide_no_code() -> None:
     assert classify("passed", "", code="", truncated=True) is None
 
 
+def test_a_name_error_on_the_entry_point_is_a_wrong_name() -> None:
+    # a translation that kept the Java method's name: the tests call a name the code lacks
+    detail = "NameError: name 'has_close_elements' is not defined"
+    assert classify(
+        "error", detail, code="def hasCloseElements(xs): ...", entry_point="has_close_elements"
+    ) is (Failure.SIGNATURE)
+    # any other undefined name is the code's own: a missing helper or import
+    helper = "NameError: name 'helper' is not defined"
+    assert classify("error", helper, code="def f(x): return helper(x)", entry_point="f") is Failure.UNDEFINED
+    assert classify("error", detail) is Failure.UNDEFINED  # the entry point unknown (a stored outcome)
+
+
 def test_profile_counts_every_class_in_order() -> None:
     counts = profile([Failure.WRONG_VALUE, None, Failure.WRONG_VALUE, Failure.UNDEFINED])
     assert list(counts) == [f.value for f in Failure]
