@@ -5,7 +5,9 @@ HumanEval+ tasks held out, judged one request at a time).
 Every variant uses the same training tasks, seed prompt and budget; runs share the response
 cache and the outcome store, so the seed's held-out answers are paid once and a killed
 ablation resumes where it stopped (run it again with the same arguments). One result file
-per variant, in the refinement run format: results/refine-humaneval-<variant>-<model>.json.
+per variant, in the refinement run format: results/refine-humaneval-ablation-<variant>-<model>.json
+(apart from the headline runs, results/refine-humaneval-paper-<model>.json, which use the
+paper's full budget).
 
     .venv/bin/python benchmarks/ablation.py [--small] [--variants paper,robust,...]
         [--n 6] [--k-max 3] [--k-real 10] [--k-synthetic 10] [--held-out N]
@@ -67,7 +69,7 @@ async def main(args: argparse.Namespace) -> None:
             done = await session.refine_benchmark(training, config, on_note=lambda m: print(m, flush=True))
         record = json.loads(done.result.model_dump_json())
         record["ablation"] = {"variant": name, "options": VARIANTS[name], "training": training.model_dump()}
-        out = RESULTS / f"refine-humaneval-{name}-{size}.json"
+        out = RESULTS / f"refine-humaneval-ablation-{name}-{size}.json"
         out.write_text(json.dumps(record, indent=1) + "\n")
         lines.append(row(name, record))
         print(f"{lines[-1]}  ({time.monotonic() - t0:.0f}s, {out.name})", flush=True)
