@@ -71,7 +71,9 @@ def model_identity(settings: Settings, serial: bool = False) -> str:
     """What an outcome depends on besides prompt and task: the model and how it is asked.
     Known without starting anything (an editor asks it just to see if a prompt is stale)."""
     identity, model = endpoint_identity(settings, settings.endpoint)
-    return f"{identity}|{model}|max_tokens={settings.max_tokens}{'|serial' if serial else ''}"
+    # a prefilled stub changes answers (the cut at the end of the code does not)
+    prefill = f"|prefill={settings.prefill_code}" if settings.prefill_code != "off" else ""
+    return f"{identity}|{model}|max_tokens={settings.max_tokens}{prefill}{'|serial' if serial else ''}"
 
 
 class Evaluator:

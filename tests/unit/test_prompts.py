@@ -6,8 +6,9 @@ import random
 from pathlib import Path
 
 import pytest
+from prochemy.optimizer.config import Settings
 from prochemy.optimizer.generation import messages_for
-from prochemy.optimizer.loop.evaluation import OutcomeStore
+from prochemy.optimizer.loop.evaluation import OutcomeStore, model_identity
 from prochemy.optimizer.loop.refine import RefineConfig, restructure
 from prochemy.optimizer.loop.reflection import FailureCase, reflection_messages
 from prochemy.optimizer.prompts import PLAN_RULE, PromptSpec
@@ -136,3 +137,13 @@ def test_reflection_shows_a_failing_answer_in_its_own_language() -> None:
     ]
     shown = reflection_messages("Translate.", cases)[1]["content"]
     assert "Code written:\n```java\nx\n```" in shown and "Code written:\n```python\nx\n```" in shown
+
+
+def test_a_prefilled_stub_is_part_of_what_an_outcome_depends_on(tmp_path: Path) -> None:
+    # prefilled answers differ from plain ones: their stored outcomes must not be shared
+    plain = Settings(cache_dir=tmp_path)
+    prefilled = plain.model_copy(update={"prefill_code": "embedded"})
+    assert model_identity(plain) != model_identity(prefilled)
+    assert model_identity(plain, serial=True) != model_identity(prefilled, serial=True)
+    # the cut at the end of the code is output-neutral: it does not split the store
+    assert model_identity(plain) == model_identity(plain.model_copy(update={"stop_at_code": False}))
