@@ -47,7 +47,7 @@ class ChatRequest(BaseModel):
     # deterministic mode: sent alone, never batched with another request, because
     # llama.cpp's greedy output depends on which requests share its batch
     serial: bool = False
-    # stream, and stop the answer at the end of the code that extraction would take (the
+    # stop the answer at the end of the code that extraction would take (the
     # closed fenced block defining `entry_point`): what comes after it (repeated examples,
     # prose) is never used, so it is never generated
     stop_at_code: bool = False
@@ -320,7 +320,11 @@ class LLMGateway:
     async def _once(
         self, r: _Resolved, request: ChatRequest, max_tokens: int, extra: dict[str, Any]
     ) -> ChatResult:
-        if request.stop_at_code and r.streams:
+        # Streamed whenever the endpoint can: the client's read timeout then bounds the
+        # silence between tokens, not the whole answer, so a long answer on a slow (or
+        # busy) CPU is never cancelled and restarted from scratch while it progresses;
+        # a hung server is still told after request_timeout_s.
+        if r.streams:
             try:
                 return await self._streamed(r, request, max_tokens, extra)
             except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
@@ -331,7 +335,7 @@ class LLMGateway:
                 r.streams = False
                 log.warning(
                     "%s refused a streamed request (%s); asking for whole answers instead "
-                    "(set stop_at_code = false to silence this)",
+                    "(request_timeout_s now bounds each whole answer)",
                     r.url,
                     _short(e),
                 )
@@ -348,8 +352,8 @@ class LLMGateway:
     async def _streamed(
         self, r: _Resolved, request: ChatRequest, max_tokens: int, extra: dict[str, Any]
     ) -> ChatResult:
-        """The answer streamed and closed as soon as its code is complete: closing the
-        connection makes llama-server stop decoding that slot."""
+        """The answer streamed; with `stop_at_code`, closed as soon as its code is complete
+        (closing the connection makes llama-server stop decoding that slot)."""
         extra = dict(extra)  # the caller's is reused by the next attempt
         body = dict(extra.pop("extra_body", None) or {})
         if r.identity.startswith("embedded:"):
@@ -384,9 +388,8 @@ class LLMGateway:
                 if delta:
                     pieces += 1
                     parts.append(delta)
-                    if ("`" in delta or (request.prefill and "\n" in delta)) and _complete(
-                        request, "".join(parts)
-                    ):
+                    cue = "`" in delta or (request.prefill and "\n" in delta)
+                    if request.stop_at_code and cue and _complete(request, "".join(parts)):
                         finish = "code complete"
                         break
         finally:
@@ -433,7 +436,7 @@ class LLMGateway:
         if isinstance(error, openai.APITimeoutError):
             return GatewayError(
                 "timeout",
-                f"{url} did not answer within {self.settings.request_timeout_s:.0f}s (request_timeout_s)",
+                f"{url} sent nothing for {self.settings.request_timeout_s:.0f}s (request_timeout_s)",
             )
         if isinstance(error, openai.APIConnectionError) and not _never_connected(error):
             return GatewayError(

@@ -89,6 +89,22 @@ async def test_retries_transient_failures(stub: StubLLM, stub_settings: Settings
         assert time.monotonic() - t0 >= 0.2  # Retry-After was honoured
 
 
+async def test_a_slow_answer_that_keeps_coming_is_not_cut_by_the_timeout(
+    stub: StubLLM, stub_settings: Settings
+) -> None:
+    # 30 pieces 0.1 s apart: 3 s in all, over the 1 s timeout, which bounds only the silence
+    # between pieces (a busy CPU must not cancel and restart a long answer that progresses)
+    stub_settings.request_timeout_s = 1.0
+    stub.stream_delay_s = 0.1
+    gw = LLMGateway(stub_settings, backoff_base_s=0.01)
+    t0 = time.monotonic()
+    result = await gw.chat(ask(" ".join(["word"] * 29)))
+    await gw.aclose()
+    assert time.monotonic() - t0 > 2.5
+    assert result.text == "echo: " + " ".join(["word"] * 29)
+    assert len(stub.completions) == 1 and stub.completions[0]["body"]["stream"] is True
+
+
 async def test_gives_up_after_consecutive_failures(stub: StubLLM, stub_settings: Settings) -> None:
     stub_settings.retries = 1
     stub_settings.max_consecutive_failures = 2
