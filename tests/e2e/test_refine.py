@@ -132,12 +132,17 @@ async def test_survivors_are_never_re_evaluated(parts) -> None:
 
 async def test_the_reference_loop_pays_every_evaluation_and_finds_the_same_prompt(parts, tmp_path) -> None:
     config = RefineConfig(n=4, k_max=3, patience=5)
-    responder = make_responder(varied, lambda s: "edge" in s)
+    answer = make_responder(varied, lambda s: "edge" in s)
+
+    def responder(messages: list[dict]) -> str:  # prose after the code, which a cut never pays
+        text = answer(messages)
+        return (
+            text if messages[0]["content"] == ROBUST_SYSTEM else text + "\n\nIt returns the result as asked."
+        )
+
     stub, refiner, gateway, _ = await parts(responder, config)
     optimised = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     before = len(stub.completions)
-    task_asks = [r for r in stub.completions if r["body"]["messages"][0]["content"] != ROBUST_SYSTEM]
-    assert task_asks and all(r["body"].get("stream") for r in task_asks)  # cut at the code's end
     # same cache: the mutation answers replay, task answers are paid again
     _, reference, ref_gateway, _ = await parts(
         responder, config.model_copy(update={"reference": True}), stub=stub
@@ -145,7 +150,10 @@ async def test_the_reference_loop_pays_every_evaluation_and_finds_the_same_promp
     result = await reference.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     asked = stub.completions[before:]
     assert not [r for r in asked if r["body"]["messages"][0]["content"] == ROBUST_SYSTEM]
-    assert not any(r["body"].get("stream") for r in asked)  # uncut: no streamed stop at the code
+    # the optimised loop's answers stop at the code's end; the reference loop's run to the end
+    cut, whole = gateway.ledger["task"], ref_gateway.ledger["task"]
+    assert cut.calls and whole.calls
+    assert whole.completion_tokens / whole.calls - cut.completion_tokens / cut.calls >= 6  # the prose
     pool_sizes = [len(it.prompts) for it in result.iterations]
     held = 2 * len(HELD.tasks)
     assert len(asked) == sum(pool_sizes) * len(TRAIN.tasks) + held  # survivors asked again
