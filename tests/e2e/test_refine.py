@@ -464,6 +464,29 @@ async def test_a_reflection_that_quotes_a_test_value_is_rejected(parts) -> None:
     assert it.rejections.get("task-specific", 0) >= 1
 
 
+async def test_a_reflection_that_restates_a_failing_task_is_rejected(parts) -> None:
+    restated: list[str] = []
+
+    def rewrite(user: str) -> str:
+        # the first case's own prose, as the 0.5B reflector answered ("find the sum of all
+        # prime divisors of a given number"), a task's statement rather than a rule
+        shown = user.split("Task:\n")[1].split("Code written:")[0]
+        prose = (ln.strip(' "') for ln in shown.splitlines() if not re.search(r"\bdef |import |>>>", ln))
+        line = next(ln for ln in prose if len(re.findall(r"[a-z]+", ln)) >= 8)
+        restated.append(line)
+        return f"You write Python code. {line}"
+
+    stub, refiner, _, _ = await parts(
+        reflecting_responder(rewrite, lambda s: False),
+        RefineConfig(n=2, k_max=1, reflect=1.0, mutation_attempts=2),
+    )
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
+    assert restated  # the stub did restate
+    it = result.iterations[0]
+    assert it.variants_valid == 0
+    assert it.rejections.get("task-specific", 0) >= 1
+
+
 async def test_a_full_pool_of_tied_prompts_still_gets_new_variants(parts) -> None:
     stub, refiner, _, _ = await parts(
         make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=2, patience=5)

@@ -9,8 +9,9 @@ import pytest
 from prochemy.optimizer.config import Settings
 from prochemy.optimizer.generation import messages_for
 from prochemy.optimizer.loop.evaluation import OutcomeStore, model_identity
+from prochemy.optimizer.loop.mutation import rejection
 from prochemy.optimizer.loop.refine import RefineConfig, restructure
-from prochemy.optimizer.loop.reflection import FailureCase, reflection_messages
+from prochemy.optimizer.loop.reflection import FailureCase, reflection_messages, restates_a_case
 from prochemy.optimizer.prompts import PLAN_RULE, PromptSpec
 from prochemy.optimizer.tasks import Example, FunctionTask, RepoTarget, RepoTask
 from prochemy.optimizer.tasks.examples import benchmark_bank, repository_bank, with_examples
@@ -147,3 +148,33 @@ def test_a_prefilled_stub_is_part_of_what_an_outcome_depends_on(tmp_path: Path) 
     assert model_identity(plain, serial=True) != model_identity(prefilled, serial=True)
     # the cut at the end of the code is output-neutral: it does not split the store
     assert model_identity(plain) == model_identity(plain.model_copy(update={"stop_at_code": False}))
+
+
+def test_a_variant_restating_a_shown_task_is_told_from_a_rule() -> None:
+    case = FailureCase(
+        statement="Write a python function to find sum of all prime divisors of a given number.",
+        code="def f(n): return n",
+        failure="wrong-value",
+        detail="assert f(60) == 10",
+    )
+    # the 0.5B reflector's own answer in the reflect ablation (inflection and all)
+    assert restates_a_case(
+        "Implement the function to find the sum of all prime divisors of a given number.", [case]
+    )
+    assert restates_a_case(
+        "You write Python functions that finds sums of all prime divisors of numbers.", [case]
+    )
+    # rules may share the task's generic wording
+    assert not restates_a_case(
+        "You write a python function to solve the task. Handle a given number of zero or less first.", [case]
+    )
+
+
+def test_a_variant_asking_for_examples_is_rejected_in_any_verb_form() -> None:
+    for asks in (
+        "You write Python code. Ensure the function is well-documented and includes examples of its use.",
+        "You write Python code, including test cases for it.",
+        "You write Python code and provides usage below it.",
+    ):
+        assert rejection(asks, set(), set()) == "asks for tests or examples in the answer", asks
+    assert rejection("You write Python code. Do not include examples or tests.", set(), set()) is None
