@@ -10,7 +10,10 @@ per variant, in the refinement run format: results/refine-humaneval-ablation-<va
 paper's full budget).
 
     .venv/bin/python benchmarks/ablation.py [--small] [--variants paper,robust,...]
-        [--n 6] [--k-max 3] [--k-real 10] [--k-synthetic 10] [--held-out N]
+        [--n 6] [--k-max 3] [--k-real 10] [--k-synthetic 10] [--held-out N] [--mutator default|small]
+
+`--mutator`: the other embedded model writes the variants and reflections (issue 15, item 5);
+its files are named ...-<variant>-<model>-mutator-<mutator model>.json.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import time
 from pathlib import Path
 
+from mutator_model import SIZES, with_mutator  # a sibling: these scripts run as files
 from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.loop.refine import RefineConfig
 from prochemy.optimizer.loop.stats import sign_test_p
@@ -58,6 +62,8 @@ def row(name: str, record: dict) -> str:
 async def main(args: argparse.Namespace) -> None:
     settings = load_settings(overrides={"model.choice": "small" if args.small else None}).settings
     size = "0.5b" if args.small else "1.5b"
+    if args.mutator and args.mutator != settings.model.choice:
+        size += f"-mutator-{SIZES[args.mutator]}"
     training = TrainingConfig(
         k_real=args.k_real, k_synthetic=args.k_synthetic, plus=True, held_out_limit=args.held_out
     )
@@ -65,10 +71,15 @@ async def main(args: argparse.Namespace) -> None:
     for name in args.variants.split(","):
         config = RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience, **VARIANTS[name])
         t0 = time.monotonic()
-        async with Session(settings) as session:  # a fresh ledger per variant
+        async with with_mutator(settings, args.mutator) as run, Session(run) as session:  # a fresh ledger
             done = await session.refine_benchmark(training, config, on_note=lambda m: print(m, flush=True))
         record = json.loads(done.result.model_dump_json())
-        record["ablation"] = {"variant": name, "options": VARIANTS[name], "training": training.model_dump()}
+        record["ablation"] = {
+            "variant": name,
+            "options": VARIANTS[name],
+            "training": training.model_dump(),
+            "mutator": SIZES[args.mutator or settings.model.choice],
+        }
         out = RESULTS / f"refine-humaneval-ablation-{name}-{size}.json"
         out.write_text(json.dumps(record, indent=1) + "\n")
         lines.append(row(name, record))
@@ -86,4 +97,5 @@ if __name__ == "__main__":
     parser.add_argument("--k-real", type=int, default=10)
     parser.add_argument("--k-synthetic", type=int, default=10)
     parser.add_argument("--held-out", type=int, default=None)
+    parser.add_argument("--mutator", choices=list(SIZES), default=None, help="default: the task model")
     asyncio.run(main(parser.parse_args()))

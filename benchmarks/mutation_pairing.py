@@ -19,10 +19,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prochemy.optimizer.config import Endpoint, load_settings
+from mutator_model import SIZES, with_mutator  # a sibling: these scripts run as files
+from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.generation import SEED_PROMPT
-from prochemy.optimizer.llm.llama_server import LlamaServer
-from prochemy.optimizer.llm.local_model import require_model_file
 from prochemy.optimizer.loop.evaluation import Evaluator
 from prochemy.optimizer.loop.refine import RefineConfig, Refiner
 from prochemy.optimizer.session import Session
@@ -30,37 +29,21 @@ from prochemy.optimizer.tasks import TaskSet, TaskSuite
 from prochemy.optimizer.tasks.training import TrainingConfig, benchmark_sets
 
 RESULTS = Path(__file__).resolve().parent / "results"
-NAMES = {"default": "1.5b", "small": "0.5b"}
+NAMES = SIZES
 
 
 async def main(task_model: str, mutator: str, n: int) -> dict:
     settings = load_settings(overrides={"model.choice": task_model}).settings
-    server = None
-    if mutator != task_model:
-        other = settings.model_copy(update={"model": settings.model.model_copy(update={"choice": mutator})})
-        server = LlamaServer(
-            require_model_file(other), settings.cache_dir / "logs", parallel=settings.model.parallel
-        )
-        server.start()
-        while not await asyncio.to_thread(server.poll_ready):
-            await asyncio.sleep(0.5)
-        settings = settings.model_copy(
-            update={"mutation": Endpoint(base_url=server.base_url, model=server.alias)}
-        )
     t0 = time.monotonic()
-    try:
-        async with Session(settings) as session:
-            gateway = session.gateway
-            suite = await benchmark_sets(gateway, await session.sandbox(), TrainingConfig(plus=True))
-            train = suite.train  # as the headline; no held-out check in one iteration
-            evaluator = Evaluator(gateway, await session.judges(), session.outcomes)
-            refiner = Refiner(gateway, evaluator, RefineConfig(n=n, k_max=1))
-            result = await refiner.run(
-                SEED_PROMPT, TaskSuite(train=train, held_out=TaskSet(name="none", tasks=[]))
-            )
-    finally:
-        if server is not None:
-            server.stop()
+    async with with_mutator(settings, mutator) as settings, Session(settings) as session:
+        gateway = session.gateway
+        suite = await benchmark_sets(gateway, await session.sandbox(), TrainingConfig(plus=True))
+        train = suite.train  # as the headline; no held-out check in one iteration
+        evaluator = Evaluator(gateway, await session.judges(), session.outcomes)
+        refiner = Refiner(gateway, evaluator, RefineConfig(n=n, k_max=1))
+        result = await refiner.run(
+            SEED_PROMPT, TaskSuite(train=train, held_out=TaskSet(name="none", tasks=[]))
+        )
     it = result.iterations[0]
     variants = it.plain[1:]
     record = {
