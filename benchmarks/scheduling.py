@@ -10,6 +10,7 @@ Per mode: wall time, generation time, decode rate (completion tokens / generatio
 pass count (equal answers must give equal verdicts). `--threads N` sizes llama-server.
 
     .venv/bin/python benchmarks/scheduling.py [--repo examples/shelfkit] [--tasks 12] [--threads 2]
+        [--phased-first]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from prochemy.optimizer.aio import gather_or_cancel
 from prochemy.optimizer.config import Settings, load_settings
 from prochemy.optimizer.generation import SEED_PROMPT, generate, judge
+from prochemy.optimizer.llm.llama_server import stop_all
 from prochemy.optimizer.llm.local_model import require_model_file
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks.sampling import spread_sample
@@ -73,10 +75,13 @@ async def main(args: argparse.Namespace) -> None:
     base = load_settings(overrides={"model.choice": "small" if args.small else None}).settings
     model = base.model.model_copy(update={"path": require_model_file(base), "threads": args.threads})
     rows = []
-    for phased in (False, True):
+    for phased in (True, False) if args.phased_first else (False, True):
         with tempfile.TemporaryDirectory() as tmp:
             settings = base.model_copy(update={"cache_dir": Path(tmp), "model": model})
             rows.append(await one_mode(settings, args.repo.resolve(), args.tasks, phased))
+        # a fresh llama-server for the next mode: the running one holds this mode's prompts in
+        # its slots' KV cache, which made whichever mode ran second twice as fast
+        stop_all()
         r = rows[-1]
         print(
             f"{r['mode']:<10} {r['passed']}/{r['tasks']} passed, wall {r['wall_s']}s, generation "
@@ -89,11 +94,13 @@ async def main(args: argparse.Namespace) -> None:
         "repo": args.repo.resolve().name,
         "model": model.path.name if model.path else "",
         "threads": args.threads,
+        "order": [r["mode"] for r in rows],
         "modes": [{k: v for k, v in r.items() if k != "answers"} for r in rows],
         "identical_answers": same,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"scheduling-{args.repo.resolve().name}-{'0.5b' if args.small else '1.5b'}.json"
+    order = "-phased-first" if args.phased_first else ""
+    out = RESULTS / f"scheduling-{args.repo.resolve().name}-{'0.5b' if args.small else '1.5b'}{order}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"identical answers in both modes: {same}; written {out}")
 
@@ -104,4 +111,5 @@ if __name__ == "__main__":
     parser.add_argument("--tasks", type=int, default=12)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--small", action="store_true")
+    parser.add_argument("--phased-first", action="store_true", help="run the modes in the other order")
     asyncio.run(main(parser.parse_args()))
