@@ -444,44 +444,34 @@ async def test_reflection_shows_failing_cases_and_its_variant_wins(parts) -> Non
     assert "paired: sign test p = 0.500" in text  # +2 of 4 held out: no evidence either way
 
 
-async def test_a_reflection_that_quotes_a_test_value_is_rejected(parts) -> None:
-    quoted: list[str] = []
+def _quote_a_test_value(user: str) -> str:
+    """The first failing assertion's first quoted literal, as a rule would not."""
+    literal = next(m for m in re.findall(r"'[^'\n]{2,}'|\b\d{2,}\b", user.split("Test result:")[1]))
+    return f"You write Python code. Remember the answer {literal} and handle edge cases."
+
+
+def _restate_the_task(user: str) -> str:
+    """The first case's own prose, as the 0.5B reflector answered ("find the sum of all prime
+    divisors of a given number"): a task's statement rather than a rule."""
+    shown = user.split("Task:\n")[1].split("Code written:")[0]
+    prose = (ln.strip(' "') for ln in shown.splitlines() if not re.search(r"\bdef |import |>>>", ln))
+    return "You write Python code. " + next(ln for ln in prose if len(re.findall(r"[a-z]+", ln)) >= 8)
+
+
+@pytest.mark.parametrize("fit", [_quote_a_test_value, _restate_the_task])
+async def test_a_reflection_fitted_to_its_cases_is_rejected(parts, fit: Callable[[str], str]) -> None:
+    written: list[str] = []
 
     def rewrite(user: str) -> str:
-        # the first failing assertion's first quoted literal, as a rule would not
-        literal = next(m for m in re.findall(r"'[^'\n]{2,}'|\b\d{2,}\b", user.split("Test result:")[1]))
-        quoted.append(literal)
-        return f"You write Python code. Remember the answer {literal} and handle edge cases."
+        written.append(fit(user))
+        return written[-1]
 
     stub, refiner, _, _ = await parts(
         reflecting_responder(rewrite, lambda s: False),
         RefineConfig(n=2, k_max=1, reflect=1.0, mutation_attempts=2),
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
-    assert quoted  # the stub did quote
-    it = result.iterations[0]
-    assert it.variants_valid == 0
-    assert it.rejections.get("task-specific", 0) >= 1
-
-
-async def test_a_reflection_that_restates_a_failing_task_is_rejected(parts) -> None:
-    restated: list[str] = []
-
-    def rewrite(user: str) -> str:
-        # the first case's own prose, as the 0.5B reflector answered ("find the sum of all
-        # prime divisors of a given number"), a task's statement rather than a rule
-        shown = user.split("Task:\n")[1].split("Code written:")[0]
-        prose = (ln.strip(' "') for ln in shown.splitlines() if not re.search(r"\bdef |import |>>>", ln))
-        line = next(ln for ln in prose if len(re.findall(r"[a-z]+", ln)) >= 8)
-        restated.append(line)
-        return f"You write Python code. {line}"
-
-    stub, refiner, _, _ = await parts(
-        reflecting_responder(rewrite, lambda s: False),
-        RefineConfig(n=2, k_max=1, reflect=1.0, mutation_attempts=2),
-    )
-    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
-    assert restated  # the stub did restate
+    assert written  # the stub did answer so
     it = result.iterations[0]
     assert it.variants_valid == 0
     assert it.rejections.get("task-specific", 0) >= 1
