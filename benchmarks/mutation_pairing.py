@@ -29,7 +29,6 @@ from prochemy.optimizer.tasks import TaskSet, TaskSuite
 from prochemy.optimizer.tasks.training import TrainingConfig, benchmark_sets
 
 RESULTS = Path(__file__).resolve().parent / "results"
-NAMES = SIZES
 
 
 async def main(task_model: str, mutator: str, n: int) -> dict:
@@ -48,8 +47,8 @@ async def main(task_model: str, mutator: str, n: int) -> dict:
     variants = it.plain[1:]
     record = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "task_model": NAMES[task_model],
-        "mutator": NAMES[mutator],
+        "task_model": SIZES[task_model],
+        "mutator": SIZES[mutator],
         "n": n,
         "training_tasks": len(train.tasks),
         "variants_valid": it.variants_valid,
@@ -75,8 +74,8 @@ async def main(task_model: str, mutator: str, n: int) -> dict:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=list(NAMES), default="default")
-    parser.add_argument("--mutator", choices=list(NAMES), default="default")
+    parser.add_argument("--task", choices=list(SIZES), default="default")
+    parser.add_argument("--mutator", choices=list(SIZES), default="default")
     parser.add_argument("--n", type=int, default=10)
     args = parser.parse_args()
     record = asyncio.run(main(args.task, args.mutator, args.n))
