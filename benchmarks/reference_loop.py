@@ -75,7 +75,8 @@ async def main(args: argparse.Namespace) -> None:
     training = TrainingConfig(
         k_real=args.k_real, k_synthetic=args.k_synthetic, plus=True, held_out_limit=args.held_out
     )
-    config = RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience)
+    # the paper's selection in both loops: they differ only in what they pay for
+    config = RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience, accept_p=None)
     size = "0.5b" if args.small else "1.5b"
     out = RESULTS / f"refine-humaneval-reference-{size}{'-' + args.label if args.label else ''}.json"
     with tempfile.TemporaryDirectory() as tmp:

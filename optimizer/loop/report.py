@@ -71,12 +71,11 @@ def render(result: RefineResult) -> str:
         lines.append(f"seed on the training tasks: {render_profile(result.train_seed_failures)}")
     c = result.held_out_comparison
     lines += ["held-out: none (no held-out tasks)"] if c is None else render_comparison(c)
+    why = result.why_seed_kept()
     verdict = (
         "P* adopted (it does not lose to the seed on the held-out tasks)"
-        if result.adopted == "refined"
-        else "the seed prompt is kept: P* did not beat it"
-        if result.best_prompt != result.seed_prompt
-        else "the seed prompt is kept: no variant beat it on the training tasks"
+        if why is None
+        else f"the seed prompt is kept: {why}"
     )
     lines.append(f"result: {verdict}")
     usage = ", ".join(

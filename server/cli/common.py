@@ -48,13 +48,14 @@ def refine_config(args: argparse.Namespace) -> RefineConfig:
         recipe=args.recipe,
         reflect=args.reflect,
         structure=args.structure,
-        accept_p=args.accept_p,
         race_batch=args.race,
         screen=args.screen,
         reference=args.reference_loop,
         max_calls=args.max_calls,
         max_tokens_total=args.max_tokens_total,
         held_out_serial=not args.batched_held_out,
+        # not given: the loop's default for the recipe (the paper's selection for `paper`)
+        **({} if args.accept_p is None else {"accept_p": args.accept_p}),
     )
 
 

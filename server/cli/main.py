@@ -240,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="P",
         help="P* must beat the seed on the training tasks with a paired sign-test p at most P "
-        "(default: the best training pass@1 wins, as in the paper)",
+        "(default 0.1; 1 accepts any prompt that wins more training tasks than it loses; "
+        "with --recipe paper or --reference-loop: the best training pass@1 wins, as in the paper)",
     )
     refine.add_argument(
         "--reference-loop",

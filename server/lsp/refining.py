@@ -33,11 +33,8 @@ def summary(done: RepoRefinement) -> str:
         if cmp
         else "no held-out comparison"
     )
-    verdict = (
-        "refined prompt adopted"
-        if done.result.adopted == "refined"
-        else "seed prompt kept (the refined one did not beat it)"
-    )
+    why = done.result.why_seed_kept()
+    verdict = "refined prompt adopted" if why is None else f"seed prompt kept ({why})"
     return f"{verdict}; {versus}; {len(done.mining.tasks)} tasks mined; run {done.result.run_id}"
 
 

@@ -41,6 +41,12 @@ HELD = TaskSet(name="held", tasks=HUMANEVAL[4:8])
 NONE = TaskSet(name="none", tasks=[])
 
 
+def loop_config(**options) -> RefineConfig:
+    """The paper's selection, without the significance gate: a stub's few training tasks
+    cannot clear it, and these tests are about the loop's mechanics."""
+    return RefineConfig(accept_p=None, **options)
+
+
 def make_responder(mutations: Callable[[int], str], skilled: Callable[[str], bool]):
     """Task answers are right when `skilled(system prompt)`, else right for even tasks only."""
     counter = itertools.count()
@@ -96,7 +102,7 @@ async def parts(tmp_path: Path) -> AsyncIterator[Callable]:
 
 async def test_finds_a_better_prompt_and_adopts_it(parts, tmp_path: Path) -> None:
     stub, refiner, _, _ = await parts(
-        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=4, patience=2)
+        make_responder(varied, lambda s: "edge" in s), loop_config(n=4, k_max=4, patience=2)
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     assert "edge" in result.best_prompt
@@ -118,7 +124,7 @@ async def test_finds_a_better_prompt_and_adopts_it(parts, tmp_path: Path) -> Non
 
 async def test_survivors_are_never_re_evaluated(parts) -> None:
     stub, refiner, _, _ = await parts(
-        make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=3, patience=5)
+        make_responder(varied, lambda s: False), loop_config(n=3, k_max=3, patience=5)
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     task_requests = [r for r in stub.completions if r["body"]["messages"][0]["content"] != ROBUST_SYSTEM]
@@ -131,7 +137,7 @@ async def test_survivors_are_never_re_evaluated(parts) -> None:
 
 
 async def test_the_reference_loop_pays_every_evaluation_and_finds_the_same_prompt(parts, tmp_path) -> None:
-    config = RefineConfig(n=4, k_max=3, patience=5)
+    config = loop_config(n=4, k_max=3, patience=5)
     answer = make_responder(varied, lambda s: "edge" in s)
 
     def responder(messages: list[dict]) -> str:  # prose after the code, which a cut never pays
@@ -164,7 +170,7 @@ async def test_the_reference_loop_pays_every_evaluation_and_finds_the_same_promp
 
 async def test_stops_when_the_best_does_not_move(parts) -> None:
     stub, refiner, _, _ = await parts(
-        make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=10, patience=3)
+        make_responder(varied, lambda s: False), loop_config(n=3, k_max=10, patience=3)
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     # every prompt solves the same tasks: patience stops it, and the report says why
@@ -209,7 +215,7 @@ def test_p_star_is_the_best_selected_prompt_of_any_iteration() -> None:
 
 
 async def test_elitism_keeps_all_tied_top_prompts(parts) -> None:
-    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=1))
+    stub, refiner, _, _ = await parts(make_responder(varied, lambda s: False), loop_config(n=3, k_max=1))
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     it = result.iterations[0]
     assert it.selected == [0, 1, 2]  # all solve the same tasks: all tied, all kept
@@ -218,7 +224,7 @@ async def test_elitism_keeps_all_tied_top_prompts(parts) -> None:
 async def test_identical_variants_are_deduplicated(parts) -> None:
     stub, refiner, _, _ = await parts(
         make_responder(lambda i: "You are a careful Python programmer. Write the function.", lambda s: False),
-        RefineConfig(n=4, k_max=1, mutation_attempts=2),
+        loop_config(n=4, k_max=1, mutation_attempts=2),
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     it = result.iterations[0]
@@ -234,7 +240,7 @@ async def test_task_specific_and_off_topic_variants_are_rejected(parts) -> None:
     ]
     stub, refiner, _, _ = await parts(
         make_responder(lambda i: texts[i % 3], lambda s: False),
-        RefineConfig(n=2, k_max=1, mutation_attempts=3),
+        loop_config(n=2, k_max=1, mutation_attempts=3),
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     it = result.iterations[0]
@@ -244,7 +250,7 @@ async def test_task_specific_and_off_topic_variants_are_rejected(parts) -> None:
 
 async def test_budget_stops_cleanly_with_the_best_so_far(parts) -> None:
     stub, refiner, gateway, _ = await parts(
-        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=5, patience=5, max_calls=25)
+        make_responder(varied, lambda s: "edge" in s), loop_config(n=4, k_max=5, patience=5, max_calls=25)
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     assert result.stop_reason == "budget"
@@ -256,7 +262,7 @@ async def test_budget_stops_cleanly_with_the_best_so_far(parts) -> None:
 
 async def test_a_budget_of_zero_pays_for_nothing(parts) -> None:
     stub, refiner, _, _ = await parts(
-        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=5, patience=5, max_calls=0)
+        make_responder(varied, lambda s: "edge" in s), loop_config(n=4, k_max=5, patience=5, max_calls=0)
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     assert len(stub.completions) == 0
@@ -264,7 +270,7 @@ async def test_a_budget_of_zero_pays_for_nothing(parts) -> None:
 
 
 async def test_resume_after_a_kill_repeats_no_call(parts, tmp_path: Path) -> None:
-    config = RefineConfig(n=3, k_max=3, patience=5)
+    config = loop_config(n=3, k_max=3, patience=5)
     responder = make_responder(varied, lambda s: False)
     stub1, refiner1, _, _ = await parts(responder, config, tmp_path / "shared")
 
@@ -428,7 +434,7 @@ async def test_reflection_shows_failing_cases_and_its_variant_wins(parts) -> Non
 
     stub, refiner, _, _ = await parts(
         reflecting_responder(rewrite, lambda s: "edge" in s),
-        RefineConfig(n=3, k_max=2, patience=5, reflect=1.0, reflect_cases=2),
+        loop_config(n=3, k_max=2, patience=5, reflect=1.0, reflect_cases=2),
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     first = seen[0]
@@ -468,7 +474,7 @@ async def test_a_reflection_fitted_to_its_cases_is_rejected(parts, fit: Callable
 
     stub, refiner, _, _ = await parts(
         reflecting_responder(rewrite, lambda s: False),
-        RefineConfig(n=2, k_max=1, reflect=1.0, mutation_attempts=2),
+        loop_config(n=2, k_max=1, reflect=1.0, mutation_attempts=2),
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     assert written  # the stub did answer so
@@ -479,7 +485,7 @@ async def test_a_reflection_fitted_to_its_cases_is_rejected(parts, fit: Callable
 
 async def test_a_full_pool_of_tied_prompts_still_gets_new_variants(parts) -> None:
     stub, refiner, _, _ = await parts(
-        make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=2, patience=5)
+        make_responder(varied, lambda s: False), loop_config(n=3, k_max=2, patience=5)
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     first, second = result.iterations
@@ -501,9 +507,30 @@ def test_significance_gate_keeps_the_seed_against_a_chance_winner() -> None:
     assert Refiner._best([first, second], "seed", accept_p=0.05) == "seed"
 
 
+def test_the_gate_is_on_by_default_and_off_for_the_papers_settings() -> None:
+    assert RefineConfig().accept_p == 0.1
+    assert RefineConfig(recipe="paper").accept_p is None  # the faithful baseline
+    assert RefineConfig(reference=True).accept_p is None
+    assert RefineConfig(recipe="paper", accept_p=0.2).accept_p == 0.2  # a given level stands
+
+
+async def test_by_default_a_small_training_win_keeps_the_seed_and_says_why(parts) -> None:
+    stub, refiner, _, _ = await parts(
+        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=2, patience=5)
+    )
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
+    assert result.iterations[0].best_plain == 1.0  # a variant solved all 4 against the seed's 2
+    assert result.best_prompt == SEED and result.adopted == "seed"
+    assert result.held_out_comparison is not None and result.held_out_comparison.only_best == []
+    assert (
+        "the seed prompt is kept: no variant beat it clearly on the 4 training tasks: the best "
+        "won 2 and lost 0 against it (sign-test p 0.50, above the 0.1 required)"
+    ) in render(result)
+
+
 async def test_no_signal_is_reported_as_such_not_as_convergence(parts) -> None:
     stub, refiner, _, _ = await parts(
-        make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=5, patience=2)
+        make_responder(varied, lambda s: False), loop_config(n=3, k_max=5, patience=2)
     )
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     assert result.stop_reason == "no-signal"
@@ -526,7 +553,7 @@ async def test_a_structure_variant_that_shows_examples_can_win(parts) -> None:
             return f"```python\n{task.reference}\n```"
         return plain(messages)
 
-    stub, refiner, _, _ = await parts(respond, RefineConfig(n=3, k_max=2, patience=5, structure=1.0))
+    stub, refiner, _, _ = await parts(respond, loop_config(n=3, k_max=2, patience=5, structure=1.0))
     result = await refiner.run(SEED, TaskSuite(train=train, held_out=held))
     assert PromptSpec.parse(result.best_prompt).examples == 1
     assert result.made_by(result.best_prompt) == ("structure", 1)
@@ -548,7 +575,7 @@ async def test_racing_drops_a_variant_that_can_no_longer_reach_the_best(parts) -
             return "```python\ndef nothing():\n    return None\n```"
         return make_responder(varied, lambda s: False)(messages)
 
-    stub, refiner, _, _ = await parts(respond, RefineConfig(n=2, k_max=1, race_batch=1))
+    stub, refiner, _, _ = await parts(respond, loop_config(n=2, k_max=1, race_batch=1))
     result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=NONE))
     it = result.iterations[0]
     assert it.raced_out == 1 and it.prompts == [SEED]  # the seed passes 2 of 4: 0 + 1 left < 2
@@ -559,7 +586,7 @@ async def test_racing_drops_a_variant_that_can_no_longer_reach_the_best(parts) -
 
 async def test_screening_trains_on_tasks_the_seed_fails_and_passes_and_pays_once(parts) -> None:
     # the seed solves the even-numbered tasks only; 8 candidates, 4 to train on
-    config = RefineConfig(n=3, k_max=1, patience=5, screen=8)
+    config = loop_config(n=3, k_max=1, patience=5, screen=8)
     stub, refiner, _, _ = await parts(make_responder(varied, lambda s: "edge" in s), config)
     candidates = HUMANEVAL[:8]
     chosen, report = await screen(refiner.evaluator, SEED, candidates, 4, seed=0)

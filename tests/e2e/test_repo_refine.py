@@ -21,6 +21,13 @@ from prochemy.server.cli.main import main as cli
 from ..repos import tree_hash, write_repo
 from ..stub_llm import StubLLM
 
+
+def loop_config(**options) -> RefineConfig:
+    """The paper's selection, without the significance gate: a stub's few training tasks
+    cannot clear it, and these tests are about the loop's mechanics."""
+    return RefineConfig(accept_p=None, **options)
+
+
 SKILL = "Read the signature twice."
 RIGHT = {
     "add": "def add(a, b):\n    return a + b\n",
@@ -88,7 +95,7 @@ async def test_refine_stores_the_prompt_and_generate_uses_it(llm: StubLLM, tmp_p
     repo = write_repo(tmp_path / "repo", REPO)
     before = tree_hash(repo)
     settings = _settings(llm, tmp_path)
-    done = await refine_repo(settings, repo, RefineConfig(n=3, k_max=2, patience=1), k_real=2, k_synthetic=2)
+    done = await refine_repo(settings, repo, loop_config(n=3, k_max=2, patience=1), k_real=2, k_synthetic=2)
     assert tree_hash(repo) == before
     assert done.mining.functions_seen == 4 and len(done.mining.tasks) == 4
     assert len(done.result.train) == 2 + done.synthesis.kept and len(done.result.held_out) == 2
@@ -106,7 +113,7 @@ async def test_refine_stores_the_prompt_and_generate_uses_it(llm: StubLLM, tmp_p
 
 async def test_screening_picks_the_training_tasks_by_the_seeds_verdicts(llm: StubLLM, tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "repo", REPO)
-    config = RefineConfig(n=2, k_max=1, patience=1, screen=2)
+    config = loop_config(n=2, k_max=1, patience=1, screen=2)
     done = await refine_repo(_settings(llm, tmp_path), repo, config, k_real=1, k_synthetic=0)
     screened = done.result.screening
     # both training candidates screened, one task kept: one the seed fails (the seed passes `add` only)
@@ -120,15 +127,13 @@ async def test_a_changed_test_file_marks_the_prompt_stale_and_refine_warm_starts
 ) -> None:
     repo = write_repo(tmp_path / "repo", REPO)
     settings = _settings(llm, tmp_path)
-    first = await refine_repo(settings, repo, RefineConfig(n=3, k_max=2, patience=1), k_real=2, k_synthetic=0)
+    first = await refine_repo(settings, repo, loop_config(n=3, k_max=2, patience=1), k_real=2, k_synthetic=0)
     (repo / "tests" / "test_ops.py").write_text(
         REPO["tests/test_ops.py"] + "\n\ndef test_more():\n    assert add(1, 1) == 2\n"
     )
     made = await generate_function(settings, repo, "ops.py:neg", check=False)
     assert made.stale
-    second = await refine_repo(
-        settings, repo, RefineConfig(n=3, k_max=1, patience=1), k_real=2, k_synthetic=0
-    )
+    second = await refine_repo(settings, repo, loop_config(n=3, k_max=1, patience=1), k_real=2, k_synthetic=0)
     assert first.record.current.best_prompt in second.result.iterations[0].prompts  # warm start
     assert len(second.record.history) == 1 and not second.record.is_stale(second.mining.tree)
 
@@ -142,7 +147,7 @@ async def test_too_few_tasks_is_a_clear_error(llm: StubLLM, tmp_path: Path) -> N
         },
     )
     with pytest.raises(RepoError, match="at least 2 are needed"):
-        await refine_repo(_settings(llm, tmp_path), repo, RefineConfig(n=2, k_max=1))
+        await refine_repo(_settings(llm, tmp_path), repo, loop_config(n=2, k_max=1))
 
 
 def test_cli_generate_function_and_errors(llm: StubLLM, tmp_path: Path, capsys, monkeypatch) -> None:
@@ -269,7 +274,7 @@ def test_project_store_updates_are_atomic_across_processes(tmp_path: Path) -> No
 async def test_two_refinements_of_one_project_pay_once(llm: StubLLM, tmp_path: Path) -> None:
     repo = write_repo(tmp_path / "repo", REPO)
     settings = _settings(llm, tmp_path)
-    config = RefineConfig(n=2, k_max=1, patience=1)
+    config = loop_config(n=2, k_max=1, patience=1)
     first, second = await asyncio.gather(
         refine_repo(settings, repo, config, k_real=2, k_synthetic=0),
         refine_repo(settings, repo, config, k_real=2, k_synthetic=0),
@@ -293,7 +298,9 @@ def test_export_import_round_trip_and_generation_uses_the_project_file(
     theirs = [*base, "--cache-dir", str(tmp_path / "theirs")]  # a teammate's fresh store
     assert cli(["export", str(repo), *mine]) == 2  # nothing refined yet: a clear error
     assert "run `prochemy refine" in capsys.readouterr().err
+    # --accept-p 1: 2 training tasks cannot clear the default gate; this test is about the files
     refine = ["refine", str(repo), "--k-real", "2", "--k-synthetic", "0", "--n", "3", "--k-max", "1"]
+    refine += ["--accept-p", "1"]
     assert cli([*refine, *mine]) == 0
     capsys.readouterr()
     assert cli(["export", str(repo), *mine]) == 0
