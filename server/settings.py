@@ -33,8 +33,11 @@ class EditorSettings(BaseModel):
     screen: int | None = Field(
         None, ge=1, description="candidate training tasks screened by the seed (None: no screening)"
     )
-    accept_p: float = Field(
-        0.1, gt=0.0, le=1.0, description="sign-test level P* must clear (1: any training advantage)"
+    accept_p: float | None = Field(
+        0.1,
+        gt=0.0,
+        le=1.0,
+        description="sign-test level P* must clear (1: any training advantage; null: the paper's selection)",
     )
 
 
