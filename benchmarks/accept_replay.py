@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from prochemy.optimizer.loop.refine import IterationRecord, Refiner
+from prochemy.optimizer.loop.refine import IterationRecord, Refiner, training_record
 from prochemy.optimizer.loop.stats import sign_test_p
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -35,14 +35,11 @@ def replay(record: dict, levels: list[float]) -> dict:
             {"tasks": c["tasks"], "seed": c["seed_passed"], "p_star": c["best_passed"]} if c else None
         ),
     }
-    for it in iterations:  # the recorded P*'s paired record against the seed on training
-        if recorded in it.prompts and recorded != seed:
-            best_row = it.outcomes[it.prompts.index(recorded)]
-            wins = sum(b and not s for s, b in zip(seed_row, best_row))
-            losses = sum(s and not b for s, b in zip(seed_row, best_row))
-            row["recorded_training_wins_losses"] = [wins, losses]
-            row["recorded_training_sign_p"] = round(sign_test_p(wins, losses), 3)
-            break
+    # the recorded P*'s paired record against the seed on the training tasks
+    if recorded != seed and (record_ := training_record(iterations, seed, recorded)) is not None:
+        wins, losses = record_
+        row["recorded_training_wins_losses"] = [wins, losses]
+        row["recorded_training_sign_p"] = round(sign_test_p(wins, losses), 3)
     for level in levels:
         gated = Refiner._best(iterations, seed, level)
         row[f"accept_p={level:g}"] = (
