@@ -26,7 +26,7 @@ from pathlib import Path
 
 from mutator_model import SIZES, with_mutator  # a sibling: these scripts run as files
 from prochemy.optimizer.config import load_settings
-from prochemy.optimizer.loop.refine import RefineConfig
+from prochemy.optimizer.loop.refine import Progress, RefineConfig
 from prochemy.optimizer.loop.stats import sign_test_p
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks.training import TrainingConfig
@@ -44,6 +44,12 @@ VARIANTS: dict[str, dict] = {
     "racing": {"race_batch": 5, "accept_p": None},
     "all": {"reflect": 0.5, "structure": 0.3, "accept_p": 0.1, "race_batch": 5},
 }
+
+
+def progress_line(p: Progress) -> None:
+    """One line per step of the loop (a run takes the best part of an hour; a log shows where)."""
+    best = "-" if p.best_plain is None else f"{100 * p.best_plain:.0f}%"
+    print(f"  [{p.phase}] k={p.k}/{p.k_max} {p.message} best={best} tokens={p.tokens:,}", flush=True)
 
 
 def row(name: str, record: dict) -> str:
@@ -74,7 +80,9 @@ async def main(args: argparse.Namespace) -> None:
         config = RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience, **VARIANTS[name])
         t0 = time.monotonic()
         async with with_mutator(settings, args.mutator) as run, Session(run) as session:  # a fresh ledger
-            done = await session.refine_benchmark(training, config, on_note=lambda m: print(m, flush=True))
+            done = await session.refine_benchmark(
+                training, config, on_progress=progress_line, on_note=lambda m: print(m, flush=True)
+            )
         record = json.loads(done.result.model_dump_json())
         record["ablation"] = {
             "variant": name,

@@ -198,6 +198,13 @@ def training_record(
     )
 
 
+def gate_reachable(seed_failures: int, accept_p: float | None) -> bool:
+    """Can any prompt clear the significance gate? At best it solves every training task the
+    seed fails and loses none: `seed_failures` wins, no loss. With fewer, no search can make
+    a P*, so there is no point in searching."""
+    return accept_p is None or sign_test_p(seed_failures, 0) <= accept_p
+
+
 class RefineResult(BaseModel):
     run_id: str
     config: RefineConfig
@@ -206,7 +213,9 @@ class RefineResult(BaseModel):
     held_out: list[str]
     iterations: list[IterationRecord]
     best_prompt: str
-    stop_reason: str  # "patience", "no-signal" (patience, every prompt tied), "k_max", "budget"
+    # "patience", "no-signal" (patience, every prompt tied), "k_max", "budget",
+    # "gate-unreachable" (the seed fails too few training tasks for any prompt to clear the gate)
+    stop_reason: str
     held_out_comparison: HeldOutComparison | None = None
     adopted: str  # "refined" or "seed"
     adopted_prompt: str
@@ -234,6 +243,15 @@ class RefineResult(BaseModel):
             if self.held_out_comparison is None:
                 return "the refined one could not be checked on held-out tasks"
             return "the refined one lost to it on the held-out tasks"
+        if self.stop_reason == "gate-unreachable" and self.iterations:
+            failed = self.iterations[0].outcomes[0].count(False)
+            return (
+                f"the seed fails only {failed} of the {len(self.train)} training tasks, so no prompt "
+                f"could beat it clearly there (at best {failed} wins and no loss: sign-test p "
+                f"{sign_test_p(failed, 0):.2f}, above the {self.config.accept_p:g} required), so no "
+                "search was run; train on more tasks it fails (more tests, a larger k_real, or "
+                "screen candidates with the seed) or accept any training advantage (accept_p 1)"
+            )
         ungated = Refiner._best(self.iterations, self.seed_prompt)
         record = training_record(self.iterations, self.seed_prompt, ungated)
         if self.config.accept_p is None or ungated == self.seed_prompt or record is None:
@@ -455,6 +473,15 @@ class Refiner:
                         message="mutating",
                     )
                 )
+                if k == 1 and cfg.accept_p is not None:
+                    # no P* can clear the gate when the seed fails too few training tasks:
+                    # say so now instead of after the search (cached: the loop reuses it)
+                    seed_cells = (await self.evaluator.matrix([seed_prompt], train.tasks))[0]
+                    if not gate_reachable(sum(not c.passed for c in seed_cells), cfg.accept_p):
+                        train_seed_failures = profile(c.failure for c in seed_cells)
+                        iterations.append(self._record(k, [seed_prompt], [None], [None], [seed_cells], tk))
+                        stop_reason = "gate-unreachable"
+                        break
                 if k > 1 and len(pool) >= cfg.n and cfg.recipe != "paper":
                     # every prompt tied at the top: a full pool would make no variant and
                     # the search would stop by patience, not by convergence; the older half
@@ -489,37 +516,25 @@ class Refiner:
                     pool = [pool[i] for i in kept]
                     parents = [parents[i] for i in kept]
                     operators = [operators[i] for i in kept]
-                matrix = [[c.passed for c in row] for row in cells]
                 if k == 1:  # the seed heads the first pool
                     train_seed_failures = profile(c.failure for c in cells[0])
                 for prompt, row in zip(pool, cells):
                     self._seen[prompt] = list(zip(train.tasks, row))
-                weighted = weighted_scores(matrix)
-                plain = plain_scores(matrix)
-                selected = top_indices(weighted)
-                # on a fixed task set, plain pass@1 of the selected prompts is comparable
-                best_plain = max(plain[i] for i in selected)
-                best_history.append(best_plain)
-                iterations.append(
-                    IterationRecord(
-                        k=k,
-                        prompts=pool,
-                        parents=parents,
-                        operators=operators,
-                        outcomes=matrix,
-                        weighted=weighted,
-                        plain=plain,
-                        selected=selected,
-                        best_plain=best_plain,
-                        variants_attempted=attempted,
-                        variants_valid=len(new),
-                        rejections=dict(rejections),
-                        raced_out=raced_out,
-                        usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
-                        wall_s=round(time.monotonic() - tk, 1),
-                    )
+                record = self._record(
+                    k,
+                    pool,
+                    parents,
+                    operators,
+                    cells,
+                    tk,
+                    attempted=attempted,
+                    valid=len(new),
+                    rejections=dict(rejections),
+                    raced_out=raced_out,
                 )
-                pool = [pool[i] for i in selected]
+                iterations.append(record)
+                best_history.append(record.best_plain)
+                pool = [pool[i] for i in record.selected]
                 if _converged(best_history, cfg.patience):
                     stop_reason = "no-signal" if all(_no_signal(it) for it in iterations) else "patience"
                     break
@@ -580,6 +595,45 @@ class Refiner:
             )
         )
         return result
+
+    def _record(
+        self,
+        k: int,
+        pool: list[str],
+        parents: list[int | None],
+        operators: list[str | None],
+        cells: list[list[TaskOutcome]],
+        started: float,
+        *,
+        attempted: int = 0,
+        valid: int = 0,
+        rejections: dict[str, int] | None = None,
+        raced_out: int = 0,
+    ) -> IterationRecord:
+        """One iteration's scores and selection, with how its variants were made (none when
+        the pool is the seed alone)."""
+        matrix = [[c.passed for c in row] for row in cells]
+        weighted = weighted_scores(matrix)
+        plain = plain_scores(matrix)
+        selected = top_indices(weighted)
+        return IterationRecord(
+            k=k,
+            prompts=pool,
+            parents=parents,
+            operators=operators,
+            outcomes=matrix,
+            weighted=weighted,
+            plain=plain,
+            selected=selected,
+            # on a fixed task set, plain pass@1 of the selected prompts is comparable
+            best_plain=max(plain[i] for i in selected),
+            variants_attempted=attempted,
+            variants_valid=valid,
+            rejections=rejections or {},
+            raced_out=raced_out,
+            usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
+            wall_s=round(time.monotonic() - started, 1),
+        )
 
     async def _race(
         self, pool: list[str], survivors: int, tasks: list[Task], batch: int

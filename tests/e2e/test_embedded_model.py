@@ -145,6 +145,8 @@ def test_tiny_refinement_with_the_real_small_model(tmp_path: Path) -> None:
         "1",
         "--held-out",
         "3",
+        "--accept-p",  # 4 training tasks cannot clear the default gate: this is the whole path
+        "1",
         "--plot",
         str(tmp_path / "p.png"),
         cache=tmp_path / "cache",

@@ -47,8 +47,9 @@ def loop_config(**options) -> RefineConfig:
     return RefineConfig(accept_p=None, **options)
 
 
-def make_responder(mutations: Callable[[int], str], skilled: Callable[[str], bool]):
-    """Task answers are right when `skilled(system prompt)`, else right for even tasks only."""
+def make_responder(mutations: Callable[[int], str], skilled: Callable[[str], bool], reach: int | None = None):
+    """Task answers are right when `skilled(system prompt)` (then for tasks below `reach`
+    only, if given), else right for even tasks only."""
     counter = itertools.count()
 
     def respond(messages: list[dict]) -> str:
@@ -57,7 +58,7 @@ def make_responder(mutations: Callable[[int], str], skilled: Callable[[str], boo
             return json.dumps({"prompt": mutations(next(counter))})
         task = BY_STATEMENT[messages[-1]["content"]]
         index = int(task.id.split("/")[1])
-        if skilled(system) or index % 2 == 0:
+        if (skilled(system) and (reach is None or index < reach)) or index % 2 == 0:
             return f"```python\n{task.reference}\n```"
         return f"```python\ndef {task.entry_point}(*args):\n    return None\n```"
 
@@ -515,17 +516,44 @@ def test_the_gate_is_on_by_default_and_off_for_the_papers_settings() -> None:
 
 
 async def test_by_default_a_small_training_win_keeps_the_seed_and_says_why(parts) -> None:
+    # 10 training tasks, the seed fails the 5 odd ones: 5 wins would clear the gate (p 0.06)
     stub, refiner, _, _ = await parts(
-        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=2, patience=5)
+        make_responder(varied, lambda s: "edge" in s, reach=4), RefineConfig(n=4, k_max=2, patience=5)
     )
-    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
-    assert result.iterations[0].best_plain == 1.0  # a variant solved all 4 against the seed's 2
+    train = TaskSet(name="train", tasks=HUMANEVAL[:10])
+    result = await refiner.run(SEED, TaskSuite(train=train, held_out=HELD))
+    assert result.iterations[0].best_plain == 0.7  # a variant fixed 2 of the seed's 5 failures
     assert result.best_prompt == SEED and result.adopted == "seed"
     assert result.held_out_comparison is not None and result.held_out_comparison.only_best == []
     assert (
-        "the seed prompt is kept: no variant beat it clearly on the 4 training tasks: the best "
+        "the seed prompt is kept: no variant beat it clearly on the 10 training tasks: the best "
         "won 2 and lost 0 against it (sign-test p 0.50, above the 0.1 required)"
     ) in render(result)
+
+
+async def test_no_search_when_no_prompt_could_clear_the_gate(parts) -> None:
+    # the seed fails 2 of the 4 training tasks: at best 2 wins, p 0.5 > 0.1
+    stub, refiner, _, _ = await parts(
+        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=3, patience=5)
+    )
+    result = await refiner.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
+    assert result.stop_reason == "gate-unreachable" and result.adopted == "seed"
+    assert [it.prompts for it in result.iterations] == [[SEED]]
+    assert not any(r["body"]["messages"][0]["content"] == ROBUST_SYSTEM for r in stub.completions)
+    assert result.train_seed_failures  # the seed's profile is still reported
+    c = result.held_out_comparison  # and its held-out score
+    assert c is not None and (c.seed_passed, c.best_passed) == (2, 2)
+    assert (
+        "the seed prompt is kept: the seed fails only 2 of the 4 training tasks, so no prompt could "
+        "beat it clearly there (at best 2 wins and no loss: sign-test p 0.50, above the 0.1 "
+        "required), so no search was run"
+    ) in render(result)
+    # with a gate that 2 wins can clear, the same run searches
+    _, searching, _, _ = await parts(
+        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=1, accept_p=0.5)
+    )
+    searched = await searching.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
+    assert searched.stop_reason == "k_max" and len(searched.iterations[0].prompts) == 4
 
 
 async def test_no_signal_is_reported_as_such_not_as_convergence(parts) -> None:
