@@ -23,7 +23,7 @@ class StoredPrompt(BaseModel):
     run_id: str
     train_pass: float | None  # best plain pass@1 on the training tasks
     held_out: HeldOutComparison | None
-    stop_reason: str  # patience, k_max, budget (then it is the best so far)
+    stop_reason: str  # as RefineResult.stop_reason (budget: P* is the best so far)
     usage: dict[str, RoleUsage]
     wall_s: float
     created: float = Field(default_factory=time.time)

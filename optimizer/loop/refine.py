@@ -511,7 +511,7 @@ class Refiner:
                     cells = await self.evaluator.matrix(pool, train.tasks)
                     raced_out = 0
                 else:  # variants that can no longer reach the best survivor leave the pool
-                    kept, cells = await self._race(pool, survivors, train.tasks, cfg.race_batch)
+                    kept, cells = await self._race(pool, survivors, train.tasks, cfg.race_batch, seed_prompt)
                     raced_out = len(pool) - len(kept)
                     pool = [pool[i] for i in kept]
                     parents = [parents[i] for i in kept]
@@ -636,28 +636,47 @@ class Refiner:
         )
 
     async def _race(
-        self, pool: list[str], survivors: int, tasks: list[Task], batch: int
+        self, pool: list[str], survivors: int, tasks: list[Task], batch: int, seed_prompt: str
     ) -> tuple[list[int], list[list[TaskOutcome]]]:
         """Survivors (already evaluated, so free) on every task; new variants batch by batch,
         dropped once their passes so far plus the tasks left fall below the best survivor's
-        passes: a dropped variant could not have tied it, so no winner is ever lost. Returns
-        the kept indices of `pool` and their full rows."""
+        passes: a dropped variant could not have tied it, so no winner is ever lost. With the
+        significance gate, also once a variant could no longer clear it against the seed even
+        by solving every task left that the seed fails (it could never be P*); those tasks go
+        first, so a variant that fixes too few of them never pays for the rest. Returns the
+        kept indices of `pool` and their full rows, in `tasks` order."""
         rows: dict[int, list[TaskOutcome]] = {}
         for i, row in enumerate(await self.evaluator.matrix(pool[:survivors], tasks)):
             rows[i] = row
         bar = max((sum(c.passed for c in row) for row in rows.values()), default=0)
+        gate = self.config.accept_p
+        seed_row: list[bool] = []  # stored outcomes: free, even once the seed left the pool
+        if gate is not None:
+            seed_row = [c.passed for c in (await self.evaluator.matrix([seed_prompt], tasks))[0]]
+        # the seed's failures first (stable): where a variant must win to clear the gate
+        order = sorted(range(len(tasks)), key=lambda j: bool(seed_row and seed_row[j]))
+
+        def can_still_win(seen: dict[int, TaskOutcome], left: list[int]) -> bool:
+            if sum(c.passed for c in seen.values()) + len(left) < bar:
+                return False
+            if gate is None:
+                return True
+            wins = sum(c.passed and not seed_row[j] for j, c in seen.items())
+            losses = sum(seed_row[j] and not c.passed for j, c in seen.items())
+            best = wins + sum(not seed_row[j] for j in left)
+            return best > losses and sign_test_p(best, losses) <= gate
+
         alive = list(range(survivors, len(pool)))
-        partial: dict[int, list[TaskOutcome]] = {i: [] for i in alive}
-        for start in range(0, len(tasks), batch):
-            chunk = tasks[start : start + batch]
-            got = await self.evaluator.matrix([pool[i] for i in alive], chunk)
-            left = len(tasks) - start - len(chunk)
+        partial: dict[int, dict[int, TaskOutcome]] = {i: {} for i in alive}
+        for start in range(0, len(order), batch):
+            chunk = order[start : start + batch]
+            got = await self.evaluator.matrix([pool[i] for i in alive], [tasks[j] for j in chunk])
             for i, row in zip(alive, got):
-                partial[i].extend(row)
-            alive = [i for i in alive if sum(c.passed for c in partial[i]) + left >= bar]
+                partial[i].update(zip(chunk, row))
+            alive = [i for i in alive if can_still_win(partial[i], order[start + len(chunk) :])]
             if not alive:
                 break
-        rows.update({i: partial[i] for i in alive})
+        rows.update({i: [partial[i][j] for j in range(len(tasks))] for i in alive})
         kept = sorted(rows)
         return kept, [rows[i] for i in kept]
 

@@ -612,6 +612,31 @@ async def test_racing_drops_a_variant_that_can_no_longer_reach_the_best(parts) -
     assert "raced out: 1 variant(s)" in render(result)
 
 
+async def test_with_the_gate_racing_drops_a_variant_that_could_never_clear_it(parts) -> None:
+    # 10 training tasks, the seed fails the 5 odd ones: a variant must win all 5 (p 0.06)
+    stub, refiner, _, _ = await parts(
+        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=3, k_max=1, race_batch=2)
+    )
+    train = TaskSet(name="train", tasks=HUMANEVAL[:10])
+    result = await refiner.run(SEED, TaskSuite(train=train, held_out=HELD))
+    it = result.iterations[0]
+    skilled, plain = varied(1), varied(0)
+    assert it.raced_out == 1 and it.prompts == [SEED, skilled]
+    asked = {
+        prompt: [
+            r["body"]["messages"][-1]["content"]
+            for r in stub.completions
+            if r["body"]["messages"][0]["content"] == prompt
+        ]
+        for prompt in (skilled, plain)
+    }
+    # the seed's failures first; after 2 of them, 3 wins at most: p 0.25, so it stops there
+    # (reaching the seed's 5 passes alone would have kept it: 0 + 8 left)
+    assert asked[plain] == [HUMANEVAL[1].statement, HUMANEVAL[3].statement]
+    assert sorted(asked[skilled][:10]) == sorted(t.statement for t in train.tasks)  # then held out
+    assert result.adopted == "refined" and result.best_prompt == skilled
+
+
 async def test_screening_trains_on_tasks_the_seed_fails_and_passes_and_pays_once(parts) -> None:
     # the seed solves the even-numbered tasks only; 8 candidates, 4 to train on
     config = loop_config(n=3, k_max=1, patience=5, screen=8)
