@@ -223,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="BATCH",
         help="evaluate new variants BATCH training tasks at a time and drop one as soon as it "
-        "cannot reach the best survivor (saves calls on large training sets)",
+        "cannot reach the best survivor or, with --accept-p, clear the gate against the seed "
+        "(saves calls on large training sets)",
     )
     refine.add_argument(
         "--screen",
