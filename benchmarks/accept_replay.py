@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from prochemy.optimizer.loop.refine import IterationRecord, Refiner, training_record
+from prochemy.optimizer.loop.refine import IterationRecord, select_best, training_record
 from prochemy.optimizer.loop.stats import sign_test_p
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -41,7 +41,7 @@ def replay(record: dict, levels: list[float]) -> dict:
         row["recorded_training_wins_losses"] = [wins, losses]
         row["recorded_training_sign_p"] = round(sign_test_p(wins, losses), 3)
     for level in levels:
-        gated = Refiner._best(iterations, seed, level)
+        gated = select_best(iterations, seed, level)
         row[f"accept_p={level:g}"] = (
             "seed" if gated == seed else "recorded P*" if gated == recorded else "another prompt"
         )

@@ -198,6 +198,36 @@ def training_record(
     )
 
 
+def select_best(iterations: list[IterationRecord], seed_prompt: str, accept_p: float | None = None) -> str:
+    """P*: of every iteration's top-tied prompts, the best on plain pass@1 (the training
+    set is fixed, so these compare across iterations), then the latest, then the oldest
+    in its pool. Weighted selection can drop a prompt that solves more tasks in favour of
+    one that solves a rare task, so the last pool alone may hold a worse one. With
+    `accept_p`, only a prompt whose paired advantage over the seed on the training tasks
+    clears that sign-test level can be P* (the best of many noisy candidates otherwise
+    wins by chance and loses on held-out tasks)."""
+    if not iterations:
+        return seed_prompt
+
+    def clears(prompt: str) -> bool:
+        record = training_record(iterations, seed_prompt, prompt)
+        if accept_p is None or record is None:
+            return accept_p is None
+        wins, losses = record
+        return wins > losses and sign_test_p(wins, losses) <= accept_p
+
+    candidates = [
+        (k, i)
+        for k, it in enumerate(iterations)
+        for i in it.selected
+        if accept_p is None or it.prompts[i] == seed_prompt or clears(it.prompts[i])
+    ]
+    if not candidates:
+        return seed_prompt
+    k, i = max(candidates, key=lambda ki: (iterations[ki[0]].plain[ki[1]], ki[0], -ki[1]))
+    return iterations[k].prompts[i]
+
+
 def gate_reachable(seed_failures: int, accept_p: float | None) -> bool:
     """Can any prompt clear the significance gate? At best it solves every training task the
     seed fails and loses none: `seed_failures` wins, no loss. With fewer, no search can make
@@ -252,7 +282,7 @@ class RefineResult(BaseModel):
                 "search was run; train on more tasks it fails (more tests, a larger k_real, or "
                 "screen candidates with the seed) or accept any training advantage (accept_p 1)"
             )
-        ungated = Refiner._best(self.iterations, self.seed_prompt)
+        ungated = select_best(self.iterations, self.seed_prompt)
         record = training_record(self.iterations, self.seed_prompt, ungated)
         if self.config.accept_p is None or ungated == self.seed_prompt or record is None:
             return "no variant beat it on the training tasks"
@@ -540,7 +570,7 @@ class Refiner:
                     break
         except BudgetExhausted:
             stop_reason = "budget"  # the iteration in flight is dropped; the last one stands
-        best_prompt = self._best(iterations, seed_prompt, cfg.accept_p)
+        best_prompt = select_best(iterations, seed_prompt, cfg.accept_p)
         comparison = None
         if held_out.tasks:
             self.report(
@@ -679,36 +709,6 @@ class Refiner:
         rows.update({i: [partial[i][j] for j in range(len(tasks))] for i in alive})
         kept = sorted(rows)
         return kept, [rows[i] for i in kept]
-
-    @staticmethod
-    def _best(iterations: list[IterationRecord], seed_prompt: str, accept_p: float | None = None) -> str:
-        """P*: of every iteration's top-tied prompts, the best on plain pass@1 (the training
-        set is fixed, so these compare across iterations), then the latest, then the oldest
-        in its pool. Weighted selection can drop a prompt that solves more tasks in favour of
-        one that solves a rare task, so the last pool alone may hold a worse one. With
-        `accept_p`, only a prompt whose paired advantage over the seed on the training tasks
-        clears that sign-test level can be P* (the best of many noisy candidates otherwise
-        wins by chance and loses on held-out tasks)."""
-        if not iterations:
-            return seed_prompt
-
-        def clears(prompt: str) -> bool:
-            record = training_record(iterations, seed_prompt, prompt)
-            if accept_p is None or record is None:
-                return accept_p is None
-            wins, losses = record
-            return wins > losses and sign_test_p(wins, losses) <= accept_p
-
-        candidates = [
-            (k, i)
-            for k, it in enumerate(iterations)
-            for i in it.selected
-            if accept_p is None or it.prompts[i] == seed_prompt or clears(it.prompts[i])
-        ]
-        if not candidates:
-            return seed_prompt
-        k, i = max(candidates, key=lambda ki: (iterations[ki[0]].plain[ki[1]], ki[0], -ki[1]))
-        return iterations[k].prompts[i]
 
     async def _compare(self, seed_prompt: str, best_prompt: str, held_out: TaskSet) -> HeldOutComparison:
         return await compare(

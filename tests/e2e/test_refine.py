@@ -17,7 +17,14 @@ from prochemy.optimizer.llm.gateway import LLMGateway
 from prochemy.optimizer.loop.evaluation import Evaluator, OutcomeStore
 from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.loop.plot import plot
-from prochemy.optimizer.loop.refine import IterationRecord, Progress, RefineConfig, Refiner, _converged
+from prochemy.optimizer.loop.refine import (
+    IterationRecord,
+    Progress,
+    RefineConfig,
+    Refiner,
+    _converged,
+    select_best,
+)
 from prochemy.optimizer.loop.reflection import REFLECT_SYSTEM
 from prochemy.optimizer.loop.report import render
 from prochemy.optimizer.loop.runs import RunStore
@@ -209,10 +216,10 @@ def _record(k: int, prompts: list[str], plain: list[float], selected: list[int])
 def test_p_star_is_the_best_selected_prompt_of_any_iteration() -> None:
     first = _record(1, ["seed", "a", "b"], [0.5, 0.6, 0.55], [1, 2])
     second = _record(2, ["a", "b", "c"], [0.6, 0.55, 0.5], [2])  # weights chose c, which solves less
-    assert Refiner._best([first, second], "seed") == "a"
+    assert select_best([first, second], "seed") == "a"
     third = _record(3, ["c", "d", "e"], [0.5, 0.6, 0.6], [1, 2])
-    assert Refiner._best([first, second, third], "seed") == "d"  # tie: the latest, then the oldest
-    assert Refiner._best([], "seed") == "seed"
+    assert select_best([first, second, third], "seed") == "d"  # tie: the latest, then the oldest
+    assert select_best([], "seed") == "seed"
 
 
 async def test_elitism_keeps_all_tied_top_prompts(parts) -> None:
@@ -500,12 +507,12 @@ def test_significance_gate_keeps_the_seed_against_a_chance_winner() -> None:
     strong = [True, True, True, True, True, True, True, False, True, False]  # +5, no loss
     first = _record(1, ["seed", "lucky"], [0.3, 0.4], [1])
     first.outcomes = [seed_row, lucky]
-    assert Refiner._best([first], "seed") == "lucky"  # the paper's rule: best pass@1 wins
-    assert Refiner._best([first], "seed", accept_p=0.05) == "seed"  # p = 1.0
+    assert select_best([first], "seed") == "lucky"  # the paper's rule: best pass@1 wins
+    assert select_best([first], "seed", accept_p=0.05) == "seed"  # p = 1.0
     second = _record(2, ["lucky", "strong"], [0.4, 0.8], [1])
     second.outcomes = [lucky, strong]
-    assert Refiner._best([first, second], "seed", accept_p=0.1) == "strong"  # 5-0: p = 0.0625
-    assert Refiner._best([first, second], "seed", accept_p=0.05) == "seed"
+    assert select_best([first, second], "seed", accept_p=0.1) == "strong"  # 5-0: p = 0.0625
+    assert select_best([first, second], "seed", accept_p=0.05) == "seed"
 
 
 def test_the_gate_is_on_by_default_and_off_for_the_papers_settings() -> None:
