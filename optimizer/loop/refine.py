@@ -284,6 +284,13 @@ class RefineResult(BaseModel):
             )
         ungated = select_best(self.iterations, self.seed_prompt)
         record = training_record(self.iterations, self.seed_prompt, ungated)
+        raced = sum(it.raced_out for it in self.iterations)
+        if ungated == self.seed_prompt and raced and self.config.accept_p is not None:
+            return (
+                f"no variant beat it clearly on the {len(self.train)} training tasks: racing "
+                f"dropped all {raced} once they could no longer reach it or clear the "
+                f"{self.config.accept_p:g} gate against it"
+            )
         if self.config.accept_p is None or ungated == self.seed_prompt or record is None:
             return "no variant beat it on the training tasks"
         wins, losses = record
@@ -338,8 +345,9 @@ def restructure(parent: str, rng: random.Random, known: set[str]) -> Variant:
 
 
 def _no_signal(it: IterationRecord) -> bool:
-    """Every prompt of the pool solved exactly the same training tasks: nothing ranks them."""
-    return len({tuple(row) for row in it.outcomes}) <= 1
+    """Every prompt of the pool solved exactly the same training tasks: nothing ranks them.
+    Variants dropped by racing were told apart (they fell behind), so that is signal."""
+    return it.raced_out == 0 and len({tuple(row) for row in it.outcomes}) <= 1
 
 
 def _tokens(gateway: LLMGateway) -> int:

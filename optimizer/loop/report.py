@@ -39,7 +39,10 @@ def render(result: RefineResult) -> str:
             f"{calls:>7} {tokens:>8} {it.wall_s:>7.0f}"
         )
         if it.raced_out:
-            lines.append(f"      raced out: {it.raced_out} variant(s) that could no longer reach the best")
+            gate = "" if result.config.accept_p is None else " or clear the gate against the seed"
+            lines.append(
+                f"      raced out: {it.raced_out} variant(s) that could no longer reach the best{gate}"
+            )
         if it.rejections:
             lines.append(
                 "      rejected variants: " + ", ".join(f"{k} {v}" for k, v in sorted(it.rejections.items()))

@@ -642,6 +642,23 @@ async def test_with_the_gate_racing_drops_a_variant_that_could_never_clear_it(pa
     assert asked[plain] == [HUMANEVAL[1].statement, HUMANEVAL[3].statement]
     assert sorted(asked[skilled][:10]) == sorted(t.statement for t in train.tasks)  # then held out
     assert result.adopted == "refined" and result.best_prompt == skilled
+    assert "raced out: 1 variant(s) that could no longer reach the best or clear the gate" in render(result)
+
+
+async def test_when_racing_drops_every_variant_that_is_signal_and_said(parts) -> None:
+    # the seed fails the 5 odd tasks of 10; no variant fixes one: each is dropped early
+    stub, refiner, _, _ = await parts(
+        make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=5, patience=2, race_batch=2)
+    )
+    result = await refiner.run(
+        SEED, TaskSuite(train=TaskSet(name="train", tasks=HUMANEVAL[:10]), held_out=NONE)
+    )
+    assert result.stop_reason == "patience"  # not "no-signal": the variants fell behind
+    assert [len(it.prompts) for it in result.iterations] == [1, 1]
+    assert (
+        "no variant beat it clearly on the 10 training tasks: racing dropped all 4 once they could "
+        "no longer reach it or clear the 0.1 gate against it"
+    ) in render(result)
 
 
 async def test_screening_trains_on_tasks_the_seed_fails_and_passes_and_pays_once(parts) -> None:
