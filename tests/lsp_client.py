@@ -22,6 +22,9 @@ class RawClient:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            # an editor starts the server in the workspace; from this repository's root the
+            # bare prochemy/ folder would shadow the installed package
+            cwd=workspace,
             start_new_session=True,
         )
         self.ids = iter(range(1, 10**9))

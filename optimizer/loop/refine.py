@@ -127,6 +127,16 @@ class Progress(BaseModel):
     message: str = ""
 
 
+class RacedVariant(BaseModel):
+    """A variant racing dropped, with the training tasks it was run on before that (task id
+    -> passed): how close it came, which the pool's rows no longer show."""
+
+    prompt: str
+    parent: int | None
+    operator: str | None
+    seen: dict[str, bool]
+
+
 class IterationRecord(BaseModel):
     k: int
     prompts: list[str]
@@ -142,9 +152,13 @@ class IterationRecord(BaseModel):
     variants_attempted: int
     variants_valid: int
     rejections: dict[str, int]
-    raced_out: int = 0  # variants dropped by racing before they saw every training task
+    raced: list[RacedVariant] = []  # variants dropped by racing before they saw every task
     usage: dict[str, RoleUsage]
     wall_s: float
+
+    @property
+    def raced_out(self) -> int:
+        return len(self.raced)
 
 
 class HeldOutComparison(BaseModel):
@@ -545,12 +559,22 @@ class Refiner:
                         message="evaluating",
                     )
                 )
+                raced: list[RacedVariant] = []
                 if cfg.race_batch is None:
                     cells = await self.evaluator.matrix(pool, train.tasks)
-                    raced_out = 0
                 else:  # variants that can no longer reach the best survivor leave the pool
-                    kept, cells = await self._race(pool, survivors, train.tasks, cfg.race_batch, seed_prompt)
-                    raced_out = len(pool) - len(kept)
+                    kept, cells, dropped = await self._race(
+                        pool, survivors, train.tasks, cfg.race_batch, seed_prompt
+                    )
+                    raced = [
+                        RacedVariant(
+                            prompt=pool[i],
+                            parent=parents[i],
+                            operator=operators[i],
+                            seen={train.tasks[j].id: c.passed for j, c in sorted(seen.items())},
+                        )
+                        for i, seen in dropped.items()
+                    ]
                     pool = [pool[i] for i in kept]
                     parents = [parents[i] for i in kept]
                     operators = [operators[i] for i in kept]
@@ -568,7 +592,7 @@ class Refiner:
                     attempted=attempted,
                     valid=len(new),
                     rejections=dict(rejections),
-                    raced_out=raced_out,
+                    raced=raced,
                 )
                 iterations.append(record)
                 best_history.append(record.best_plain)
@@ -646,7 +670,7 @@ class Refiner:
         attempted: int = 0,
         valid: int = 0,
         rejections: dict[str, int] | None = None,
-        raced_out: int = 0,
+        raced: list[RacedVariant] | None = None,
     ) -> IterationRecord:
         """One iteration's scores and selection, with how its variants were made (none when
         the pool is the seed alone)."""
@@ -668,21 +692,22 @@ class Refiner:
             variants_attempted=attempted,
             variants_valid=valid,
             rejections=rejections or {},
-            raced_out=raced_out,
+            raced=raced or [],
             usage={r: u.model_copy() for r, u in self.gateway.ledger.items()},
             wall_s=round(time.monotonic() - started, 1),
         )
 
     async def _race(
         self, pool: list[str], survivors: int, tasks: list[Task], batch: int, seed_prompt: str
-    ) -> tuple[list[int], list[list[TaskOutcome]]]:
+    ) -> tuple[list[int], list[list[TaskOutcome]], dict[int, dict[int, TaskOutcome]]]:
         """Survivors (already evaluated, so free) on every task; new variants batch by batch,
         dropped once their passes so far plus the tasks left fall below the best survivor's
         passes: a dropped variant could not have tied it, so no winner is ever lost. With the
         significance gate, also once a variant could no longer clear it against the seed even
         by solving every task left that the seed fails (it could never be P*); those tasks go
         first, so a variant that fixes too few of them never pays for the rest. Returns the
-        kept indices of `pool` and their full rows, in `tasks` order."""
+        kept indices of `pool`, their full rows in `tasks` order, and each dropped variant's
+        outcomes by task index."""
         rows: dict[int, list[TaskOutcome]] = {}
         for i, row in enumerate(await self.evaluator.matrix(pool[:survivors], tasks)):
             rows[i] = row
@@ -706,17 +731,20 @@ class Refiner:
 
         alive = list(range(survivors, len(pool)))
         partial: dict[int, dict[int, TaskOutcome]] = {i: {} for i in alive}
+        dropped: dict[int, dict[int, TaskOutcome]] = {}
         for start in range(0, len(order), batch):
             chunk = order[start : start + batch]
             got = await self.evaluator.matrix([pool[i] for i in alive], [tasks[j] for j in chunk])
             for i, row in zip(alive, got):
                 partial[i].update(zip(chunk, row))
-            alive = [i for i in alive if can_still_win(partial[i], order[start + len(chunk) :])]
+            left = order[start + len(chunk) :]
+            dropped |= {i: partial[i] for i in alive if not can_still_win(partial[i], left)}
+            alive = [i for i in alive if i not in dropped]
             if not alive:
                 break
         rows.update({i: [partial[i][j] for j in range(len(tasks))] for i in alive})
         kept = sorted(rows)
-        return kept, [rows[i] for i in kept]
+        return kept, [rows[i] for i in kept], dropped
 
     async def _compare(self, seed_prompt: str, best_prompt: str, held_out: TaskSet) -> HeldOutComparison:
         return await compare(

@@ -40,8 +40,11 @@ def render(result: RefineResult) -> str:
         )
         if it.raced_out:
             gate = "" if result.config.accept_p is None else " or clear the gate against the seed"
+            closest = max(it.raced, key=lambda r: sum(r.seen.values()))
             lines.append(
                 f"      raced out: {it.raced_out} variant(s) that could no longer reach the best{gate}"
+                f" (the closest passed {sum(closest.seen.values())} of the {len(closest.seen)} tasks"
+                " it was run on)"
             )
         if it.rejections:
             lines.append(

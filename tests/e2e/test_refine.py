@@ -616,7 +616,14 @@ async def test_racing_drops_a_variant_that_can_no_longer_reach_the_best(parts) -
     assert it.raced_out == 1 and it.prompts == [SEED]  # the seed passes 2 of 4: 0 + 1 left < 2
     asked = [r for r in stub.completions if r["body"]["messages"][0]["content"] == hopeless]
     assert len(asked) == 3  # the fourth task was never paid for
-    assert "raced out: 1 variant(s)" in render(result)
+    # the run record keeps how far it got: the three tasks it was run on, none passed
+    (dropped,) = it.raced
+    assert dropped.prompt == hopeless and dropped.operator == "recipe" and dropped.parent == 0
+    assert dropped.seen == {t.id: False for t in TRAIN.tasks[:3]}
+    assert (
+        "raced out: 1 variant(s) that could no longer reach the best (the closest passed 0 of the 3"
+        in render(result)
+    )
 
 
 async def test_with_the_gate_racing_drops_a_variant_that_could_never_clear_it(parts) -> None:
@@ -640,6 +647,9 @@ async def test_with_the_gate_racing_drops_a_variant_that_could_never_clear_it(pa
     # the seed's failures first; after 2 of them, 3 wins at most: p 0.25, so it stops there
     # (reaching the seed's 5 passes alone would have kept it: 0 + 8 left)
     assert asked[plain] == [HUMANEVAL[1].statement, HUMANEVAL[3].statement]
+    assert [(r.prompt, r.seen) for r in it.raced] == [
+        (plain, {HUMANEVAL[1].id: False, HUMANEVAL[3].id: False})
+    ]
     assert sorted(asked[skilled][:10]) == sorted(t.statement for t in train.tasks)  # then held out
     assert result.adopted == "refined" and result.best_prompt == skilled
     assert "raced out: 1 variant(s) that could no longer reach the best or clear the gate" in render(result)
