@@ -29,6 +29,12 @@ from pathlib import Path
 import platformdirs
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
+# Built for this CPU (-march=native) but without AMX: hosts can advertise AMX yet trap its
+# tile instructions (SIGILL at the first matrix product; seen on the CI machines), and on two
+# cores decoding is bound by memory, not by the matrix unit. Part of the install folder's
+# name, so a binary built with other flags is rebuilt, not reused.
+BUILD_FLAGS = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+BUILD_TAG = "noamx"
 
 
 class ServerError(Exception):
@@ -36,7 +42,9 @@ class ServerError(Exception):
 
 
 def install_dir() -> Path:
-    return Path(platformdirs.user_data_dir("prochemy")) / f"llama-server-{LLAMA_CPP_PYTHON_VERSION}"
+    return (
+        Path(platformdirs.user_data_dir("prochemy")) / f"llama-server-{LLAMA_CPP_PYTHON_VERSION}-{BUILD_TAG}"
+    )
 
 
 def server_binary() -> Path:
@@ -87,6 +95,8 @@ def build_server(log: Callable[[str], None] = print, jobs: int | None = None) ->
                 "-DLLAMA_BUILD_TESTS=OFF",
                 "-DLLAMA_BUILD_EXAMPLES=OFF",
                 "-DLLAMA_BUILD_SERVER=ON",
+                f"-DCMAKE_C_FLAGS={BUILD_FLAGS}",
+                f"-DCMAKE_CXX_FLAGS={BUILD_FLAGS}",
             ]
         )
         _run(
@@ -216,9 +226,15 @@ class LlamaServer:
         """True once /health answers 200; raises if the process died."""
         assert self.process is not None
         if self.process.poll() is not None:
+            code = self.process.returncode
+            if code == -signal.SIGILL:
+                raise ServerError(
+                    f"llama-server stopped on an illegal instruction while loading {self.model}: "
+                    f"{self.binary} uses CPU instructions this machine does not allow (built on "
+                    f"another machine?). Delete {self.binary.parent} and run: prochemy model build-server"
+                )
             raise ServerError(
-                f"llama-server exited with code {self.process.returncode} while loading "
-                f"{self.model}:\n{self.log_tail()}"
+                f"llama-server exited with code {code} while loading {self.model}:\n{self.log_tail()}"
             )
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
