@@ -30,7 +30,7 @@ import platformdirs
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 # Built for this CPU (-march=native) but without AMX: hosts can advertise AMX yet trap its
-# tile instructions (SIGILL at the first matrix product; seen on the CI machines), and on two
+# tile instructions (SIGILL at the first matrix product, seen on a Xeon here), and on two
 # cores decoding is bound by memory, not by the matrix unit. Part of the install folder's
 # name, so a binary built with other flags is rebuilt, not reused.
 BUILD_FLAGS = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
