@@ -12,10 +12,13 @@ one run gives the hidden-test pass after 1, 2, 4 and 8 generations.
   uses); a task's related tests alternate between visible (1st, 3rd, ...) and hidden (2nd,
   4th, ...); tasks with a single related test are reported apart (visible = hidden).
   `--show-tests`: the visible tests' source is also in the prompt (`generate.show_tests`).
+- `--alternates RUN.json`: the first further candidates are greedy answers under the best
+  distinct variants a recorded refinement evaluated (ranked by their training pass rate;
+  `--alternate-count`, default 7), samples after them.
 
     .venv/bin/python benchmarks/repair.py [--tasks 0-163] [--small] [--candidates 8]
         [--temperature 0.8] [--feedback] [--visible 3|all] [--repo PATH ... [--held-out N]]
-        [--show-tests] [--name NAME]
+        [--show-tests] [--alternates RUN.json [--alternate-count 7]] [--name NAME]
 """
 
 from __future__ import annotations
@@ -99,6 +102,21 @@ def checks(
     return check, judge_hidden, group
 
 
+def alternate_prompts(run_file: Path, count: int) -> list[str]:
+    """The `count` best distinct prompts of a recorded refinement other than its seed, by the
+    best training pass rate each reached (ties: the earlier one). Training tasks only decide
+    the order, so the benchmark's tasks stay unseen."""
+    run = json.loads(run_file.read_text())
+    best: dict[str, float] = {}
+    for it in run["iterations"]:
+        rows = list(zip(it["prompts"], it["plain"]))
+        rows += [(r["prompt"], sum(r["seen"].values()) / max(1, len(r["seen"]))) for r in it.get("raced", [])]
+        for prompt, score in rows:
+            if prompt != run["seed_prompt"]:
+                best[prompt] = max(score, best.get(prompt, score))
+    return sorted(best, key=lambda p: -best[p])[:count]  # sorted() is stable: ties keep their order
+
+
 async def one_task(session: Session, judges: Judges, task: Task, args: argparse.Namespace) -> dict:
     check, judge_hidden, group = checks(judges, task, args.visible)
     plan = session.settings.generate.model_copy(
@@ -108,7 +126,9 @@ async def one_task(session: Session, judges: Judges, task: Task, args: argparse.
     if args.show_tests and isinstance(task, RepoTask):  # the visible half only: the rest judges
         shown = show_tests(task, split_ids(task)[0])
     t0 = time.monotonic()
-    guided: Guided = await guided_generate(session.gateway, SEED_PROMPT, shown, check, plan)
+    guided: Guided = await guided_generate(
+        session.gateway, SEED_PROMPT, shown, check, plan, alternates=args.alternate_prompts
+    )
     wall = time.monotonic() - t0
     hidden: dict[str, bool] = {}
     rows = []
@@ -186,6 +206,8 @@ def default_name(kind: str, args: argparse.Namespace) -> str:
         name += "-feedback"
     if args.show_tests:
         name += "-tests-shown"
+    if args.alternates:
+        name += "-alternates"
     if args.temperature != 0.8:
         name += f"-t{args.temperature:g}"
     if not args.repo and args.visible != 3:
@@ -236,6 +258,11 @@ async def main(args: argparse.Namespace) -> None:
             "temperature": args.temperature,
             "feedback": args.feedback,
             "parallel": settings.generate.parallel or settings.concurrency,
+            **(
+                {"alternates_from": args.alternates.name, "alternates": args.alternate_prompts}
+                if args.alternates
+                else {}
+            ),
             **({} if args.repo else {"visible_asserts": "all" if args.visible >= ALL else args.visible}),
         }
         finished: list[dict] = []
@@ -310,5 +337,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--held-out", type=int, default=None, help="repositories: at most N held-out tasks each"
     )
+    parser.add_argument(
+        "--alternates", type=Path, default=None, help="a refinement's run file: its variants as candidates"
+    )
+    parser.add_argument("--alternate-count", type=int, default=7)
     parser.add_argument("--name", default=None)
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    arguments.alternate_prompts = (
+        alternate_prompts(arguments.alternates, arguments.alternate_count) if arguments.alternates else []
+    )
+    asyncio.run(main(arguments))

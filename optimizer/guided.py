@@ -1,5 +1,6 @@
 """Test-guided generation: the greedy answer first; if the tests fail it, further candidates
-(sampled, or repaired with the failing test shown) until one passes or the budget is spent.
+(greedy answers under alternate prompts, then sampled, or repaired with the failing test
+shown) until one passes or the budget is spent.
 
 One strategy for every caller: the CLI and the language server check candidates against a
 function's related tests (all of them: the user's tests are the spec); the benchmark checks
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from prochemy.sandbox.models import RunOutcome, RunResult
@@ -37,7 +38,7 @@ RANK = {
 
 class Attempt(BaseModel):
     number: int  # 1-based
-    how: Literal["greedy", "sample", "repair"]
+    how: Literal["greedy", "alternate", "sample", "repair"]
     generation: Generation
     result: RunResult
     repeat_of: int | None = None  # the same code as this earlier attempt: not run again
@@ -96,12 +97,15 @@ async def guided_generate(
     plan: GuidedGeneration,
     *,
     serial: bool = False,
+    alternates: Sequence[str] = (),
     on_attempt: Callable[[Attempt], None] | None = None,
 ) -> Guided:
     """Candidates for `task` until one passes `check`: attempt 1 greedy (so a function that
     passes costs nothing more), then up to `plan.candidates - 1` more, generated `parallel`
     at a time and checked in their order (the first pass in that order wins, whatever the
-    timing), with identical code not run twice."""
+    timing), with identical code not run twice. The first further candidates are greedy
+    answers under `alternates` (other prompts, e.g. a refinement's runners-up: repeatable,
+    unlike samples); samples or repairs follow."""
     attempts: list[Attempt] = []
     seen: dict[str, int] = {}
     repeats = 0
@@ -114,7 +118,8 @@ async def guided_generate(
             attempt = Attempt(
                 number=number, how=how, generation=generation, result=earlier.result, repeat_of=earlier.number
             )
-            repeats += 1
+            # alternates often agree with each other; only repeated samples mean sampling is spent
+            repeats += how != "alternate"
         else:
             attempt = Attempt(
                 number=number, how=how, generation=generation, result=await check(generation.code)
@@ -139,20 +144,30 @@ async def guided_generate(
         if repeats >= plan.max_repeats:
             stop = f"{repeats} candidates in a row repeated earlier code"
             break
-        how: Literal["sample", "repair"] = "repair" if plan.feedback else "sample"
         follow_up = repair_turns(_best(attempts)) if plan.feedback else None
         wave = list(range(number + 1, min(plan.candidates, number + parallel) + 1))
-        generations = await asyncio.gather(
-            *(
-                generate(
-                    gateway, prompt, task, temperature=plan.temperature, sample=n - 1, follow_up=follow_up
-                )
-                for n in wave
+
+        def candidate(n: int, follow_up: list[dict[str, str]] | None) -> Awaitable[Generation]:
+            if n - 2 < len(alternates):
+                return generate(gateway, alternates[n - 2], task)
+            # sample numbers start at 1 after the alternates, so they are the same samples
+            # (and cached answers) with or without alternates
+            return generate(
+                gateway,
+                prompt,
+                task,
+                temperature=plan.temperature,
+                sample=n - 1 - len(alternates),
+                follow_up=follow_up,
             )
-        )
+
+        generations = await asyncio.gather(*(candidate(n, follow_up) for n in wave))
         spent += sum(g.completion_tokens for g in generations)
         for n, generation in zip(wave, generations):
             number = n
+            how: Literal["alternate", "sample", "repair"] = (
+                "alternate" if n - 2 < len(alternates) else "repair" if plan.feedback else "sample"
+            )
             if (await record(n, how, generation)).passed:
                 break
         stop = "passed" if attempts[-1].passed else f"{number} candidates, none passed"

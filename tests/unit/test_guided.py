@@ -121,6 +121,28 @@ async def test_repair_shows_the_failing_answer_and_its_test() -> None:
     assert follow[1]["role"] == "user" and "assert f(1) == 2" in follow[1]["content"]
 
 
+async def test_alternate_prompts_answer_greedily_before_samples_and_may_agree() -> None:
+    def answers(r: ChatRequest) -> str:
+        system = r.messages[0]["content"]
+        if r.temperature > 0:
+            return RIGHT if r.sample == 1 else wrong(r.sample + 10)
+        return wrong(0) if system.startswith("P") else wrong(1)  # both alternates write wrong(1)
+
+    gw, tests = FakeGateway(answers), Checker()
+    got = await guided_generate(  # type: ignore[arg-type]
+        gw, "P", TASK, tests, plan(max_repeats=1), alternates=["A1", "A2"]
+    )
+    assert [a.how for a in got.attempts] == ["greedy", "alternate", "alternate", "sample"]
+    assert got.attempts[2].repeat_of == 2  # the same code: not run again, and not a spent search
+    assert got.passed and got.best.number == 4 and got.best.generation.code == RIGHT
+    alternates = gw.requests[1:3]
+    assert [r.messages[0]["content"][:2] for r in alternates] == ["A1", "A2"]
+    assert all(r.temperature == 0 for r in alternates)
+    # the first sample after the alternates is sample 1, the same one a run without them draws
+    assert (gw.requests[3].temperature, gw.requests[3].sample) == (0.8, 1)
+    assert len(tests.runs) == 3
+
+
 @pytest.mark.parametrize("bad", [{"candidates": 0}, {"temperature": 0}, {"max_tokens": 1}])
 def test_out_of_range_settings_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
