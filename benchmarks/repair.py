@@ -12,8 +12,8 @@ one run gives the hidden-test pass after 1, 2, 4 and 8 generations.
   uses); a task's related tests alternate between visible (1st, 3rd, ...) and hidden (2nd,
   4th, ...); tasks with a single related test are reported apart (visible = hidden).
   `--show-tests`: the visible tests' source is also in the prompt (`generate.show_tests`).
-- `--alternates RUN.json`: the first further candidates are greedy answers under the best
-  distinct variants a recorded refinement evaluated (ranked by their training pass rate;
+- `--alternates RUN.json`: the first further candidates are greedy answers under a recorded
+  refinement's runners-up (`RefineResult.runners_up`, as the product picks them;
   `--alternate-count`, default 7), samples after them.
 
     .venv/bin/python benchmarks/repair.py [--tasks 0-163] [--small] [--candidates 8]
@@ -36,7 +36,7 @@ from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.generation import SEED_PROMPT
 from prochemy.optimizer.guided import RANK, Check, Guided, guided_generate
 from prochemy.optimizer.judging import Judges
-from prochemy.optimizer.loop.refine import RefineConfig
+from prochemy.optimizer.loop.refine import RefineConfig, RefineResult
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import FunctionTask, RepoTask, Task
 from prochemy.optimizer.tasks.datasets import load_humaneval_plus, select_tasks
@@ -103,18 +103,9 @@ def checks(
 
 
 def alternate_prompts(run_file: Path, count: int) -> list[str]:
-    """The `count` best distinct prompts of a recorded refinement other than its seed, by the
-    best training pass rate each reached (ties: the earlier one). Training tasks only decide
-    the order, so the benchmark's tasks stay unseen."""
-    run = json.loads(run_file.read_text())
-    best: dict[str, float] = {}
-    for it in run["iterations"]:
-        rows = list(zip(it["prompts"], it["plain"]))
-        rows += [(r["prompt"], sum(r["seen"].values()) / max(1, len(r["seen"]))) for r in it.get("raced", [])]
-        for prompt, score in rows:
-            if prompt != run["seed_prompt"]:
-                best[prompt] = max(score, best.get(prompt, score))
-    return sorted(best, key=lambda p: -best[p])[:count]  # sorted() is stable: ties keep their order
+    """A recorded refinement's runners-up, as the product picks them (its training tasks
+    decide, so the benchmark's tasks stay unseen)."""
+    return RefineResult.model_validate_json(run_file.read_text()).runners_up(count)
 
 
 async def one_task(session: Session, judges: Judges, task: Task, args: argparse.Namespace) -> dict:

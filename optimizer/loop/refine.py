@@ -315,6 +315,38 @@ class RefineResult(BaseModel):
             "differences"
         )
 
+    def runners_up(self, count: int) -> list[str]:
+        """Up to `count` other prompts this run evaluated, to try when the adopted one fails a
+        function (test-guided generation): chosen one at a time for the adopted prompt's
+        training failures they solve that the ones before them did not, then for all such
+        failures they solve, then for their training pass rate; ties keep the order the
+        run made them in."""
+        record: dict[str, dict[str, bool]] = {}
+        for it in self.iterations:
+            for prompt, row in zip(it.prompts, it.outcomes):
+                record.setdefault(prompt, {}).update(zip(self.train, row))
+            for raced in it.raced:
+                record.setdefault(raced.prompt, {}).update(raced.seen)
+        base = record.get(self.adopted_prompt, {})
+        left = {t for t, ok in base.items() if not ok}
+        failing = set(left)
+        candidates = [p for p in record if p not in (self.adopted_prompt, self.seed_prompt)]
+        solves = {p: {t for t, ok in record[p].items() if ok} for p in candidates}
+        chosen: list[str] = []
+        while candidates and len(chosen) < count:
+            best = max(  # max() keeps the first of equals
+                candidates,
+                key=lambda p: (
+                    len(solves[p] & left),
+                    len(solves[p] & failing),
+                    len(solves[p]) / len(record[p]),
+                ),
+            )
+            chosen.append(best)
+            candidates.remove(best)
+            left -= solves[best]
+        return chosen
+
     def best_train_pass(self) -> float | None:
         """P*'s pass@1 on the training tasks (None when no iteration ran)."""
         return max(
