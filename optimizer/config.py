@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 ENV_PREFIX = "PROCHEMY_"
 # Environment variables with the prefix that are not configuration keys.
 ENV_RESERVED = {"PROCHEMY_CONFIG_FILE"}
+# a refinement keeps this many runners-up; generation tries `generate.alternates` of them
+MAX_ALTERNATES = 7
+ALTERNATES_DEFAULT = 3
 
 
 class _Strict(BaseModel):
@@ -73,6 +76,13 @@ class GuidedGeneration(_Strict):
 
     candidates: int = Field(
         8, ge=1, le=64, description="generations per function, the greedy one included (1: no retries)"
+    )
+    alternates: int = Field(
+        ALTERNATES_DEFAULT,
+        ge=0,
+        le=MAX_ALTERNATES,
+        description="further candidates first answered greedily under the runner-up prompts of the "
+        "project's last refinement (0: samples only)",
     )
     temperature: float = Field(0.8, gt=0, le=2, description="of the further candidates")
     feedback: bool = Field(

@@ -71,6 +71,7 @@ class ExportedPrompt(BaseModel):
     train_pass: float | None
     held_out: HeldOutScores | None
     stop_reason: str
+    alternates: list[str] = []  # files exported before runners-up were kept have none
     exported: str  # ISO date
 
     @classmethod
@@ -105,7 +106,17 @@ class ExportedPrompt(BaseModel):
 
 
 # what a stored prompt and its exported form have in common
-_SHARED = {"prompt", "adopted", "best_prompt", "seed_prompt", "tree", "run_id", "train_pass", "stop_reason"}
+_SHARED = {
+    "prompt",
+    "adopted",
+    "best_prompt",
+    "seed_prompt",
+    "tree",
+    "run_id",
+    "train_pass",
+    "stop_reason",
+    "alternates",
+}
 
 
 def _toml_value(value: object) -> str:

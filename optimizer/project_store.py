@@ -24,6 +24,8 @@ class StoredPrompt(BaseModel):
     train_pass: float | None  # best plain pass@1 on the training tasks
     held_out: HeldOutComparison | None
     stop_reason: str  # as RefineResult.stop_reason (budget: P* is the best so far)
+    # the run's runners-up (RefineResult.runners_up): test-guided generation tries them first
+    alternates: list[str] = []
     usage: dict[str, RoleUsage]
     wall_s: float
     created: float = Field(default_factory=time.time)

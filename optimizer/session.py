@@ -24,7 +24,7 @@ from prochemy.sandbox.splice import SpliceError, find_function, splice_function
 from pydantic import BaseModel
 
 from .bench import BenchReport, run_bench
-from .config import Settings
+from .config import MAX_ALTERNATES, Settings
 from .generation import SEED_PROMPT, Generation, Judged, generate, judge
 from .guided import Attempt, guided_generate
 from .judging import Judges
@@ -346,6 +346,7 @@ class Session:
             task = show_tests(task)
         record = self.projects.load(root, model_identity(self.settings))
         shared = self.shared_prompt(root)
+        alternates: list[str] = []  # a refinement's runners-up, with the prompt it chose
         if prompt is not None:
             chosen, source, stale = prompt, "given with --prompt", False
         elif shared is not None:
@@ -355,12 +356,14 @@ class Session:
                 f"{what}, from the project's {PROMPT_FILE}",
                 shared.tree != report.tree,
             )
+            alternates = shared.alternates
         elif record is None:
             chosen, source, stale = SEED_PROMPT, "seed (no refinement stored for this project yet)", False
         else:
             chosen = record.current.prompt
             source = "refined" if record.current.adopted == "refined" else "seed (the refinement kept it)"
             stale = record.is_stale(report.tree)
+            alternates = record.current.alternates
         if not check or not task.repo.node_ids:
             made = FunctionGeneration(
                 task=task,
@@ -377,8 +380,15 @@ class Session:
         async def run_tests(code: str) -> RunResult:
             return (await judges.judge(task, code)).result
 
+        plan = self.settings.generate
         guided = await guided_generate(
-            self.gateway, chosen, task, run_tests, self.settings.generate, on_attempt=on_attempt
+            self.gateway,
+            chosen,
+            task,
+            run_tests,
+            plan,
+            alternates=alternates[: plan.alternates],
+            on_attempt=on_attempt,
         )
         return FunctionGeneration(
             task=task,
@@ -530,6 +540,7 @@ def _stored(result: RefineResult, seed_prompt: str, tree: str) -> StoredPrompt:
         train_pass=result.best_train_pass(),
         held_out=result.held_out_comparison,
         stop_reason=result.stop_reason,
+        alternates=result.runners_up(MAX_ALTERNATES),
         usage=result.usage,
         wall_s=result.wall_s,
     )

@@ -20,8 +20,10 @@ from prochemy.optimizer.loop.plot import plot
 from prochemy.optimizer.loop.refine import (
     IterationRecord,
     Progress,
+    RacedVariant,
     RefineConfig,
     Refiner,
+    RefineResult,
     _converged,
     select_best,
 )
@@ -220,6 +222,32 @@ def test_p_star_is_the_best_selected_prompt_of_any_iteration() -> None:
     third = _record(3, ["c", "d", "e"], [0.5, 0.6, 0.6], [1, 2])
     assert select_best([first, second, third], "seed") == "d"  # tie: the latest, then the oldest
     assert select_best([], "seed") == "seed"
+
+
+def test_runners_up_cover_the_adopted_prompts_training_failures_first() -> None:
+    train = ["t1", "t2", "t3", "t4"]
+    first = _record(1, ["seed", "a", "b", "c"], [0.25, 0.5, 0.75, 0.5], [2])
+    first.outcomes = [
+        [True, False, False, False],  # seed
+        [True, True, False, False],  # a: solves t2
+        [True, True, True, False],  # b: t2, t3 (the best: adopted below)
+        [False, False, False, True],  # c: t4, the one failure of b's that nobody else solves
+    ]
+    raced = RacedVariant(prompt="d", parent=0, operator="recipe", seen={"t4": True, "t2": True})
+    first.raced = [raced]
+    result = RefineResult.model_construct(
+        seed_prompt="seed", adopted_prompt="b", train=train, iterations=[first]
+    )
+    # d covers t4 (b's only failure) and has the best rate; c covers it too; a covers nothing
+    # of b's failures; the seed and the adopted prompt are never runners-up
+    assert result.runners_up(5) == ["d", "c", "a"]
+    assert result.runners_up(1) == ["d"]
+    assert (
+        RefineResult.model_construct(
+            seed_prompt="seed", adopted_prompt="seed", train=train, iterations=[]
+        ).runners_up(3)
+        == []
+    )
 
 
 async def test_elitism_keeps_all_tied_top_prompts(parts) -> None:
@@ -646,7 +674,8 @@ async def test_with_the_gate_racing_drops_a_variant_that_could_never_clear_it(pa
     }
     # the seed's failures first; after 2 of them, 3 wins at most: p 0.25, so it stops there
     # (reaching the seed's 5 passes alone would have kept it: 0 + 8 left)
-    assert asked[plain] == [HUMANEVAL[1].statement, HUMANEVAL[3].statement]
+    # the batch of 2 is asked concurrently: the stub may see them in either order
+    assert sorted(asked[plain]) == sorted([HUMANEVAL[1].statement, HUMANEVAL[3].statement])
     assert [(r.prompt, r.seen) for r in it.raced] == [
         (plain, {HUMANEVAL[1].id: False, HUMANEVAL[3].id: False})
     ]

@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from prochemy.optimizer.config import Endpoint, RepoTests, Settings
+from prochemy.optimizer.config import MAX_ALTERNATES, Endpoint, RepoTests, Settings
+from prochemy.optimizer.generation import SEED_PROMPT
+from prochemy.optimizer.loop.evaluation import model_identity
 from prochemy.optimizer.loop.mutation import ROBUST_SYSTEM
 from prochemy.optimizer.loop.refine import RefineConfig
+from prochemy.optimizer.project_store import StoredPrompt
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks.repo_env import RepoError
 from prochemy.optimizer.tasks.repo_synthesis import SYSTEM as DOC_SYSTEM
@@ -104,11 +107,49 @@ async def test_refine_stores_the_prompt_and_generate_uses_it(llm: StubLLM, tmp_p
     assert cmp is not None and cmp.best_passed > cmp.seed_passed
     assert done.result.adopted == "refined" and SKILL in done.record.current.prompt
     assert done.record.current.tree == done.mining.tree
+    assert done.record.current.alternates == done.result.runners_up(MAX_ALTERNATES)
 
     made = await generate_function(settings, repo, "ops:mul", check=True)
     assert made.prompt_source == "refined" and not made.stale
     assert made.check is not None and made.check.passed
     assert tree_hash(repo) == before
+
+
+async def test_generation_tries_the_refinements_runners_up_greedily_before_sampling(
+    llm: StubLLM, tmp_path: Path
+) -> None:
+    repo = write_repo(tmp_path / "repo", REPO)
+    settings = _settings(llm, tmp_path)
+    runner_up = f"You are a careful Python programmer. {SKILL} Write the function."
+    async with Session(settings) as session:
+        tree = (await session.mine(repo)).tree
+        stored = StoredPrompt(
+            prompt=SEED_PROMPT,
+            adopted="seed",
+            best_prompt=SEED_PROMPT,
+            seed_prompt=SEED_PROMPT,
+            tree=tree,
+            run_id="r",
+            train_pass=0.5,
+            held_out=None,
+            stop_reason="patience",
+            alternates=["Write the function.", runner_up, "Checked only if the others fail."],
+            usage={},
+            wall_s=0.0,
+        )
+        session.projects.remember(repo.resolve(), model_identity(settings), stored)
+        made = await session.generate_function(repo, "ops:mul", True)
+        assert made.guided is not None and made.check is not None and made.check.passed
+        # the seed and the first runner-up write the stub; the second one passes, at temperature 0
+        assert [a.how for a in made.guided.attempts] == ["greedy", "alternate", "alternate"]
+        assert made.guided.attempts[2].repeat_of is None and made.prompt_source.startswith("seed")
+        asked = [r["body"] for r in llm.completions if SKILL in r["body"]["messages"][0]["content"]]
+        assert asked and all(body["temperature"] == 0 for body in asked)
+
+        off = settings.model_copy(update={"generate": settings.generate.model_copy(update={"alternates": 0})})
+    async with Session(off) as session:
+        made = await session.generate_function(repo, "ops:mul", True)
+        assert made.guided is not None and {a.how for a in made.guided.attempts[1:]} == {"sample"}
 
 
 async def test_screening_picks_the_training_tasks_by_the_seeds_verdicts(llm: StubLLM, tmp_path: Path) -> None:
@@ -318,7 +359,8 @@ def test_export_import_round_trip_and_generation_uses_the_project_file(
     assert asyncio.run(stored("theirs")) is None
     assert cli(["import", str(repo), *theirs]) == 0
     mine_record, their_record = asyncio.run(stored("mine")), asyncio.run(stored("theirs"))
-    for field in ("prompt", "adopted", "best_prompt", "seed_prompt", "tree", "run_id", "train_pass"):
+    fields = ("prompt", "adopted", "best_prompt", "seed_prompt", "tree", "run_id", "train_pass", "alternates")
+    for field in fields:
         assert getattr(their_record.current, field) == getattr(mine_record.current, field), field
     theirs_held, mine_held = their_record.current.held_out, mine_record.current.held_out
     assert theirs_held is not None and mine_held is not None
