@@ -20,9 +20,7 @@ ENV_PREFIX = "PROCHEMY_"
 # Environment variables with the prefix that are not configuration keys.
 ENV_RESERVED = {"PROCHEMY_CONFIG_FILE"}
 # a refinement keeps this many runners-up; generation tries `generate.alternates` of them
-# (none by default: on HumanEval+ with the 1.5B, samples gained more; benchmarks/RESULTS.md)
 MAX_ALTERNATES = 7
-ALTERNATES_DEFAULT = 0
 
 
 class _Strict(BaseModel):
@@ -78,8 +76,9 @@ class GuidedGeneration(_Strict):
     candidates: int = Field(
         8, ge=1, le=64, description="generations per function, the greedy one included (1: no retries)"
     )
+    # none by default: on HumanEval+ with the 1.5B, samples gained more (benchmarks/RESULTS.md)
     alternates: int = Field(
-        ALTERNATES_DEFAULT,
+        0,
         ge=0,
         le=MAX_ALTERNATES,
         description="further candidates first answered greedily under the runner-up prompts of the "
