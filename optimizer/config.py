@@ -84,7 +84,13 @@ class GuidedGeneration(_Strict):
         description="further candidates first answered greedily under the runner-up prompts of the "
         "project's last refinement (0: samples only)",
     )
-    temperature: float = Field(0.8, gt=0, le=2, description="of the further candidates")
+    temperature: float = Field(
+        0.8,
+        ge=0,
+        le=2,
+        description="of the further candidates (0 with feedback: greedy repair, each candidate "
+        "repairing the one before it)",
+    )
     feedback: bool = Field(
         False,
         description="show each further candidate the last failing test (repair) instead of plain sampling",

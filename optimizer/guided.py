@@ -135,7 +135,9 @@ async def guided_generate(
     spent = greedy.completion_tokens
     first = await record(1, "greedy", greedy)
     stop = "passed" if first.passed else "no further candidates (generate.candidates = 1)"
-    parallel = max(1, plan.parallel or gateway.settings.concurrency)
+    # greedy repair is a chain (each candidate repairs the one before), so one at a time
+    greedy_repair = plan.temperature == 0 and plan.feedback
+    parallel = 1 if greedy_repair else max(1, plan.parallel or gateway.settings.concurrency)
     number = 1
     while not attempts[-1].passed and number < plan.candidates:
         if spent >= plan.max_tokens:
@@ -144,7 +146,17 @@ async def guided_generate(
         if repeats >= plan.max_repeats:
             stop = f"{repeats} candidates in a row repeated earlier code"
             break
-        follow_up = repair_turns(_best(attempts)) if plan.feedback else None
+        if plan.temperature == 0 and number - 1 >= len(alternates):
+            # a greedy answer to the same conversation is the same answer
+            if not plan.feedback:
+                stop = "temperature 0 without feedback: a further candidate would repeat the first"
+                break
+            if attempts[-1].how == "repair" and attempts[-1].repeat_of is not None:
+                stop = f"greedy repair repeated candidate {attempts[-1].repeat_of}: so would the next"
+                break
+        follow_up = None
+        if plan.feedback:
+            follow_up = repair_turns(attempts[-1] if greedy_repair else _best(attempts))
         wave = list(range(number + 1, min(plan.candidates, number + parallel) + 1))
 
         def candidate(n: int, follow_up: list[dict[str, str]] | None) -> Awaitable[Generation]:

@@ -143,7 +143,44 @@ async def test_alternate_prompts_answer_greedily_before_samples_and_may_agree() 
     assert len(tests.runs) == 3
 
 
-@pytest.mark.parametrize("bad", [{"candidates": 0}, {"temperature": 0}, {"max_tokens": 1}])
+async def test_greedy_repair_chains_one_at_a_time_each_repairing_the_one_before() -> None:
+    # each repair answers wrong(k) where k = the number of repair turns' answers seen so far
+    def answers(r: ChatRequest) -> str:
+        assert r.temperature == 0
+        if len(r.messages) <= 2:
+            return wrong(0)
+        shown = r.messages[2]["content"]  # the failing answer this repair sees
+        return RIGHT if wrong(1) in shown else wrong(1)
+
+    gw, tests = FakeGateway(answers), Checker()
+    got = await guided_generate(gw, "P", TASK, tests, GuidedGeneration(temperature=0, feedback=True))  # type: ignore[arg-type]
+    assert [a.how for a in got.attempts] == ["greedy", "repair", "repair"] and got.passed
+    assert wrong(0) in gw.requests[1].messages[2]["content"]  # repair 1 sees the greedy answer
+    assert wrong(1) in gw.requests[2].messages[2]["content"]  # repair 2 sees repair 1, not the greedy
+    assert len(gw.requests) == 3  # one at a time, though the endpoint has 4 slots
+
+
+async def test_greedy_repair_stops_once_a_repair_repeats_earlier_code() -> None:
+    gw, tests = FakeGateway(lambda r: wrong(0)), Checker()
+    got = await guided_generate(gw, "P", TASK, tests, GuidedGeneration(temperature=0, feedback=True))  # type: ignore[arg-type]
+    assert [a.repeat_of for a in got.attempts] == [None, 1] and not got.passed
+    assert got.stop == "greedy repair repeated candidate 1: so would the next"
+    assert len(gw.requests) == 2 and len(tests.runs) == 1
+
+
+async def test_temperature_0_without_feedback_draws_nothing_after_the_alternates() -> None:
+    gw, tests = (
+        FakeGateway(lambda r: wrong(0) if r.messages[0]["content"].startswith("P") else wrong(1)),
+        Checker(),
+    )
+    got = await guided_generate(  # type: ignore[arg-type]
+        gw, "P", TASK, tests, plan(temperature=0), alternates=["A1"]
+    )
+    assert [a.how for a in got.attempts] == ["greedy", "alternate"] and len(gw.requests) == 2
+    assert got.stop == "temperature 0 without feedback: a further candidate would repeat the first"
+
+
+@pytest.mark.parametrize("bad", [{"candidates": 0}, {"temperature": -0.1}, {"max_tokens": 1}])
 def test_out_of_range_settings_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
         GuidedGeneration(**bad)
