@@ -7,7 +7,8 @@ test. `--derive-hybrid`: also what "the first J candidates of B, then A's furthe
 candidates" would have offered, read from both files' per-candidate verdicts (A's later
 candidates as A drew them: a derivation, not a run).
 
-    .venv/bin/python benchmarks/compare_strategies.py A.json B.json [--derive-hybrid] [--out F.json]
+    .venv/bin/python benchmarks/compare_strategies.py A.json B.json [--derive-hybrid] [--same-first]
+        [--out F.json]
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from prochemy.sandbox.models import RunOutcome
 
 
 def per_task(path: Path) -> dict[str, dict]:
+    """Every finished task of a run; a stopped run's (`so_far`) too, so a partial run is
+    compared on the tasks it finished."""
     record = json.loads(path.read_text())
     rows = [r for group in record["results"].values() for r in group["per_task"]]
+    rows += record.get("so_far", {}).get("per_task", [])
     return {r["id"]: r for r in rows}
 
 
@@ -42,9 +46,11 @@ def hybrid(a: dict, b: dict, first: int, budget: int) -> bool:
     return offered(taken[:budget])
 
 
-def compare(a: dict[str, dict], b: dict[str, dict], derive: bool) -> dict:
+def compare(a: dict[str, dict], b: dict[str, dict], derive: bool, same_first_only: bool = False) -> dict:
     ids = sorted(set(a) & set(b), key=lambda i: (i.split("/")[0], int(i.split("/")[-1])))
     same_first = [i for i in ids if a[i]["first_attempt_passed"] == b[i]["first_attempt_passed"]]
+    if same_first_only:  # the fair pairing when the two runs' greedy answers differ
+        ids = same_first
     budgets = sorted(int(k) for k in a[ids[0]]["hidden_after"])  # repair.py's 1, 2, 4, 8
     top = str(budgets[-1])
     only_a = [i for i in ids if a[i]["hidden_after"][top] and not b[i]["hidden_after"][top]]
@@ -88,8 +94,13 @@ def main() -> None:
     parser.add_argument("b", type=Path)
     parser.add_argument("--derive-hybrid", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--same-first",
+        action="store_true",
+        help="only the tasks whose first-attempt verdicts agree (runs with different greedy answers)",
+    )
     args = parser.parse_args()
-    got = compare(per_task(args.a), per_task(args.b), args.derive_hybrid)
+    got = compare(per_task(args.a), per_task(args.b), args.derive_hybrid, args.same_first)
     got = {"A": args.a.name, "B": args.b.name, **got}
     print(json.dumps(got, indent=1))
     if args.out:
