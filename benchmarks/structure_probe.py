@@ -1,0 +1,123 @@
+"""Can a richer prompt help at all? The seed prompt as it is, against the same instruction
+with worked examples and against it in the plan style, on all of HumanEval+, paired task by
+task, one request at a time (issue 15, item 3).
+
+A refinement's structure operator can only find what exists: if no number of worked
+examples and neither answer style moves the seed's held-out pass rate on 164 paired tasks,
+a search over 10-40 training tasks will not find a gain there either. This measures the
+pieces directly, without a search and its winner's curse, on tasks no choice was made on.
+
+Worked examples are retrieved per task (tasks/examples.py: word overlap of the statements)
+from a bank of verified solutions that never holds a HumanEval task: the reference solutions
+of MBPP's training split (task ids 601-974), the pool the refinement's training tasks are
+drawn from. Every arm shares the response cache and the outcome store with the refinement
+runs, so the seed's answers are the ones a refinement's held-out check paid (or pays).
+
+    .venv/bin/python benchmarks/structure_probe.py [--small] [--examples 2] [--arms examples,plan]
+        [--tasks 0-163]
+-> results/structure-probe-humanevalplus-<model>.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prochemy.optimizer.config import load_settings
+from prochemy.optimizer.generation import SEED_PROMPT
+from prochemy.optimizer.judging import Judges
+from prochemy.optimizer.loop.evaluation import Evaluator, TaskOutcome
+from prochemy.optimizer.loop.refine import compare
+from prochemy.optimizer.loop.report import render_comparison
+from prochemy.optimizer.prompts import MAX_EXAMPLES, PromptSpec
+from prochemy.optimizer.session import Session
+from prochemy.optimizer.tasks import TaskSet
+from prochemy.optimizer.tasks.datasets import load_humaneval_plus, load_mbpp
+from prochemy.optimizer.tasks.examples import benchmark_bank, with_examples
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def arm_prompts(examples: int) -> dict[str, str]:
+    """Each arm's prompt: the seed's instruction, changed in one piece only."""
+    seed = PromptSpec.parse(SEED_PROMPT)
+    return {
+        "examples": seed.model_copy(update={"examples": examples}).text(),
+        "plan": seed.model_copy(update={"style": "plan"}).text(),
+    }
+
+
+def mean_tokens(cells: list[TaskOutcome]) -> float:
+    return round(sum(c.completion_tokens for c in cells) / max(len(cells), 1), 1)
+
+
+def task_range(spec: str | None, count: int) -> range:
+    if not spec:
+        return range(count)
+    low, _, high = spec.partition("-")
+    return range(int(low), int(high or low) + 1)
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = load_settings(overrides={"model.choice": "small" if args.small else None}).settings
+    prompts = arm_prompts(args.examples)
+    arms = [a for a in args.arms.split(",") if a]
+    unknown = set(arms) - set(prompts)
+    if unknown:
+        raise SystemExit(f"unknown arm(s) {sorted(unknown)}: choose from {sorted(prompts)}")
+    tasks = load_humaneval_plus()
+    chosen = [tasks[i] for i in task_range(args.tasks, len(tasks))]
+    bank = benchmark_bank(load_mbpp("train"))
+    held_out = TaskSet(name="humaneval-held-out", tasks=with_examples(chosen, bank))
+    record: dict = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed_prompt": SEED_PROMPT,
+        "bank": f"MBPP train split reference solutions ({len(bank)})",
+        "tasks": len(chosen),
+        "arms": {},
+    }
+    async with Session(settings) as session:
+        gateway = session.gateway
+        evaluator = Evaluator(
+            gateway, Judges(function=await session.sandbox()), session.outcomes, serial=True
+        )
+        record["model"] = (await gateway.describe())["model"]
+        for arm in arms:
+            t0, before = time.monotonic(), gateway.total_usage()
+            print(f"{arm}: {prompts[arm]!r} on {len(chosen)} HumanEval+ tasks, one at a time", flush=True)
+            comparison = await compare(evaluator, SEED_PROMPT, prompts[arm], held_out)
+            used = gateway.total_usage()
+            # stored outcomes now: every answer's length, paid in this run or before
+            seed_cells, arm_cells = await evaluator.matrix([SEED_PROMPT, prompts[arm]], held_out.tasks)
+            print("\n".join(render_comparison(comparison)), flush=True)
+            record["arms"][arm] = {
+                "prompt": prompts[arm],
+                "held_out_comparison": comparison.model_dump(),
+                "seed_completion_tokens_per_answer": mean_tokens(seed_cells),
+                "arm_completion_tokens_per_answer": mean_tokens(arm_cells),
+                "paid_calls": used.calls - before.calls,
+                "cache_hits": used.cache_hits - before.cache_hits,
+                "prompt_tokens": used.prompt_tokens - before.prompt_tokens,
+                "completion_tokens": used.completion_tokens - before.completion_tokens,
+                "wall_s": round(time.monotonic() - t0, 1),
+            }
+    size = "0.5b" if args.small else "1.5b"
+    out = RESULTS / (args.name or f"structure-probe-humanevalplus-{size}")
+    out = out.with_suffix(".json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="the 0.5B model")
+    parser.add_argument("--examples", type=int, default=2, choices=range(1, MAX_EXAMPLES + 1))
+    parser.add_argument("--arms", default="examples,plan", help="comma-separated: examples, plan")
+    parser.add_argument("--tasks", help="HumanEval task numbers, e.g. 0-81 (default: all 164)")
+    parser.add_argument("--name", help="result file name (default structure-probe-humanevalplus-<model>)")
+    asyncio.run(main(parser.parse_args()))
