@@ -51,6 +51,12 @@ def arm_prompts(examples: int) -> dict[str, str]:
     }
 
 
+def write(out: Path, record: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"written {out}", flush=True)
+
+
 def mean_tokens(cells: list[TaskOutcome]) -> float:
     return round(sum(c.completion_tokens for c in cells) / max(len(cells), 1), 1)
 
@@ -80,6 +86,8 @@ async def main(args: argparse.Namespace) -> None:
         "tasks": len(chosen),
         "arms": {},
     }
+    size = "0.5b" if args.small else "1.5b"
+    out = (RESULTS / (args.name or f"structure-probe-humanevalplus-{size}")).with_suffix(".json")
     async with Session(settings) as session:
         gateway = session.gateway
         evaluator = Evaluator(
@@ -105,12 +113,7 @@ async def main(args: argparse.Namespace) -> None:
                 "completion_tokens": used.completion_tokens - before.completion_tokens,
                 "wall_s": round(time.monotonic() - t0, 1),
             }
-    size = "0.5b" if args.small else "1.5b"
-    out = RESULTS / (args.name or f"structure-probe-humanevalplus-{size}")
-    out = out.with_suffix(".json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"written {out}")
+            write(out, record)  # after each arm: a stopped probe keeps what it measured
 
 
 if __name__ == "__main__":
