@@ -14,8 +14,12 @@ drawn from. Every arm shares the response cache and the outcome store with the r
 runs, so the seed's answers are the ones a refinement's held-out check paid (or pays).
 
     .venv/bin/python benchmarks/structure_probe.py [--small] [--examples 2] [--arms examples,plan]
-        [--tasks 0-163]
--> results/structure-probe-humanevalplus-<model>.json
+        [--tasks 0-163 | --repo PATH ... [--held-out N]]
+-> results/structure-probe-humanevalplus-<model>.json (or structure-probe-repos-<model>.json)
+
+With `--repo`, the held-out mined tasks of each repository (the refinement's split, as
+benchmarks/repair.py draws them) and examples from the repository's own tested functions,
+chosen per target by similarity with a bonus for the target's module (never the target).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from prochemy.optimizer.prompts import MAX_EXAMPLES, PromptSpec
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import TaskSet
 from prochemy.optimizer.tasks.datasets import load_humaneval_plus, load_mbpp
-from prochemy.optimizer.tasks.examples import benchmark_bank, with_examples
+from prochemy.optimizer.tasks.examples import benchmark_bank, repository_bank, with_examples
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -68,6 +72,27 @@ def task_range(spec: str | None, count: int) -> range:
     return range(int(low), int(high or low) + 1)
 
 
+async def held_out_sets(session: Session, args: argparse.Namespace) -> list[tuple[str, TaskSet, Judges]]:
+    """HumanEval+ with examples from MBPP's training split; or each repository's held-out
+    mined tasks (the refinement's split) with examples from its own tested functions."""
+    if not args.repo:
+        tasks = load_humaneval_plus()
+        chosen = [tasks[i] for i in task_range(args.tasks, len(tasks))]
+        bank = benchmark_bank(load_mbpp("train"))
+        held = TaskSet(name="humaneval+", tasks=with_examples(chosen, bank))
+        return [("humaneval+", held, Judges(function=await session.sandbox()))]
+    from repair import held_out_tasks  # a sibling (these scripts run as files); repositories only
+
+    sets = []
+    for root in args.repo:
+        report = await session.mine(root)
+        chosen = await held_out_tasks(session, root, args.held_out)
+        bank, module_of = repository_bank(report.tasks)
+        held = TaskSet(name=root.name, tasks=with_examples(chosen, bank, modules=module_of))
+        sets.append((root.name, held, await session.judges(report)))
+    return sets
+
+
 async def main(args: argparse.Namespace) -> None:
     settings = load_settings(overrides={"model.choice": "small" if args.small else None}).settings
     prompts = arm_prompts(args.examples)
@@ -75,45 +100,46 @@ async def main(args: argparse.Namespace) -> None:
     unknown = set(arms) - set(prompts)
     if unknown:
         raise SystemExit(f"unknown arm(s) {sorted(unknown)}: choose from {sorted(prompts)}")
-    tasks = load_humaneval_plus()
-    chosen = [tasks[i] for i in task_range(args.tasks, len(tasks))]
-    bank = benchmark_bank(load_mbpp("train"))
-    held_out = TaskSet(name="humaneval-held-out", tasks=with_examples(chosen, bank))
+    size = "0.5b" if args.small else "1.5b"
+    default = f"structure-probe-{'repos' if args.repo else 'humanevalplus'}-{size}"
+    out = (RESULTS / (args.name or default)).with_suffix(".json")
     record: dict = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed_prompt": SEED_PROMPT,
-        "bank": f"MBPP train split reference solutions ({len(bank)})",
-        "tasks": len(chosen),
-        "arms": {},
+        "bank": "each repository's own tested functions (never the target)"
+        if args.repo
+        else "MBPP train split reference solutions (task ids 601-974)",
+        "sets": {},
     }
-    size = "0.5b" if args.small else "1.5b"
-    out = (RESULTS / (args.name or f"structure-probe-humanevalplus-{size}")).with_suffix(".json")
     async with Session(settings) as session:
         gateway = session.gateway
-        evaluator = Evaluator(
-            gateway, Judges(function=await session.sandbox()), session.outcomes, serial=True
-        )
         record["model"] = (await gateway.describe())["model"]
-        for arm in arms:
-            t0, before = time.monotonic(), gateway.total_usage()
-            print(f"{arm}: {prompts[arm]!r} on {len(chosen)} HumanEval+ tasks, one at a time", flush=True)
-            comparison = await compare(evaluator, SEED_PROMPT, prompts[arm], held_out)
-            used = gateway.total_usage()
-            # stored outcomes now: every answer's length, paid in this run or before
-            seed_cells, arm_cells = await evaluator.matrix([SEED_PROMPT, prompts[arm]], held_out.tasks)
-            print("\n".join(render_comparison(comparison)), flush=True)
-            record["arms"][arm] = {
-                "prompt": prompts[arm],
-                "held_out_comparison": comparison.model_dump(),
-                "seed_completion_tokens_per_answer": mean_tokens(seed_cells),
-                "arm_completion_tokens_per_answer": mean_tokens(arm_cells),
-                "paid_calls": used.calls - before.calls,
-                "cache_hits": used.cache_hits - before.cache_hits,
-                "prompt_tokens": used.prompt_tokens - before.prompt_tokens,
-                "completion_tokens": used.completion_tokens - before.completion_tokens,
-                "wall_s": round(time.monotonic() - t0, 1),
-            }
-            write(out, record)  # after each arm: a stopped probe keeps what it measured
+        for name, held_out, judges in await held_out_sets(session, args):
+            evaluator = Evaluator(gateway, judges, session.outcomes, serial=True)
+            record["sets"][name] = {"tasks": [t.id for t in held_out.tasks], "arms": {}}
+            for arm in arms:
+                t0, before = time.monotonic(), gateway.total_usage()
+                print(
+                    f"{name}, {arm}: {prompts[arm]!r} on {len(held_out.tasks)} tasks, one at a time",
+                    flush=True,
+                )
+                comparison = await compare(evaluator, SEED_PROMPT, prompts[arm], held_out)
+                used = gateway.total_usage()
+                # stored outcomes now: every answer's length, paid in this run or before
+                seed_cells, arm_cells = await evaluator.matrix([SEED_PROMPT, prompts[arm]], held_out.tasks)
+                print("\n".join(render_comparison(comparison)), flush=True)
+                record["sets"][name]["arms"][arm] = {
+                    "prompt": prompts[arm],
+                    "held_out_comparison": comparison.model_dump(),
+                    "seed_completion_tokens_per_answer": mean_tokens(seed_cells),
+                    "arm_completion_tokens_per_answer": mean_tokens(arm_cells),
+                    "paid_calls": used.calls - before.calls,
+                    "cache_hits": used.cache_hits - before.cache_hits,
+                    "prompt_tokens": used.prompt_tokens - before.prompt_tokens,
+                    "completion_tokens": used.completion_tokens - before.completion_tokens,
+                    "wall_s": round(time.monotonic() - t0, 1),
+                }
+                write(out, record)  # after each arm: a stopped probe keeps what it measured
 
 
 if __name__ == "__main__":
@@ -122,5 +148,9 @@ if __name__ == "__main__":
     parser.add_argument("--examples", type=int, default=2, choices=range(1, MAX_EXAMPLES + 1))
     parser.add_argument("--arms", default="examples,plan", help="comma-separated: examples, plan")
     parser.add_argument("--tasks", help="HumanEval task numbers, e.g. 0-81 (default: all 164)")
+    parser.add_argument("--repo", type=Path, action="append", help="a repository (repeatable)")
+    parser.add_argument(
+        "--held-out", type=int, default=None, help="repositories: at most N held-out tasks each"
+    )
     parser.add_argument("--name", help="result file name (default structure-probe-humanevalplus-<model>)")
     asyncio.run(main(parser.parse_args()))
