@@ -102,7 +102,7 @@ async def main(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown arm(s) {sorted(unknown)}: choose from {sorted(prompts)}")
     size = "0.5b" if args.small else "1.5b"
     default = f"structure-probe-{'repos' if args.repo else 'humanevalplus'}-{size}"
-    out = (RESULTS / (args.name or default)).with_suffix(".json")
+    out = RESULTS / f"{args.name or default}.json"  # (with_suffix would eat "0.5b")
     record: dict = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed_prompt": SEED_PROMPT,
