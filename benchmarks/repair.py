@@ -12,13 +12,15 @@ one run gives the hidden-test pass after 1, 2, 4 and 8 generations.
   uses); a task's related tests alternate between visible (1st, 3rd, ...) and hidden (2nd,
   4th, ...); tasks with a single related test are reported apart (visible = hidden).
   `--show-tests`: the visible tests' source is also in the prompt (`generate.show_tests`).
+- `--serial`: greedy answers one request at a time (batched greedy answers are not
+  repeatable), so a run pairs exactly with another serial one and shares its answers.
 - `--alternates RUN.json`: the first further candidates are greedy answers under a recorded
   refinement's runners-up (`RefineResult.runners_up`, as the product picks them;
   `--alternate-count`, default 7), samples after them.
 
     .venv/bin/python benchmarks/repair.py [--tasks 0-163] [--small] [--candidates 8]
         [--temperature 0.8] [--feedback] [--visible 3|all] [--repo PATH ... [--held-out N]]
-        [--show-tests] [--alternates RUN.json [--alternate-count 7]] [--name NAME]
+        [--show-tests] [--serial] [--alternates RUN.json [--alternate-count 7]] [--name NAME]
 """
 
 from __future__ import annotations
@@ -118,7 +120,13 @@ async def one_task(session: Session, judges: Judges, task: Task, args: argparse.
         shown = show_tests(task, split_ids(task)[0])
     t0 = time.monotonic()
     guided: Guided = await guided_generate(
-        session.gateway, SEED_PROMPT, shown, check, plan, alternates=args.alternate_prompts
+        session.gateway,
+        SEED_PROMPT,
+        shown,
+        check,
+        plan,
+        serial=args.serial,
+        alternates=args.alternate_prompts,
     )
     wall = time.monotonic() - t0
     hidden: dict[str, bool] = {}
@@ -317,6 +325,11 @@ if __name__ == "__main__":
         "--show-tests",
         action="store_true",
         help="repositories: the visible related tests' source in the prompt (generate.show_tests)",
+    )
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="greedy answers one request at a time: repeatable, so two serial runs pair exactly",
     )
     parser.add_argument(
         "--visible",
