@@ -46,8 +46,14 @@ def hybrid(a: dict, b: dict, first: int, budget: int) -> bool:
     return offered(taken[:budget])
 
 
+def task_order(task_id: str) -> tuple[str, int, str]:
+    """HumanEval/2 before HumanEval/10; a repository task ("pkg/mod.py::name") by name."""
+    head, _, tail = task_id.rpartition("/")
+    return (head, int(tail), "") if tail.isdigit() else (task_id, 0, "")
+
+
 def compare(a: dict[str, dict], b: dict[str, dict], derive: bool, same_first_only: bool = False) -> dict:
-    ids = sorted(set(a) & set(b), key=lambda i: (i.split("/")[0], int(i.split("/")[-1])))
+    ids = sorted(set(a) & set(b), key=task_order)
     same_first = [i for i in ids if a[i]["first_attempt_passed"] == b[i]["first_attempt_passed"]]
     if same_first_only:  # the fair pairing when the two runs' greedy answers differ
         ids = same_first

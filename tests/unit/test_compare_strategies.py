@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.compare_strategies import compare, per_task
+from benchmarks.compare_strategies import compare, per_task, task_order
 
 
 def row(task: str, first: bool, after: bool) -> dict:
@@ -41,3 +41,13 @@ def test_the_fair_pairing_drops_tasks_whose_greedy_verdicts_differ() -> None:
     assert compare(a, b, derive=False)["tasks"] == 2
     fair = compare(a, b, derive=False, same_first_only=True)
     assert fair["tasks"] == 1 and fair["only_A_at_8"] == ["HumanEval/1"]
+
+
+def test_repository_task_ids_are_ordered_by_name_and_benchmark_ids_by_number() -> None:
+    ids = ["HumanEval/10", "toolz/itertoolz.py::last", "HumanEval/2", "shelfkit/money.py::split_evenly"]
+    assert sorted(ids, key=task_order) == [
+        "HumanEval/2",
+        "HumanEval/10",
+        "shelfkit/money.py::split_evenly",
+        "toolz/itertoolz.py::last",
+    ]
