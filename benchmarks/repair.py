@@ -42,6 +42,7 @@ from prochemy.optimizer.loop.refine import RefineConfig, RefineResult
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import FunctionTask, RepoTask, Task
 from prochemy.optimizer.tasks.datasets import load_humaneval_plus, select_tasks
+from prochemy.optimizer.tasks.mining import MiningReport
 from prochemy.optimizer.tasks.related_tests import show_tests
 from prochemy.optimizer.tasks.sampling import split, spread_sample
 from prochemy.sandbox.models import RunOutcome, RunResult
@@ -214,10 +215,9 @@ def default_name(kind: str, args: argparse.Namespace) -> str:
     return name
 
 
-async def held_out_tasks(session: Session, root: Path, limit: int | None) -> list[Task]:
+def held_out_tasks(session: Session, report: MiningReport, limit: int | None) -> list[Task]:
     """The refinement's held-out split of the mined tasks; `limit` of them drawn at random
     across the repository's modules (as `prochemy refine --held-out`)."""
-    report = await session.mine(root)
     held = split(report.tasks, session.settings.test.held_out_fraction, 10, RefineConfig().seed)[1]
     return spread_sample(list(held), limit, RefineConfig().seed)
 
@@ -229,7 +229,8 @@ async def main(args: argparse.Namespace) -> None:
     async with Session(settings) as session:
         if args.repo:
             for root in args.repo:
-                groups[root.resolve().name] = await held_out_tasks(session, root.resolve(), args.held_out)
+                report = await session.mine(root.resolve())
+                groups[root.resolve().name] = held_out_tasks(session, report, args.held_out)
         else:
             groups["humanevalplus"] = list(select_tasks(load_humaneval_plus(), args.tasks))
         model = (await session.gateway.describe())["model"]

@@ -40,7 +40,7 @@ from prochemy.optimizer.loop.report import render_comparison
 from prochemy.optimizer.prompts import MAX_EXAMPLES, PromptSpec
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import TaskSet
-from prochemy.optimizer.tasks.datasets import load_humaneval_plus, load_mbpp
+from prochemy.optimizer.tasks.datasets import load_humaneval_plus, load_mbpp, select_tasks
 from prochemy.optimizer.tasks.examples import benchmark_bank, repository_bank, with_examples
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -65,19 +65,11 @@ def mean_tokens(cells: list[TaskOutcome]) -> float:
     return round(sum(c.completion_tokens for c in cells) / max(len(cells), 1), 1)
 
 
-def task_range(spec: str | None, count: int) -> range:
-    if not spec:
-        return range(count)
-    low, _, high = spec.partition("-")
-    return range(int(low), int(high or low) + 1)
-
-
 async def held_out_sets(session: Session, args: argparse.Namespace) -> list[tuple[str, TaskSet, Judges]]:
     """HumanEval+ with examples from MBPP's training split; or each repository's held-out
     mined tasks (the refinement's split) with examples from its own tested functions."""
     if not args.repo:
-        tasks = load_humaneval_plus()
-        chosen = [tasks[i] for i in task_range(args.tasks, len(tasks))]
+        chosen = select_tasks(load_humaneval_plus(), args.tasks)
         bank = benchmark_bank(load_mbpp("train"))
         held = TaskSet(name="humaneval+", tasks=with_examples(chosen, bank))
         return [("humaneval+", held, Judges(function=await session.sandbox()))]
@@ -86,7 +78,7 @@ async def held_out_sets(session: Session, args: argparse.Namespace) -> list[tupl
     sets = []
     for root in args.repo:
         report = await session.mine(root)
-        chosen = await held_out_tasks(session, root, args.held_out)
+        chosen = held_out_tasks(session, report, args.held_out)
         bank, module_of = repository_bank(report.tasks)
         held = TaskSet(name=root.name, tasks=with_examples(chosen, bank, modules=module_of))
         sets.append((root.name, held, await session.judges(report)))
@@ -147,7 +139,7 @@ if __name__ == "__main__":
     parser.add_argument("--small", action="store_true", help="the 0.5B model")
     parser.add_argument("--examples", type=int, default=2, choices=range(1, MAX_EXAMPLES + 1))
     parser.add_argument("--arms", default="examples,plan", help="comma-separated: examples, plan")
-    parser.add_argument("--tasks", help="HumanEval task numbers, e.g. 0-81 (default: all 164)")
+    parser.add_argument("--tasks", help="HumanEval tasks, e.g. 0-81 or 3,7,12 (default: all 164)")
     parser.add_argument("--repo", type=Path, action="append", help="a repository (repeatable)")
     parser.add_argument(
         "--held-out", type=int, default=None, help="repositories: at most N held-out tasks each"

@@ -8,7 +8,7 @@ from prochemy.optimizer.prompts import PromptSpec
 from prochemy.optimizer.tasks.datasets import load_humaneval_plus, load_mbpp
 from prochemy.optimizer.tasks.examples import benchmark_bank, with_examples
 
-from benchmarks.structure_probe import arm_prompts, task_range
+from benchmarks.structure_probe import arm_prompts
 
 
 def test_each_arm_changes_one_piece_of_the_seed() -> None:
@@ -23,9 +23,3 @@ def test_examples_come_from_mbpp_training_split_never_humaneval() -> None:
     shown = [e.source for t in tasks for e in t.examples]
     assert len(shown) == 20 * 3
     assert all(601 <= int(s.removeprefix("MBPP/")) <= 974 for s in shown)
-
-
-def test_task_range() -> None:
-    assert list(task_range(None, 4)) == [0, 1, 2, 3]
-    assert list(task_range("2-4", 164)) == [2, 3, 4]
-    assert list(task_range("7", 164)) == [7]
