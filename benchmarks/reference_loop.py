@@ -2,15 +2,25 @@
 
 Both loops refine the same seed on the same HumanEval+ benchmark suite (MBPP real +
 synthetic training tasks, HumanEval+ held out, judged one request at a time) with the same
-settings. The optimised loop runs first on a fresh cache: it pays every answer. The
-reference loop (`RefineConfig.reference`: every pool member evaluated again every
-iteration, no stored outcome reused, answers not cut at the end of their code) then runs on
-a copy of that cache, so it replays the same synthesis and mutation answers and pays every
-task answer itself. Per loop: paid calls and tokens per role, wall time, P*, held-out
-pass@1 of seed and P*.
+settings. The optimised loop runs first on an empty cache of its own: it pays every answer,
+so its wall time is a fresh machine's. The reference loop (`RefineConfig.reference`: every
+pool member evaluated again every iteration, no stored outcome reused, answers not cut at
+the end of their code) then runs on a copy of that cache, so it replays the same synthesis
+and mutation answers and pays every task answer itself. Per loop: paid calls and tokens per
+role, wall time, P*, held-out pass@1 of seed and P*.
+
+In the paper's setting the reference loop takes hours, more than a session: the caches live
+under `--cache` (not a temporary directory), each leg's figures are written as soon as it
+ends, and `--resume` continues a stopped leg. A resumed leg replays the answers it paid
+before it stopped (any `fresh` request found in its cache), and counts their tokens as
+`replayed`: its generated tokens are then paid + replayed, its wall time an estimate
+(measured wall x generated / paid task tokens), and the record says so. Across machines,
+carry the legs' answers with benchmarks/answers.py (`export --cache DIR/LEG`, then
+`import --cache DIR/LEG`).
 
     .venv/bin/python benchmarks/reference_loop.py [--small] [--n 10] [--k-max 10]
         [--k-real 10] [--k-synthetic 10] [--held-out N] [--label paper]
+        [--legs optimised,reference] [--cache DIR] [--resume]
 """
 
 from __future__ import annotations
@@ -19,12 +29,11 @@ import argparse
 import asyncio
 import json
 import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prochemy.optimizer.config import Settings, load_settings
+from prochemy.optimizer.config import Settings, default_cache_dir, load_settings
 from prochemy.optimizer.llm.local_model import require_model_file
 from prochemy.optimizer.loop.refine import RefineConfig
 from prochemy.optimizer.session import Session
@@ -33,26 +42,43 @@ from prochemy.optimizer.tasks.training import TrainingConfig
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-async def one_loop(settings: Settings, training: TrainingConfig, config: RefineConfig) -> dict:
+LEGS = ("optimised", "reference")
+
+
+async def one_loop(
+    settings: Settings, training: TrainingConfig, config: RefineConfig, *, resume: bool
+) -> dict:
     t0 = time.monotonic()
     async with Session(settings) as session:
+        session.gateway.replay_fresh = resume
         done = await session.refine_benchmark(training, config, on_note=lambda m: print(m, flush=True))
     result = done.result
     c = result.held_out_comparison
     usage = {role: u.model_dump() for role, u in result.usage.items()}
-    loop_wall = sum(it.wall_s for it in result.iterations)
+    task = result.usage.get("task")
+    paid = task.completion_tokens if task else 0
+    # the reference loop pays every task answer: those it replays (a resumed leg) were paid
+    # by this same leg before it stopped. The optimised loop's replays are its own reuse,
+    # free, unless it resumed: then they are counted too (an upper bound, never flattering)
+    replayed = task.replayed_completion_tokens if task and (config.reference or resume) else 0
+    generated = paid + replayed
+    wall = round(time.monotonic() - t0, 1)  # with training-set making and the held-out check
     return {
         "reference": config.reference,
+        "resumed": resume,
         "paid_calls": sum(u["calls"] for u in usage.values()),
         "cache_hits": sum(u["cache_hits"] for u in usage.values()),
         "completion_tokens": sum(u["completion_tokens"] for u in usage.values()),
-        "task_completion_tokens": usage.get("task", {}).get("completion_tokens", 0),
+        "task_completion_tokens": paid,
+        "task_generated_tokens": generated,
         "usage": usage,
         "iterations": len(result.iterations),
         "stop_reason": result.stop_reason,
-        "loop_wall_s": round(loop_wall, 1),
+        "loop_wall_s": round(sum(it.wall_s for it in result.iterations), 1),
         "refine_wall_s": result.wall_s,
-        "wall_s": round(time.monotonic() - t0, 1),  # with training-set making and the held-out check
+        "wall_s": wall,
+        # a resumed leg's replayed answers took no time now: scaled by the tokens they stand for
+        "wall_s_estimated": round(wall * generated / paid, 1) if resume and paid else None,
         "best_prompt": result.best_prompt,
         "adopted": result.adopted,
         "held_out": c.model_dump() if c else None,
@@ -62,16 +88,36 @@ async def one_loop(settings: Settings, training: TrainingConfig, config: RefineC
 
 def line(name: str, r: dict) -> str:
     c = r["held_out"] or {}
+    wall = f"{r['wall_s']:>6.0f}s" + (
+        f" (estimated {r['wall_s_estimated']:.0f}s)" if r.get("wall_s_estimated") else ""
+    )
     return (
-        f"{name:<10} paid calls {r['paid_calls']:>5}  task tokens {r['task_completion_tokens']:>7}  "
-        f"loop {r['loop_wall_s']:>6.0f}s  all {r['wall_s']:>6.0f}s  iterations {r['iterations']}  "
+        f"{name:<10} paid calls {r['paid_calls']:>5}  task tokens generated {r['task_generated_tokens']:>7}  "
+        f"loop {r['loop_wall_s']:>6.0f}s  all {wall}  iterations {r['iterations']}  "
         f"held-out seed {c.get('seed_passed')}/{c.get('tasks')} P* {c.get('best_passed')}/{c.get('tasks')}"
     )
+
+
+def summary(record: dict) -> dict:
+    """The ratios, once both legs are in the record."""
+    opt, ref = record.get("optimised"), record.get("reference")
+    if not (opt and ref):
+        return {}
+    ratio = opt["task_generated_tokens"] / max(1, ref["task_generated_tokens"])
+    ref_wall = ref.get("wall_s_estimated") or ref["wall_s"]
+    return {
+        "task_tokens_optimised_over_reference": round(ratio, 3),
+        "wall_optimised_over_reference": round(opt["wall_s"] / max(1.0, ref_wall), 3),
+        "same_best_prompt": opt["best_prompt"] == ref["best_prompt"],
+    }
 
 
 async def main(args: argparse.Namespace) -> None:
     base = load_settings(overrides={"model.choice": "small" if args.small else None}).settings
     model_file = require_model_file(base)
+    legs = [leg for leg in args.legs.split(",") if leg]
+    if unknown := set(legs) - set(LEGS):
+        raise SystemExit(f"unknown leg(s) {sorted(unknown)}: choose from {', '.join(LEGS)}")
     training = TrainingConfig(
         k_real=args.k_real, k_synthetic=args.k_synthetic, plus=True, held_out_limit=args.held_out
     )
@@ -79,35 +125,36 @@ async def main(args: argparse.Namespace) -> None:
     config = RefineConfig(n=args.n, k_max=args.k_max, patience=args.patience, accept_p=None)
     size = "0.5b" if args.small else "1.5b"
     out = RESULTS / f"refine-humaneval-reference-{size}{'-' + args.label if args.label else ''}.json"
-    with tempfile.TemporaryDirectory() as tmp:
-        caches = {name: Path(tmp) / name for name in ("optimised", "reference")}
-
-        def settings_for(name: str) -> Settings:
-            model = base.model.model_copy(update={"path": model_file})
-            return base.model_copy(update={"cache_dir": caches[name], "model": model})
-
-        optimised = await one_loop(settings_for("optimised"), training, config)
-        print(line("optimised", optimised), flush=True)
-        shutil.copytree(caches["optimised"] / "llm", caches["reference"] / "llm")
-        reference = await one_loop(
-            settings_for("reference"), training, config.model_copy(update={"reference": True})
+    record = json.loads(out.read_text()) if out.is_file() else {}
+    setting = {"model": model_file.name, "training": training.model_dump(), "config": config.model_dump()}
+    if record and {k: record.get(k) for k in setting} != setting:
+        raise SystemExit(f"{out} holds another setting: give this one a --label")
+    caches = {leg: args.cache / f"{size}-{args.label or 'default'}" / leg for leg in LEGS}
+    for leg in legs:
+        if caches[leg].exists() and not args.resume:
+            raise SystemExit(
+                f"{caches[leg]} exists: --resume to continue that leg, or remove it to start afresh"
+            )
+    for leg in legs:
+        if leg == "reference" and not (caches["reference"] / "llm").exists():
+            if not (caches["optimised"] / "llm").exists():
+                raise SystemExit(
+                    "the reference leg replays the optimised leg's mutations: run that leg first"
+                )
+            shutil.copytree(caches["optimised"] / "llm", caches["reference"] / "llm")
+        settings = base.model_copy(
+            update={"cache_dir": caches[leg], "model": base.model.model_copy(update={"path": model_file})}
         )
-        print(line("reference", reference), flush=True)
-    ratio = optimised["task_completion_tokens"] / max(1, reference["task_completion_tokens"])
-    record = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": model_file.name,
-        "training": training.model_dump(),
-        "config": config.model_dump(),
-        "optimised": optimised,
-        "reference": reference,
-        "task_tokens_optimised_over_reference": round(ratio, 3),
-        "wall_optimised_over_reference": round(optimised["wall_s"] / max(1.0, reference["wall_s"]), 3),
-        "same_best_prompt": optimised["best_prompt"] == reference["best_prompt"],
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"task tokens optimised/reference {ratio:.2f}; written {out}")
+        leg_config = config.model_copy(update={"reference": leg == "reference"})
+        record[leg] = await one_loop(settings, training, leg_config, resume=args.resume)
+        print(line(leg, record[leg]), flush=True)
+        record.update(setting, date=datetime.now(UTC).isoformat(timespec="seconds"))
+        record.update(summary(record))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=1) + "\n")  # after each leg: hours apart
+    if ratio := record.get("task_tokens_optimised_over_reference"):
+        print(f"task tokens optimised/reference {ratio:.2f}")
+    print(f"written {out}")
 
 
 if __name__ == "__main__":
@@ -120,4 +167,12 @@ if __name__ == "__main__":
     parser.add_argument("--k-synthetic", type=int, default=10)
     parser.add_argument("--held-out", type=int, default=None, help="held-out tasks (default: all 164)")
     parser.add_argument("--label", default="", help="a suffix for the result file, e.g. the setting")
+    parser.add_argument("--legs", default=",".join(LEGS), help="comma-separated: optimised, reference")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=default_cache_dir() / "reference-loop",
+        help="where each leg's cache lives (per model and label)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue a stopped leg from its cache")
     asyncio.run(main(parser.parse_args()))

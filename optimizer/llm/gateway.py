@@ -75,6 +75,9 @@ class RoleUsage(BaseModel):
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # what the answers replayed from the cache cost when they were paid: a measurement that
+    # resumes from the cache still knows what the whole run generated
+    replayed_completion_tokens: int = 0
 
 
 class GatewayError(Exception):
@@ -164,6 +167,9 @@ class LLMGateway:
         self._consecutive_failures = 0
         self._tripped: GatewayError | None = None
         self.budget: Budget | None = None  # paid calls only; cache hits are free
+        # a measurement resumed across sessions (benchmarks/reference_loop.py --resume): a
+        # `fresh` request already in the cache replays, its tokens counted as replayed
+        self.replay_fresh = False
 
     # -- endpoints ---------------------------------------------------------------------
 
@@ -249,8 +255,10 @@ class LLMGateway:
         max_tokens = request.max_tokens or self.settings.max_tokens
         key = ResponseCache.key(r.identity, r.model, request, max_tokens)
         usage = self.ledger.setdefault(request.role, RoleUsage())
-        if self.cache is not None and not request.fresh and (hit := self.cache.get(key)) is not None:
+        replayable = not request.fresh or self.replay_fresh
+        if self.cache is not None and replayable and (hit := self.cache.get(key)) is not None:
             usage.cache_hits += 1
+            usage.replayed_completion_tokens += hit.completion_tokens
             return hit.model_copy(update={"cached": True})
         async with self._serial if request.serial else contextlib.nullcontext():
             async with self._limit:

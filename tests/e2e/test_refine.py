@@ -176,6 +176,18 @@ async def test_the_reference_loop_pays_every_evaluation_and_finds_the_same_promp
     assert ref_gateway.ledger["task"].cache_hits == 0
     assert (result.best_prompt, result.adopted) == (optimised.best_prompt, optimised.adopted)
     assert [it.outcomes for it in result.iterations] == [it.outcomes for it in optimised.iterations]
+    # resumed in another session (--resume): nothing is paid, and the tokens the leg
+    # generated are still known, as replayed
+    before = len(stub.completions)
+    _, resumed, resumed_gateway, _ = await parts(
+        responder, config.model_copy(update={"reference": True}), stub=stub
+    )
+    resumed_gateway.replay_fresh = True
+    again = await resumed.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
+    task = resumed_gateway.ledger["task"]
+    assert len(stub.completions) == before and task.calls == 0
+    assert task.replayed_completion_tokens == whole.completion_tokens
+    assert again.best_prompt == result.best_prompt
 
 
 async def test_stops_when_the_best_does_not_move(parts) -> None:

@@ -44,6 +44,22 @@ async def test_cache_survives_a_new_gateway(stub: StubLLM, stub_settings: Settin
     assert len(stub.completions) == 1
 
 
+async def test_a_fresh_request_pays_again_unless_a_resumed_measurement_replays_it(
+    stub: StubLLM, stub_settings: Settings
+) -> None:
+    gw = LLMGateway(stub_settings)
+    await gw.chat(ask("two plus two", fresh=True))
+    again = await gw.chat(ask("two plus two", fresh=True))
+    gw.replay_fresh = True  # benchmarks/reference_loop.py --resume
+    replayed = await gw.chat(ask("two plus two", fresh=True))
+    await gw.aclose()
+    assert not again.cached and replayed.cached
+    assert len(stub.completions) == 2
+    usage = gw.ledger["task"]
+    # what the replayed answer cost when it was paid: a resumed leg still knows its total
+    assert (usage.calls, usage.completion_tokens, usage.replayed_completion_tokens) == (2, 8, 4)
+
+
 async def test_samples_at_temperature_one_are_distinct_but_replayable(
     stub: StubLLM, stub_settings: Settings
 ) -> None:
