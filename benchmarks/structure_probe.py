@@ -15,6 +15,7 @@ runs, so the seed's answers are the ones a refinement's held-out check paid (or 
 
     .venv/bin/python benchmarks/structure_probe.py [--small] [--examples 2] [--arms examples,plan]
         [--tasks 0-163 | --repo PATH ... [--held-out N]]
+    .venv/bin/python benchmarks/structure_probe.py --pool FILE ...   # arms summed over sets
 -> results/structure-probe-humanevalplus-<model>.json (or structure-probe-repos-<model>.json)
 
 With `--repo`, the held-out mined tasks of each repository (the refinement's split, as
@@ -35,8 +36,9 @@ from prochemy.optimizer.config import load_settings
 from prochemy.optimizer.generation import SEED_PROMPT
 from prochemy.optimizer.judging import Judges
 from prochemy.optimizer.loop.evaluation import Evaluator, TaskOutcome
-from prochemy.optimizer.loop.refine import compare
+from prochemy.optimizer.loop.refine import HeldOutComparison, compare
 from prochemy.optimizer.loop.report import render_comparison
+from prochemy.optimizer.loop.stats import paired_difference_ci, sign_test_p
 from prochemy.optimizer.prompts import MAX_EXAMPLES, PromptSpec
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks import TaskSet
@@ -63,6 +65,34 @@ def write(out: Path, record: dict) -> None:
 
 def mean_tokens(cells: list[TaskOutcome]) -> float:
     return round(sum(c.completion_tokens for c in cells) / max(len(cells), 1), 1)
+
+
+def pooled(records: list[dict]) -> dict[str, dict]:
+    """Each arm's paired counts summed over every set of the given probe records (an arm
+    measured on a set in two files counts once: the later file's), with the sign test and
+    interval on the pool."""
+    sets: dict[str, dict] = {}
+    for record in records:
+        for name, measured in record["sets"].items():
+            sets.setdefault(name, {}).update(measured["arms"])
+    arms: dict[str, dict] = {}
+    for name, measured in sets.items():
+        for arm, row in measured.items():
+            c = HeldOutComparison.model_validate(row["held_out_comparison"])
+            pool = arms.setdefault(
+                arm, {"sets": [], "tasks": 0, "seed": 0, "arm": 0, "only_arm": 0, "only_seed": 0}
+            )
+            pool["sets"].append(name)
+            pool["tasks"] += c.tasks
+            pool["seed"] += c.seed_passed
+            pool["arm"] += c.best_passed
+            pool["only_arm"] += len(c.only_best)
+            pool["only_seed"] += len(c.only_seed)
+    for pool in arms.values():
+        low, high = paired_difference_ci(pool["only_arm"], pool["only_seed"], pool["tasks"])
+        pool["sign_p"] = round(sign_test_p(pool["only_arm"], pool["only_seed"]), 4)
+        pool["ci_points"] = [round(100 * low, 1), round(100 * high, 1)]
+    return arms
 
 
 async def held_out_sets(session: Session, args: argparse.Namespace) -> list[tuple[str, TaskSet, Judges]]:
@@ -145,4 +175,12 @@ if __name__ == "__main__":
         "--held-out", type=int, default=None, help="repositories: at most N held-out tasks each"
     )
     parser.add_argument("--name", help="result file name (default structure-probe-humanevalplus-<model>)")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--pool", type=Path, nargs="+", metavar="FILE", help="no model: pool the arms of recorded probes"
+    )
+    args = parser.parse_args()
+    if args.pool:
+        for arm, pool in pooled([json.loads(f.read_text()) for f in args.pool]).items():
+            print(f"{arm}: {json.dumps(pool)}")
+    else:
+        asyncio.run(main(args))
