@@ -135,6 +135,8 @@ async def main(args: argparse.Namespace) -> None:
             raise SystemExit(
                 f"{caches[leg]} exists: --resume to continue that leg, or remove it to start afresh"
             )
+    # only a leg that ran before resumes: a leg started now pays all it needs, wall time real
+    resumed = {leg: args.resume and caches[leg].exists() for leg in LEGS}
     for leg in legs:
         if leg == "reference" and not (caches["reference"] / "llm").exists():
             if not (caches["optimised"] / "llm").exists():
@@ -146,7 +148,7 @@ async def main(args: argparse.Namespace) -> None:
             update={"cache_dir": caches[leg], "model": base.model.model_copy(update={"path": model_file})}
         )
         leg_config = config.model_copy(update={"reference": leg == "reference"})
-        record[leg] = await one_loop(settings, training, leg_config, resume=args.resume)
+        record[leg] = await one_loop(settings, training, leg_config, resume=resumed[leg])
         print(line(leg, record[leg]), flush=True)
         record.update(setting, date=datetime.now(UTC).isoformat(timespec="seconds"))
         record.update(summary(record))
