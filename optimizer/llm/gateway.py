@@ -138,6 +138,16 @@ class ResponseCache(RecordStore[ChatResult]):
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
 
+def _root_cause(error: BaseException) -> str:
+    """The innermost exception under the client's, named: which of several ways a connection
+    broke (a stale keep-alive connection, a server that hung up mid-answer) is the clue."""
+    seen = error
+    while (inner := seen.__cause__ or seen.__context__) is not None:
+        seen = inner
+    text = str(seen).strip()
+    return f"{type(seen).__name__}: {text}"[:200] if text else type(seen).__name__
+
+
 def _never_connected(error: BaseException) -> bool:
     """Whether a connection error happened before any connection existed (refused, unknown
     host, unreachable) rather than breaking an open one: the two need different advice.
@@ -449,7 +459,8 @@ class LLMGateway:
         if isinstance(error, openai.APIConnectionError) and not _never_connected(error):
             return GatewayError(
                 "dropped",
-                f"the connection to {url} broke before the answer came (the server closed it or restarted)",
+                f"the connection to {url} broke before the answer came "
+                f"(the server closed it or restarted: {_root_cause(error)})",
             )
         if isinstance(error, openai.APIConnectionError):
             return GatewayError(

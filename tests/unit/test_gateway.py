@@ -177,6 +177,10 @@ async def test_dropped_connection_is_told_apart_from_a_refused_one(tmp_path: Pat
         listener.close()
     assert error.value.kind == "dropped"
     assert f"the connection to {url} broke" in str(error.value)
+    # which way it broke is named: the server hung up without answering (or, when the
+    # request was not read to its end, reset the connection)
+    cause = str(error.value).split("restarted: ", 1)[1]
+    assert cause.startswith(("RemoteProtocolError", "ReadError", "ConnectionResetError")), cause
 
 
 async def test_missing_v1_is_explained(stub: StubLLM, stub_settings: Settings) -> None:
