@@ -142,7 +142,9 @@ def _root_cause(error: BaseException) -> str:
     """The innermost exception under the client's, named: which of several ways a connection
     broke (a stale keep-alive connection, a server that hung up mid-answer) is the clue."""
     seen = error
-    while (inner := seen.__cause__ or seen.__context__) is not None:
+    for _ in range(20):  # a chain made by hand may loop
+        if (inner := seen.__cause__ or seen.__context__) is None:
+            break
         seen = inner
     text = str(seen).strip()
     return f"{type(seen).__name__}: {text}"[:200] if text else type(seen).__name__
