@@ -138,16 +138,21 @@ class ResponseCache(RecordStore[ChatResult]):
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
 
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and the exceptions under it, outermost first (bounded: a chain made by hand
+    may loop)."""
+    chain = [error]
+    while len(chain) < 20 and (inner := chain[-1].__cause__ or chain[-1].__context__) is not None:
+        chain.append(inner)
+    return chain
+
+
 def _root_cause(error: BaseException) -> str:
     """The innermost exception under the client's, named: which of several ways a connection
     broke (a stale keep-alive connection, a server that hung up mid-answer) is the clue."""
-    seen = error
-    for _ in range(20):  # a chain made by hand may loop
-        if (inner := seen.__cause__ or seen.__context__) is None:
-            break
-        seen = inner
-    text = str(seen).strip()
-    return f"{type(seen).__name__}: {text}"[:200] if text else type(seen).__name__
+    root = _chain(error)[-1]
+    text = str(root).strip()
+    return f"{type(root).__name__}: {text}"[:200] if text else type(root).__name__
 
 
 def _never_connected(error: BaseException) -> bool:
@@ -155,15 +160,10 @@ def _never_connected(error: BaseException) -> bool:
     host, unreachable) rather than breaking an open one: the two need different advice.
     The transport's own ConnectError is matched by name so that the transport (httpx, under
     openai) stays openai's dependency, not ours."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if (
-            isinstance(seen, ConnectionRefusedError | socket.gaierror)
-            or type(seen).__name__ == "ConnectError"
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(
+        isinstance(seen, ConnectionRefusedError | socket.gaierror) or type(seen).__name__ == "ConnectError"
+        for seen in _chain(error)
+    )
 
 
 class LLMGateway:
