@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import random
 import socket
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import openai
 from pydantic import BaseModel, Field
@@ -155,6 +157,22 @@ def _root_cause(error: BaseException) -> str:
     return f"{type(root).__name__}: {text}"[:200] if text else type(root).__name__
 
 
+def _connection_headers(base_url: str) -> dict[str, str]:
+    """A new connection per request to a server on this machine. llama-server (cpp-httplib)
+    closes a connection idle for 5 s, the client keeps one idle for up to 5 s: a request
+    sent on a connection the server is closing at that moment gets no answer ("Server
+    disconnected without sending a response"), 22 times in 544 answers of a long run. On
+    loopback a connection costs well under a millisecond against answers of seconds, so
+    none is kept; a remote endpoint keeps its connections (a TLS handshake each time
+    would cost more than the rare race)."""
+    host = urlsplit(base_url).hostname or ""
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        local = False
+    return {"Connection": "close"} if local else {}
+
+
 def _never_connected(error: BaseException) -> bool:
     """Whether a connection error happened before any connection existed (refused, unknown
     host, unreachable) rather than breaking an open one: the two need different advice.
@@ -218,7 +236,11 @@ class LLMGateway:
             except ServerError as e:
                 raise GatewayError("server", str(e)) from None
             client = openai.AsyncOpenAI(
-                base_url=server.base_url, api_key="embedded", max_retries=0, timeout=timeout
+                base_url=server.base_url,
+                api_key="embedded",
+                max_retries=0,
+                timeout=timeout,
+                default_headers=_connection_headers(server.base_url),
             )
             identity, model = endpoint_identity(self.settings, endpoint)
             return _Resolved(
@@ -230,7 +252,11 @@ class LLMGateway:
             return os.environ.get(env_name) or "no-key"
 
         client = openai.AsyncOpenAI(
-            base_url=endpoint.base_url, api_key=api_key, max_retries=0, timeout=timeout
+            base_url=endpoint.base_url,
+            api_key=api_key,
+            max_retries=0,
+            timeout=timeout,
+            default_headers=_connection_headers(endpoint.base_url),
         )
         if endpoint.model is None:
             raise GatewayError(

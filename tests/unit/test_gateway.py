@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prochemy.optimizer.config import Endpoint, Settings
 from prochemy.optimizer.extraction import extract_code
-from prochemy.optimizer.llm.gateway import ChatRequest, GatewayError, LLMGateway
+from prochemy.optimizer.llm.gateway import ChatRequest, GatewayError, LLMGateway, _connection_headers
 from prochemy.optimizer.llm.llama_server import free_port
 
 from ..stub_llm import Fault, StubLLM
@@ -434,3 +434,87 @@ async def test_a_prefill_is_not_sent_to_an_endpoint_that_may_not_continue_it(
     await gw.aclose()
     assert stub.completions[0]["body"]["messages"][-1]["role"] == "user"
     assert first.text == "echo: write f" and plain.cached  # the same request, one answer
+
+
+def _keep_alive_server(listener: socket.socket, seen: list[bytes]) -> None:
+    """A server that keeps connections open after an answer (HTTP/1.1 keep-alive) and
+    closes one, unanswered, when a second request arrives on it: what a client meets when it
+    reuses a connection just as llama-server closes it for idleness, made certain."""
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+    events = [
+        {**chunk, "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]},
+        {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**chunk, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}},
+    ]
+    body = b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            stream = conn.makefile("rb")
+            for answered in range(2):
+                head = b""
+                while (line := stream.readline()) not in (b"\r\n", b""):
+                    head += line
+                if not head:
+                    return  # the client closed it
+                seen.append(head)
+                length = int(
+                    next(
+                        (
+                            h.split(b":")[1]
+                            for h in head.split(b"\r\n")
+                            if h.lower().startswith(b"content-length")
+                        ),
+                        b"0",
+                    )
+                )
+                stream.read(length)
+                if answered:
+                    return  # a second request on a kept connection: closed unanswered
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return  # closed: the test is over
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+async def test_a_server_on_this_machine_gets_a_new_connection_per_request(tmp_path: Path) -> None:
+    """A reused connection that the server closes as the request arrives is never answered;
+    to a loopback server (the embedded llama-server, a local one) no connection is reused, so
+    that race cannot happen. Without retries, any reuse here fails the second answer."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    seen: list[bytes] = []
+    threading.Thread(target=_keep_alive_server, args=(listener, seen), daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    settings = Settings(endpoint=Endpoint(base_url=url, model="m"), cache_dir=tmp_path, retries=0)
+    gw = LLMGateway(settings, backoff_base_s=0.01)
+    try:
+        answers = [await gw.chat(ask(f"q{i}")) for i in range(3)]
+    finally:
+        await gw.aclose()
+        listener.close()
+    assert [a.text for a in answers] == ["hi"] * 3
+    assert len(seen) == 3 and all(b"connection: close" in h.lower() for h in seen)
+
+
+@pytest.mark.parametrize(
+    ("url", "closes"),
+    [
+        ("http://127.0.0.1:8080/v1", True),
+        ("http://localhost:11434/v1", True),
+        ("http://[::1]:8080/v1", True),
+        ("https://api.openai.com/v1", False),  # a TLS handshake per answer costs more than the race
+        ("http://10.0.0.5:8080/v1", False),
+    ],
+)
+def test_only_servers_on_this_machine_get_a_connection_per_request(url: str, closes: bool) -> None:
+    assert (_connection_headers(url) == {"Connection": "close"}) is closes
