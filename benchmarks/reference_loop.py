@@ -30,12 +30,13 @@ import asyncio
 import json
 import shutil
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from prochemy.optimizer.config import Settings, default_cache_dir, load_settings
 from prochemy.optimizer.llm.local_model import require_model_file
-from prochemy.optimizer.loop.refine import RefineConfig
+from prochemy.optimizer.loop.refine import Progress, RefineConfig
 from prochemy.optimizer.session import Session
 from prochemy.optimizer.tasks.training import TrainingConfig
 
@@ -45,13 +46,32 @@ RESULTS = Path(__file__).resolve().parent / "results"
 LEGS = ("optimised", "reference")
 
 
+def show_progress(t0: float) -> Callable[[Progress], None]:
+    """A line per phase: a leg runs for hours, and where it is says how long is left."""
+
+    def show(p: Progress) -> None:
+        best = f" best {p.best_plain:.3f}" if p.best_plain is not None else ""
+        print(
+            f"[{time.monotonic() - t0:7.0f}s] {p.phase} {p.k}/{p.k_max}{best} "
+            f"tokens {p.tokens:,} {p.message}",
+            flush=True,
+        )
+
+    return show
+
+
 async def one_loop(
     settings: Settings, training: TrainingConfig, config: RefineConfig, *, resume: bool
 ) -> dict:
     t0 = time.monotonic()
     async with Session(settings) as session:
         session.gateway.replay_fresh = resume
-        done = await session.refine_benchmark(training, config, on_note=lambda m: print(m, flush=True))
+        done = await session.refine_benchmark(
+            training,
+            config,
+            on_progress=show_progress(time.monotonic()),
+            on_note=lambda m: print(m, flush=True),
+        )
     result = done.result
     c = result.held_out_comparison
     usage = {role: u.model_dump() for role, u in result.usage.items()}
