@@ -69,7 +69,7 @@ async def one_loop(
         done = await session.refine_benchmark(
             training,
             config,
-            on_progress=show_progress(time.monotonic()),
+            on_progress=show_progress(t0),
             on_note=lambda m: print(m, flush=True),
         )
     result = done.result

@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -173,6 +174,17 @@ def _connection_headers(base_url: str) -> dict[str, str]:
     return {"Connection": "close"} if local else {}
 
 
+def _client(base_url: str, api_key: str | Callable[[], Awaitable[str]], timeout: float) -> openai.AsyncOpenAI:
+    """The one way a client is made: retries are the gateway's own, connections per host."""
+    return openai.AsyncOpenAI(
+        base_url=base_url,
+        api_key=api_key,
+        max_retries=0,
+        timeout=timeout,
+        default_headers=_connection_headers(base_url),
+    )
+
+
 def _never_connected(error: BaseException) -> bool:
     """Whether a connection error happened before any connection existed (refused, unknown
     host, unreachable) rather than breaking an open one: the two need different advice.
@@ -235,13 +247,7 @@ class LLMGateway:
                 raise GatewayError("model_missing", str(e)) from None
             except ServerError as e:
                 raise GatewayError("server", str(e)) from None
-            client = openai.AsyncOpenAI(
-                base_url=server.base_url,
-                api_key="embedded",
-                max_retries=0,
-                timeout=timeout,
-                default_headers=_connection_headers(server.base_url),
-            )
+            client = _client(server.base_url, "embedded", timeout)
             identity, model = endpoint_identity(self.settings, endpoint)
             return _Resolved(
                 client=client, identity=identity, model=model, url=server.base_url, api_key_env=None
@@ -251,13 +257,7 @@ class LLMGateway:
         async def api_key() -> str:  # read at call time, never stored
             return os.environ.get(env_name) or "no-key"
 
-        client = openai.AsyncOpenAI(
-            base_url=endpoint.base_url,
-            api_key=api_key,
-            max_retries=0,
-            timeout=timeout,
-            default_headers=_connection_headers(endpoint.base_url),
-        )
+        client = _client(endpoint.base_url, api_key, timeout)
         if endpoint.model is None:
             raise GatewayError(
                 "config",
