@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,23 +25,17 @@ from prochemy.optimizer.llm.gateway import Budget, BudgetExhausted
 from prochemy.optimizer.llm.local_model import require_model_file
 from prochemy.optimizer.loop.evaluation import Evaluator, TaskOutcome
 from prochemy.optimizer.session import Session
+from prochemy.optimizer.tasks import Task
 from prochemy.optimizer.tasks.datasets import load_humaneval_plus
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-async def replayed(evaluator: Evaluator, prompt: str, task) -> TaskOutcome | None:
+async def replayed(evaluator: Evaluator, prompt: str, task: Task) -> TaskOutcome | None:
     try:
         return await evaluator.outcome(prompt, task)
     except BudgetExhausted:  # not in the cache: this script never pays for an answer
         return None
-
-
-def common_prefix(x: str, y: str) -> int:
-    n = 0
-    while n < min(len(x), len(y)) and x[n] == y[n]:
-        n += 1
-    return n
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -76,7 +71,9 @@ async def main(args: argparse.Namespace) -> None:
             "uncut_tokens": b.completion_tokens,
             # a prefix: the same decoding, the code extracted from more text; otherwise the
             # answers diverge at this character
-            "diverge_at": None if texts[i][1].startswith(texts[i][0]) else common_prefix(*texts[i]),
+            "diverge_at": None
+            if texts[i][1].startswith(texts[i][0])
+            else len(os.path.commonprefix(texts[i])),
         }
         for i, a, b in both
         if i in texts
