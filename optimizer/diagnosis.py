@@ -10,7 +10,7 @@ from pathlib import Path
 from prochemy.sandbox.isolation import SandboxUnavailable, probe
 
 from .config import LoadedSettings
-from .llm.llama_server import server_binary
+from .llm.llama_server import other_servers, server_binary
 from .llm.local_model import MODELS, model_file
 from .tasks.repo_env import RepoError, find_interpreter
 
@@ -30,6 +30,11 @@ def local_checks(loaded: LoadedSettings, project: Path) -> list[str]:
             f"  llama-server: {binary} "
             f"({'built' if binary.is_file() else 'NOT BUILT: prochemy model build-server'})",
         ]
+        if others := other_servers():
+            lines.append(
+                f"  llama-server already running elsewhere: pid {', '.join(map(str, others))} "
+                "(it shares the CPU: generation here is slower until it stops)"
+            )
     try:
         isolation = probe(settings.sandbox.level)
     except SandboxUnavailable as e:

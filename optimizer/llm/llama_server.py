@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -35,6 +36,8 @@ LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 # name, so a binary built with other flags is rebuilt, not reused.
 BUILD_FLAGS = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 BUILD_TAG = "noamx"
+
+log = logging.getLogger("prochemy.llama_server")
 
 
 class ServerError(Exception):
@@ -186,6 +189,14 @@ class LlamaServer:
                 f"llama-server is not built yet (looked for {self.binary}). "
                 "Build it once with: prochemy model build-server"
             )
+        if others := other_servers():
+            # seen: two servers on 2 cores each decoded several times slower, not 2x
+            log.warning(
+                "another llama-server is already running (pid %s): both share this machine's "
+                "%d cores and decode far slower; stop it before measuring speed",
+                ", ".join(map(str, others)),
+                os.cpu_count() or 1,
+            )
         self.port = free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.log_dir / f"llama-server-{self.port}.log"
@@ -208,13 +219,13 @@ class LlamaServer:
             "--no-webui",
             *self.extra_args,
         ]
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("wb") as log_file:
             # the binary links the shared libraries built beside it
             env = {**os.environ, "LD_LIBRARY_PATH": str(self.binary.parent)}
             self.process = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
+                stdout=log_file,
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
@@ -265,6 +276,27 @@ class LlamaServer:
 
 _LIVE: set[LlamaServer] = set()
 _LIVE_LOCK = threading.Lock()
+
+
+def other_servers(proc: Path = Path("/proc")) -> list[int]:
+    """Pids of running llama-server processes this process did not start (any user's, any
+    model's); empty where /proc is not readable."""
+    ours = {s.process.pid for s in list(_LIVE) if s.process is not None}
+    found = []
+    try:
+        entries = list(proc.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.isdigit() or int(entry.name) in ours:
+            continue
+        try:
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if os.path.basename(argv0) == b"llama-server":
+            found.append(int(entry.name))
+    return sorted(found)
 
 
 @atexit.register
