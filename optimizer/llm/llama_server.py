@@ -278,13 +278,13 @@ _LIVE: set[LlamaServer] = set()
 _LIVE_LOCK = threading.Lock()
 
 
-def other_servers(proc: Path = Path("/proc")) -> list[int]:
+def other_servers() -> list[int]:
     """Pids of running llama-server processes this process did not start (any user's, any
     model's); empty where /proc is not readable."""
     ours = {s.process.pid for s in list(_LIVE) if s.process is not None}
     found = []
     try:
-        entries = list(proc.iterdir())
+        entries = list(Path("/proc").iterdir())
     except OSError:
         return []
     for entry in entries:
