@@ -17,10 +17,13 @@ one run gives the hidden-test pass after 1, 2, 4 and 8 generations.
 - `--alternates RUN.json`: the first further candidates are greedy answers under a recorded
   refinement's runners-up (`RefineResult.runners_up`, as the product picks them;
   `--alternate-count`, default 7), samples after them.
+- `--feedback-test-only`: feedback that shows the failing test and its output, not the failing
+  code (`generate.feedback_code = false`).
 
     .venv/bin/python benchmarks/repair.py [--tasks 0-163] [--small] [--candidates 8]
-        [--temperature 0.8] [--feedback] [--visible 3|all] [--repo PATH ... [--held-out N]]
-        [--show-tests] [--serial] [--alternates RUN.json [--alternate-count 7]] [--name NAME]
+        [--temperature 0.8] [--feedback | --feedback-test-only] [--visible 3|all]
+        [--repo PATH ... [--held-out N]] [--show-tests] [--serial]
+        [--alternates RUN.json [--alternate-count 7]] [--name NAME]
 """
 
 from __future__ import annotations
@@ -114,7 +117,12 @@ def alternate_prompts(run_file: Path, count: int) -> list[str]:
 async def one_task(session: Session, judges: Judges, task: Task, args: argparse.Namespace) -> dict:
     check, judge_hidden, group = checks(judges, task, args.visible)
     plan = session.settings.generate.model_copy(
-        update={"candidates": args.candidates, "temperature": args.temperature, "feedback": args.feedback}
+        update={
+            "candidates": args.candidates,
+            "temperature": args.temperature,
+            "feedback": args.feedback or args.feedback_test_only,
+            "feedback_code": not args.feedback_test_only,
+        }
     )
     shown = task
     if args.show_tests and isinstance(task, RepoTask):  # the visible half only: the rest judges
@@ -204,6 +212,8 @@ def default_name(kind: str, args: argparse.Namespace) -> str:
     name = f"repair-{kind}-{'0.5b' if args.small else '1.5b'}"
     if args.feedback:
         name += "-feedback"
+    if args.feedback_test_only:
+        name += "-feedback-test-only"
     if args.show_tests:
         name += "-tests-shown"
     if args.alternates:
@@ -256,7 +266,8 @@ async def main(args: argparse.Namespace) -> None:
         strategy = {
             "candidates": args.candidates,
             "temperature": args.temperature,
-            "feedback": args.feedback,
+            "feedback": args.feedback or args.feedback_test_only,
+            **({"feedback_code": False} if args.feedback_test_only else {}),
             "parallel": settings.generate.parallel or settings.concurrency,
             **(
                 {"alternates_from": args.alternates.name, "alternates": args.alternate_prompts}
@@ -322,6 +333,11 @@ if __name__ == "__main__":
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--feedback", action="store_true")
+    parser.add_argument(
+        "--feedback-test-only",
+        action="store_true",
+        help="feedback without the failing code: only its failing test (generate.feedback_code = false)",
+    )
     parser.add_argument(
         "--show-tests",
         action="store_true",

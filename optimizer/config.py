@@ -95,6 +95,12 @@ class GuidedGeneration(_Strict):
         False,
         description="show each further candidate the last failing test (repair) instead of plain sampling",
     )
+    # small models shown their failing answer mostly write it again (benchmarks/RESULTS.md)
+    feedback_code: bool = Field(
+        True,
+        description="with feedback, show the failing answer itself too (false: only its failing "
+        "test and output)",
+    )
     max_tokens: int = Field(
         8000, ge=64, description="completion tokens per function, all candidates together"
     )

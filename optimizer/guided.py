@@ -72,19 +72,26 @@ def same_code(code: str) -> str:
         return code.strip()
 
 
-def repair_turns(failing: Attempt) -> list[dict[str, str]]:
-    """The failing answer and what its tests said, as a continued conversation."""
+def repair_turns(failing: Attempt, show_code: bool = True) -> list[dict[str, str]]:
+    """The failing answer and what its tests said, as a continued conversation; without
+    `show_code` only what the tests said, so the model has no code to copy."""
     what = failing.result.detail or failing.result.outcome.value
     tail = failing.result.output_tail.strip()[-1500:]
+    said = f"{failing.result.outcome.value}: {what}\n" + (f"Test output:\n{tail}\n" if tail else "")
+    if not show_code:
+        return [
+            {
+                "role": "user",
+                "content": f"An earlier answer did not pass the tests: {said}"
+                "Write code that passes them, in one ```python block.",
+            }
+        ]
     return [
         {"role": "assistant", "content": failing.generation.answer},
         {
             "role": "user",
-            "content": (
-                f"This code does not pass the tests: {failing.result.outcome.value}: {what}\n"
-                + (f"Test output:\n{tail}\n" if tail else "")
-                + "Find the mistake and answer with the whole corrected code in one ```python block."
-            ),
+            "content": f"This code does not pass the tests: {said}"
+            "Find the mistake and answer with the whole corrected code in one ```python block.",
         },
     ]
 
@@ -156,7 +163,7 @@ async def guided_generate(
                 break
         follow_up = None
         if plan.feedback:
-            follow_up = repair_turns(attempts[-1] if greedy_repair else _best(attempts))
+            follow_up = repair_turns(attempts[-1] if greedy_repair else _best(attempts), plan.feedback_code)
         wave = list(range(number + 1, min(plan.candidates, number + parallel) + 1))
 
         def candidate(n: int, follow_up: list[dict[str, str]] | None) -> Awaitable[Generation]:

@@ -121,6 +121,15 @@ async def test_repair_shows_the_failing_answer_and_its_test() -> None:
     assert follow[1]["role"] == "user" and "assert f(1) == 2" in follow[1]["content"]
 
 
+async def test_repair_without_the_code_shows_only_the_failing_test() -> None:
+    gw = FakeGateway(lambda r: RIGHT if len(r.messages) > 2 else wrong(0))
+    got = await guided_generate(gw, "P", TASK, Checker(), plan(feedback=True, feedback_code=False))  # type: ignore[arg-type]
+    assert [a.how for a in got.attempts] == ["greedy", "repair"] and got.passed
+    follow = gw.requests[1].messages[2:]
+    assert [m["role"] for m in follow] == ["user"] and "assert f(1) == 2" in follow[0]["content"]
+    assert wrong(0) not in follow[0]["content"] and "return x + 2" not in str(gw.requests[1].messages)
+
+
 async def test_alternate_prompts_answer_greedily_before_samples_and_may_agree() -> None:
     def answers(r: ChatRequest) -> str:
         system = r.messages[0]["content"]
