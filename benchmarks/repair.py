@@ -120,7 +120,7 @@ async def one_task(session: Session, judges: Judges, task: Task, args: argparse.
         update={
             "candidates": args.candidates,
             "temperature": args.temperature,
-            "feedback": args.feedback or args.feedback_test_only,
+            "feedback": args.feedback,
             "feedback_code": not args.feedback_test_only,
         }
     )
@@ -211,9 +211,7 @@ def default_name(kind: str, args: argparse.Namespace) -> str:
     (sampling at 0.8, 3 visible asserts) keeps the plain name."""
     name = f"repair-{kind}-{'0.5b' if args.small else '1.5b'}"
     if args.feedback:
-        name += "-feedback"
-    if args.feedback_test_only:
-        name += "-feedback-test-only"
+        name += "-feedback-test-only" if args.feedback_test_only else "-feedback"
     if args.show_tests:
         name += "-tests-shown"
     if args.alternates:
@@ -266,7 +264,7 @@ async def main(args: argparse.Namespace) -> None:
         strategy = {
             "candidates": args.candidates,
             "temperature": args.temperature,
-            "feedback": args.feedback or args.feedback_test_only,
+            "feedback": args.feedback,
             **({"feedback_code": False} if args.feedback_test_only else {}),
             "parallel": settings.generate.parallel or settings.concurrency,
             **(
@@ -332,8 +330,9 @@ if __name__ == "__main__":
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--feedback", action="store_true")
-    parser.add_argument(
+    feedback = parser.add_mutually_exclusive_group()
+    feedback.add_argument("--feedback", action="store_true")
+    feedback.add_argument(
         "--feedback-test-only",
         action="store_true",
         help="feedback without the failing code: only its failing test (generate.feedback_code = false)",
@@ -364,6 +363,7 @@ if __name__ == "__main__":
     parser.add_argument("--alternate-count", type=int, default=7)
     parser.add_argument("--name", default=None)
     arguments = parser.parse_args()
+    arguments.feedback = arguments.feedback or arguments.feedback_test_only  # a kind of feedback
     arguments.alternate_prompts = (
         alternate_prompts(arguments.alternates, arguments.alternate_count) if arguments.alternates else []
     )
