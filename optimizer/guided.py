@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
@@ -72,11 +73,22 @@ def same_code(code: str) -> str:
         return code.strip()
 
 
+# pytest's "1 failed in 0.51s" (and its "(0:01:02)" when long): a repair request must be a
+# function of the code and the tests only, or the same failure asks anew each run and a
+# resumed benchmark cannot replay its cached answers
+_DURATION = re.compile(r" in \d+(?:\.\d+)?s(?: \(\d+:\d\d:\d\d\))?")
+
+
+def steady_output(text: str) -> str:
+    """Test output without what changes from run to run (durations)."""
+    return _DURATION.sub("", text)
+
+
 def repair_turns(failing: Attempt, show_code: bool = True) -> list[dict[str, str]]:
     """The failing answer and what its tests said, as a continued conversation; without
     `show_code` only what the tests said, so the model has no code to copy."""
     what = failing.result.detail or failing.result.outcome.value
-    tail = failing.result.output_tail.strip()[-1500:]
+    tail = steady_output(failing.result.output_tail.strip()[-1500:])
     said = f"{failing.result.outcome.value}: {what}\n" + (f"Test output:\n{tail}\n" if tail else "")
     if not show_code:
         return [

@@ -130,6 +130,25 @@ async def test_repair_without_the_code_shows_only_the_failing_test() -> None:
     assert wrong(0) not in follow[0]["content"] and "return x + 2" not in str(gw.requests[1].messages)
 
 
+async def test_the_same_failure_asks_the_same_repair_whatever_the_run_time() -> None:
+    """pytest ends its output with the run's duration; two runs of one failing candidate
+    must make the same request (else a resumed benchmark pays for every repair again)."""
+    requests = []
+    for seconds in ("0.83", "0.51"):
+        tail = f"E   assert None == 3\nFAILED t.py::test_f - assert None == 3\n1 failed in {seconds}s\n"
+
+        async def check(code: str, tail: str = tail) -> RunResult:
+            if code == RIGHT:
+                return RunResult(outcome=RunOutcome.PASSED)
+            return RunResult(outcome=RunOutcome.FAILED, detail="assert None == 3", output_tail=tail)
+
+        gw = FakeGateway(lambda r: RIGHT if len(r.messages) > 2 else wrong(0))
+        await guided_generate(gw, "P", TASK, check, plan(feedback=True))  # type: ignore[arg-type]
+        requests.append(gw.requests[1].messages)
+    assert requests[0] == requests[1]
+    assert "1 failed\n" in requests[0][-1]["content"] and "FAILED t.py::test_f" in requests[0][-1]["content"]
+
+
 async def test_alternate_prompts_answer_greedily_before_samples_and_may_agree() -> None:
     def answers(r: ChatRequest) -> str:
         system = r.messages[0]["content"]
