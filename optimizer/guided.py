@@ -76,12 +76,20 @@ def same_code(code: str) -> str:
 # pytest's "1 failed in 0.51s" (and its "(0:01:02)" when long): a repair request must be a
 # function of the code and the tests only, or the same failure asks anew each run and a
 # resumed benchmark cannot replay its cached answers
-_DURATION = re.compile(r" in \d+(?:\.\d+)?s(?: \(\d+:\d\d:\d\d\))?")
+# What differs between two runs of one failing candidate: pytest's duration, a default
+# repr's object address, and the sandbox's per-job directory (worker.py's mkdtemp names).
+_UNSTEADY = (
+    (re.compile(r" in \d+(?:\.\d+)?s(?: \(\d+:\d\d:\d\d\))?"), ""),
+    (re.compile(r" at 0x[0-9a-fA-F]+>"), " at 0x...>"),
+    (re.compile(r"/[^\s'\"]*?/prochemy-sbx-\d+-[^/\s'\"]+/[^/\s'\"]+"), "<sandbox>"),
+)
 
 
 def steady_output(text: str) -> str:
-    """Test output without what changes from run to run (durations)."""
-    return _DURATION.sub("", text)
+    """Test output without what changes from run to run, so one failure asks one repair."""
+    for pattern, stand_in in _UNSTEADY:
+        text = pattern.sub(stand_in, text)
+    return text
 
 
 def repair_turns(failing: Attempt, show_code: bool = True) -> list[dict[str, str]]:

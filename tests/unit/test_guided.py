@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from prochemy.optimizer.config import GuidedGeneration, Settings
-from prochemy.optimizer.guided import describe_attempt, guided_generate
+from prochemy.optimizer.guided import describe_attempt, guided_generate, steady_output
 from prochemy.optimizer.llm.gateway import ChatRequest, ChatResult
 from prochemy.optimizer.tasks import FunctionTask
 from prochemy.sandbox.models import RunOutcome, RunResult
@@ -147,6 +147,23 @@ async def test_the_same_failure_asks_the_same_repair_whatever_the_run_time() -> 
         requests.append(gw.requests[1].messages)
     assert requests[0] == requests[1]
     assert "1 failed\n" in requests[0][-1]["content"] and "FAILED t.py::test_f" in requests[0][-1]["content"]
+
+
+def test_test_output_is_steady_across_runs_but_keeps_what_the_answer_printed() -> None:
+    """Two runs of one failing candidate differ in object addresses and the sandbox's job
+    directory too (a resumed toolz run paid for such repairs again); values stay as printed."""
+
+    def run(address: str, job: str) -> str:
+        return (
+            f"E   assert <function merge_with at 0x{address}> == {{'a': 1}}\n"
+            f'  File "/tmp/prochemy-sbx-{job}/repo/toolz/dicttoolz.py", line 3\n'
+            "E   assert '0x1f' == '0x20'\n1 failed in 0.02s\n"
+        )
+
+    first, second = run("7f3a9c0d1e20", "4012-k2j4h1/tmpa8x"), run("7f55aa01b3c8", "977-zz81q/tmpq0c")
+    assert steady_output(first) == steady_output(second)
+    assert "<sandbox>/repo/toolz/dicttoolz.py" in steady_output(first)
+    assert "'0x1f' == '0x20'" in steady_output(first)  # a value the code computed is not an address
 
 
 async def test_alternate_prompts_answer_greedily_before_samples_and_may_agree() -> None:
