@@ -5,7 +5,9 @@ loop's per-iteration training outcomes are recorded) with the gate at several le
 the loop's own selection function. No model is called: a run whose gated P* is the seed
 needs no held-out check (its verdict is a tie by construction and the guard's P* answers are
 saved); a gated P* equal to the recorded P* keeps the recorded held-out verdict; any other
-prompt has no held-out figures and is counted apart.
+prompt has no held-out figures and is counted apart. The levels are per variant, as the gate
+was first built; "shared" is the gate as the loop now applies it, each level split over the
+run's own (n - 1) * k_max variants (RefineConfig.gate_level).
 
     .venv/bin/python benchmarks/accept_replay.py [--levels 0.05,0.1,0.2]
 """
@@ -16,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from prochemy.optimizer.loop.refine import IterationRecord, select_best, training_record
+from prochemy.optimizer.loop.refine import IterationRecord, RefineConfig, select_best, training_record
 from prochemy.optimizer.loop.stats import sign_test_p
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -40,11 +42,16 @@ def replay(record: dict, levels: list[float]) -> dict:
         wins, losses = record_
         row["recorded_training_wins_losses"] = [wins, losses]
         row["recorded_training_sign_p"] = round(sign_test_p(wins, losses), 3)
-    for level in levels:
+    config = RefineConfig.model_validate(record["config"])
+
+    def verdict(level: float | None) -> str:
         gated = select_best(iterations, seed, level)
-        row[f"accept_p={level:g}"] = (
-            "seed" if gated == seed else "recorded P*" if gated == recorded else "another prompt"
-        )
+        return "seed" if gated == seed else "recorded P*" if gated == recorded else "another prompt"
+
+    for level in levels:
+        row[f"accept_p={level:g}"] = verdict(level)
+        shared = config.model_copy(update={"accept_p": level}).gate_level
+        row[f"accept_p={level:g} shared"] = verdict(shared)
     return row
 
 

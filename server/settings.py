@@ -37,7 +37,8 @@ class EditorSettings(BaseModel):
         0.1,
         gt=0.0,
         le=1.0,
-        description="sign-test level P* must clear (1: any training advantage; null: the paper's selection)",
+        description="chance a run may take of adopting a prompt no better than the seed, shared by "
+        "its variants (1: any training advantage; null: the paper's selection)",
     )
 
 

@@ -240,8 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=LEVEL,
         default=None,
         metavar="P",
-        help="P* must beat the seed on the training tasks with a paired sign-test p at most P "
-        "(default 0.1; 1 accepts any prompt that wins more training tasks than it loses; "
+        help="the chance a run may take of adopting a prompt no better than the seed: P* must "
+        "beat the seed on the training tasks with a paired sign-test p at most P shared by the "
+        "run's (n-1)*k_max variants (default 0.1; 1 accepts any prompt that wins more training "
+        "tasks than it loses; "
         "with --recipe paper or --reference-loop: the best training pass@1 wins, as in the paper)",
     )
     refine.add_argument(

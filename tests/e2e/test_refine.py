@@ -548,11 +548,11 @@ def test_significance_gate_keeps_the_seed_against_a_chance_winner() -> None:
     first = _record(1, ["seed", "lucky"], [0.3, 0.4], [1])
     first.outcomes = [seed_row, lucky]
     assert select_best([first], "seed") == "lucky"  # the paper's rule: best pass@1 wins
-    assert select_best([first], "seed", accept_p=0.05) == "seed"  # p = 1.0
+    assert select_best([first], "seed", level=0.05) == "seed"  # p = 1.0
     second = _record(2, ["lucky", "strong"], [0.4, 0.8], [1])
     second.outcomes = [lucky, strong]
-    assert select_best([first, second], "seed", accept_p=0.1) == "strong"  # 5-0: p = 0.0625
-    assert select_best([first, second], "seed", accept_p=0.05) == "seed"
+    assert select_best([first, second], "seed", level=0.1) == "strong"  # 5-0: p = 0.0625
+    assert select_best([first, second], "seed", level=0.05) == "seed"
 
 
 def test_the_gate_is_on_by_default_and_off_for_the_papers_settings() -> None:
@@ -562,10 +562,29 @@ def test_the_gate_is_on_by_default_and_off_for_the_papers_settings() -> None:
     assert RefineConfig(recipe="paper", accept_p=0.2).accept_p == 0.2  # a given level stands
 
 
+def test_the_gate_is_shared_by_the_variants_a_run_compares() -> None:
+    """Tested one by one at 0.1, one of 15 variants cleared the gate by luck (5 won, 0 lost,
+    p 0.06) and lost 5 held-out tasks: the level is the run's, split over its variants."""
+    config = RefineConfig(n=6, k_max=3)
+    assert config.comparisons == 15 and config.gate_level is not None
+    assert abs(1 - (1 - config.gate_level) ** 15 - 0.1) < 1e-9  # the run's chance stays 0.1
+    seed_row = [False] * 20 + [True] * 20
+    lucky = [True] * 5 + [False] * 15 + [True] * 20  # 5 of the seed's failures fixed, none lost
+    first = _record(1, ["seed", "lucky"], [0.5, 0.625], [1])
+    first.outcomes = [seed_row, lucky]
+    assert select_best([first], "seed", level=0.1) == "lucky"  # p 0.0625, tested alone
+    assert select_best([first], "seed", config.gate_level) == "seed"  # it takes 9 such wins
+    assert config.gate_words() == "0.007 (0.1 shared by 15 variants)"
+    assert RefineConfig(accept_p=1.0).gate_level == 1.0  # any training advantage, as before
+    assert RefineConfig(recipe="paper").gate_level is None
+
+
 async def test_by_default_a_small_training_win_keeps_the_seed_and_says_why(parts) -> None:
-    # 10 training tasks, the seed fails the 5 odd ones: 5 wins would clear the gate (p 0.06)
+    # 10 training tasks, the seed fails the 5 odd ones: 5 wins would clear a gate of 0.4
+    # shared by the run's 6 variants (0.082 each, p 0.06)
     stub, refiner, _, _ = await parts(
-        make_responder(varied, lambda s: "edge" in s, reach=4), RefineConfig(n=4, k_max=2, patience=5)
+        make_responder(varied, lambda s: "edge" in s, reach=4),
+        RefineConfig(n=4, k_max=2, patience=5, accept_p=0.4),
     )
     train = TaskSet(name="train", tasks=HUMANEVAL[:10])
     result = await refiner.run(SEED, TaskSuite(train=train, held_out=HELD))
@@ -574,12 +593,13 @@ async def test_by_default_a_small_training_win_keeps_the_seed_and_says_why(parts
     assert result.held_out_comparison is not None and result.held_out_comparison.only_best == []
     assert (
         "the seed prompt is kept: no variant beat it clearly on the 10 training tasks: the best "
-        "won 2 and lost 0 against it (sign-test p 0.50, above the 0.1 required)"
+        "won 2 and lost 0 against it (sign-test p 0.50, above the 0.082 (0.4 shared by 6 "
+        "variants) required)"
     ) in render(result)
 
 
 async def test_no_search_when_no_prompt_could_clear_the_gate(parts) -> None:
-    # the seed fails 2 of the 4 training tasks: at best 2 wins, p 0.5 > 0.1
+    # the seed fails 2 of the 4 training tasks: at best 2 wins, p 0.5 > 0.012 (0.1 over 9)
     stub, refiner, _, _ = await parts(
         make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=3, patience=5)
     )
@@ -592,12 +612,12 @@ async def test_no_search_when_no_prompt_could_clear_the_gate(parts) -> None:
     assert c is not None and (c.seed_passed, c.best_passed) == (2, 2)
     assert (
         "the seed prompt is kept: the seed fails only 2 of the 4 training tasks, so no prompt could "
-        "beat it clearly there (at best 2 wins and no loss: sign-test p 0.50, above the 0.1 "
-        "required), so no search was run"
+        "beat it clearly there (at best 2 wins and no loss: sign-test p 0.50, above the 0.012 "
+        "(0.1 shared by 9 variants) required), so no search was run"
     ) in render(result)
-    # with a gate that 2 wins can clear, the same run searches
+    # with a gate that 2 wins can clear (0.9 over 3 variants: 0.54 each), the same run searches
     _, searching, _, _ = await parts(
-        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=1, accept_p=0.5)
+        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=4, k_max=1, accept_p=0.9)
     )
     searched = await searching.run(SEED, TaskSuite(train=TRAIN, held_out=HELD))
     assert searched.stop_reason == "k_max" and len(searched.iterations[0].prompts) == 4
@@ -667,9 +687,11 @@ async def test_racing_drops_a_variant_that_can_no_longer_reach_the_best(parts) -
 
 
 async def test_with_the_gate_racing_drops_a_variant_that_could_never_clear_it(parts) -> None:
-    # 10 training tasks, the seed fails the 5 odd ones: a variant must win all 5 (p 0.06)
+    # 10 training tasks, the seed fails the 5 odd ones: a variant must win all 5 (p 0.06) to
+    # clear 0.2 shared by the run's 2 variants (0.11 each)
     stub, refiner, _, _ = await parts(
-        make_responder(varied, lambda s: "edge" in s), RefineConfig(n=3, k_max=1, race_batch=2)
+        make_responder(varied, lambda s: "edge" in s),
+        RefineConfig(n=3, k_max=1, race_batch=2, accept_p=0.2),
     )
     train = TaskSet(name="train", tasks=HUMANEVAL[:10])
     result = await refiner.run(SEED, TaskSuite(train=train, held_out=HELD))
@@ -684,7 +706,7 @@ async def test_with_the_gate_racing_drops_a_variant_that_could_never_clear_it(pa
         ]
         for prompt in (skilled, plain)
     }
-    # the seed's failures first; after 2 of them, 3 wins at most: p 0.25, so it stops there
+    # the seed's failures first; after 2 of them, 3 wins at most: p 0.25 > 0.11, so it stops there
     # (reaching the seed's 5 passes alone would have kept it: 0 + 8 left)
     # the batch of 2 is asked concurrently: the stub may see them in either order
     assert sorted(asked[plain]) == sorted([HUMANEVAL[1].statement, HUMANEVAL[3].statement])
@@ -697,9 +719,11 @@ async def test_with_the_gate_racing_drops_a_variant_that_could_never_clear_it(pa
 
 
 async def test_when_racing_drops_every_variant_that_is_signal_and_said(parts) -> None:
-    # the seed fails the 5 odd tasks of 10; no variant fixes one: each is dropped early
+    # the seed fails the 5 odd tasks of 10 (all 5 clear 0.5 shared by 10 variants, 0.067
+    # each); no variant fixes one: each is dropped early
     stub, refiner, _, _ = await parts(
-        make_responder(varied, lambda s: False), RefineConfig(n=3, k_max=5, patience=2, race_batch=2)
+        make_responder(varied, lambda s: False),
+        RefineConfig(n=3, k_max=5, patience=2, race_batch=2, accept_p=0.5),
     )
     result = await refiner.run(
         SEED, TaskSuite(train=TaskSet(name="train", tasks=HUMANEVAL[:10]), held_out=NONE)
@@ -708,7 +732,7 @@ async def test_when_racing_drops_every_variant_that_is_signal_and_said(parts) ->
     assert [len(it.prompts) for it in result.iterations] == [1, 1]
     assert (
         "no variant beat it clearly on the 10 training tasks: racing dropped all 4 once they could "
-        "no longer reach it or clear the 0.1 gate against it"
+        "no longer reach it or clear the 0.067 (0.5 shared by 10 variants) gate against it"
     ) in render(result)
 
 
