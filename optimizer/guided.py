@@ -73,11 +73,10 @@ def same_code(code: str) -> str:
         return code.strip()
 
 
-# pytest's "1 failed in 0.51s" (and its "(0:01:02)" when long): a repair request must be a
-# function of the code and the tests only, or the same failure asks anew each run and a
-# resumed benchmark cannot replay its cached answers
-# What differs between two runs of one failing candidate: pytest's duration, a default
-# repr's object address, and the sandbox's per-job directory (worker.py's mkdtemp names).
+# A repair request must be a function of the code and the tests only, or the same failure
+# asks anew each run and a resumed benchmark cannot replay its cached answers. What differs
+# between two runs of one failing candidate: pytest's "1 failed in 0.51s" (and "(0:01:02)"
+# when long), a default repr's object address, the sandbox's per-job directory (worker.py).
 _UNSTEADY = (
     (re.compile(r" in \d+(?:\.\d+)?s(?: \(\d+:\d\d:\d\d\))?"), ""),
     (re.compile(r" at 0x[0-9a-fA-F]+>"), " at 0x...>"),
